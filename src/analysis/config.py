@@ -1,0 +1,174 @@
+"""The run configuration: one YAML file per run, read once into a typed object.
+
+Unknown or misspelled keys are an error, so a typo never silently falls back
+to a default. Relative paths are resolved against the directory the pipeline
+runs from (the project root when started through ``make``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from analysis.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ColumnNames(_Strict):
+    """Names of the three columns the kit needs in the transaction file."""
+
+    customer_id: str = "customer_id"
+    date: str = "date"
+    amount: str = "amount"
+
+
+class DataParams(_Strict):
+    """Where the transactions are and how to read them."""
+
+    path: Path
+    format: Literal["auto", "csv", "parquet"] = "auto"
+    columns: ColumnNames = ColumnNames()
+    date_format: str | None = Field(
+        default=None,
+        description="strptime format such as '%Y%m%d' or '%d/%m/%Y'; null reads ISO dates (YYYY-MM-DD).",
+    )
+    decimal: Literal[".", ","] = "."
+    delimiter: str | None = Field(default=None, description="CSV delimiter; null lets DuckDB detect it.")
+    returns: Literal["drop", "net", "error"] = Field(
+        default="drop",
+        description=(
+            "Rows with a negative amount: 'drop' leaves them out (counted), 'net' subtracts them from"
+            " the same customer's purchases of that day, 'error' stops the run."
+        ),
+    )
+    zero_amounts: Literal["keep", "drop"] = Field(
+        default="keep",
+        description="Rows with amount 0: 'keep' counts them as purchases (e.g. free items), 'drop' leaves them out.",
+    )
+    duplicates: Literal["keep", "drop"] = Field(
+        default="keep",
+        description="Exact duplicate rows: 'keep' treats them as separate lines, 'drop' keeps one of each.",
+    )
+
+
+class PeriodParams(_Strict):
+    """The dates that define the analysis."""
+
+    observation_end: dt.date | None = Field(
+        default=None, description="Last day of data used; null means the last transaction date."
+    )
+    calibration_end: dt.date | None = Field(
+        default=None,
+        description="Models are fitted up to this day and checked on the rest; null means"
+        " `holdout_days` before the observation end.",
+    )
+    holdout_days: int = Field(default=182, gt=0)
+    time_unit: Literal["D", "W"] = Field(
+        default="W", description="Unit of recency, T and model time: days, or weeks of 7 days."
+    )
+
+    @model_validator(mode="after")
+    def _calibration_before_end(self) -> "PeriodParams":
+        if self.calibration_end and self.observation_end and self.calibration_end >= self.observation_end:
+            raise ValueError(
+                f"calibration_end ({self.calibration_end}) must be before observation_end"
+                f" ({self.observation_end}): the models are checked on the days in between"
+            )
+        return self
+
+
+class KpiParams(_Strict):
+    """How the retention KPIs are computed."""
+
+    period: Literal["M", "Q"] = Field(default="M", description="Period of the KPI series: month or quarter.")
+    active_window_days: int = Field(
+        default=90, gt=0, description="A customer is active if they bought in this many days up to the observation end."
+    )
+
+
+class ModelParams(_Strict):
+    """Which purchase model to use and how to fit it."""
+
+    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = "bgnbd"
+    compare: list[Literal["bgnbd", "pareto", "mbgnbd"]] = ["bgnbd", "pareto", "mbgnbd"]
+    penalizer: float = Field(default=0.0, ge=0)
+    n_draws: int = Field(default=200, ge=20, description="Parameter draws for the CLV bands.")
+    interval_level: float = Field(default=0.90, gt=0, lt=1)
+    seed: int = 20050101
+
+
+class ClvParams(_Strict):
+    """Customer lifetime value settings; units are in the names."""
+
+    horizon_months: int = Field(default=12, gt=0, le=120)
+    annual_discount_rate: float = Field(default=0.10, ge=0, lt=1)
+    gross_margin: float = Field(default=0.30, gt=0, le=1)
+
+
+class ReportParams(_Strict):
+    """How the reports look."""
+
+    title: str = "Customer retention and lifetime value"
+    language: Literal["en", "nl"] = "en"
+    currency: str = "$"
+
+
+class RunParams(_Strict):
+    """One run of the pipeline."""
+
+    data: DataParams
+    period: PeriodParams = PeriodParams()
+    kpis: KpiParams = KpiParams()
+    models: ModelParams = ModelParams()
+    clv: ClvParams = ClvParams()
+    report: ReportParams = ReportParams()
+
+
+def load_params(path: str | Path) -> RunParams:
+    """Read and validate a run configuration.
+
+    Parameters
+    ----------
+    path
+        A YAML file such as ``params/default.yaml``.
+
+    Returns
+    -------
+    RunParams
+        The validated, immutable configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not YAML, or has unknown, missing or invalid keys.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Run configuration not found: {path}. Pass an existing file, e.g. PARAMS=params/default.yaml")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Run configuration {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"Run configuration {path} must be a mapping of sections (data:, period:, ...)")
+    try:
+        return RunParams.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            msg = "unknown key (check the spelling)" if err["type"] == "extra_forbidden" else err["msg"]
+            problems.append(f"  - {where}: {msg}")
+        raise ConfigError(f"Run configuration {path} has {len(problems)} problem(s):\n" + "\n".join(problems)) from None
+
+
+def params_to_dict(params: RunParams) -> dict:
+    """The configuration as plain JSON-able data, for the manifest."""
+    return params.model_dump(mode="json")

@@ -1,0 +1,197 @@
+"""Retention KPIs from the purchases table, computed in DuckDB.
+
+Definitions (each is repeated in the report caption next to its number):
+
+customers
+    distinct customers with at least one purchase up to the observation end.
+active customers
+    customers with a purchase in the ``active_window_days`` up to the observation end.
+repeat purchase rate
+    share of customers with two or more purchase days.
+retention rate (period t)
+    of the customers who bought in period t-1, the share who bought again in period t.
+churn rate (period t)
+    1 - retention rate (period t).
+revenue per customer
+    total revenue / customers.
+average order value
+    total revenue / purchase days (same-day purchases are one order).
+purchase frequency
+    purchase days / customers.
+
+Periods are calendar months ("M") or quarters ("Q"). The headline retention
+and churn rates are those of the last complete period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from analysis.summary import _date, purchases_relation
+
+PERIOD_UNITS = {"M": "month", "Q": "quarter"}
+
+
+def _period_end(start: pd.Timestamp, period: str) -> pd.Timestamp:
+    months = 1 if period == "M" else 3
+    return start + pd.DateOffset(months=months) - pd.Timedelta(days=1)
+
+
+def period_series(
+    purchases: str | Path | pd.DataFrame,
+    observation_end: dt.date | str,
+    period: str = "M",
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Active, new and retained customers, revenue, retention and churn per period.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per period (``period_start``), with ``active_customers``,
+        ``new_customers``, ``retained_customers`` (bought in this and the previous
+        period), ``retention_rate``, ``churn_rate``, ``orders``, ``revenue`` and
+        ``complete`` (False for a period cut off by the observation end). The first
+        period has no retention rate.
+    """
+    con = con or duckdb.connect()
+    unit = PERIOD_UNITS[period]
+    source = purchases_relation(con, purchases)
+    end = _date(observation_end)
+    df = con.execute(
+        f"""
+        WITH p AS (
+            SELECT customer_id, date_trunc('{unit}', CAST(date AS DATE)) AS period_start,
+                   sum(amount) AS amount, count(DISTINCT CAST(date AS DATE)) AS orders
+            FROM {source} WHERE CAST(date AS DATE) <= {end} GROUP BY ALL),
+        firsts AS (SELECT customer_id, min(period_start) AS first_period FROM p GROUP BY customer_id),
+        periods AS (
+            SELECT CAST(range AS DATE) AS period_start
+            FROM range((SELECT min(period_start) FROM p), {end} + INTERVAL 1 DAY, INTERVAL 1 {unit})),
+        agg AS (
+            SELECT period_start, count(*) AS active_customers, sum(amount) AS revenue, sum(orders) AS orders
+            FROM p GROUP BY period_start),
+        retained AS (
+            SELECT cur.period_start, count(*) AS retained_customers
+            FROM p cur JOIN p prev ON cur.customer_id = prev.customer_id
+             AND prev.period_start = cur.period_start - INTERVAL 1 {unit}
+            GROUP BY cur.period_start),
+        new AS (SELECT first_period AS period_start, count(*) AS new_customers FROM firsts GROUP BY ALL)
+        SELECT periods.period_start,
+               coalesce(agg.active_customers, 0) AS active_customers,
+               coalesce(new.new_customers, 0) AS new_customers,
+               coalesce(retained.retained_customers, 0) AS retained_customers,
+               coalesce(agg.orders, 0) AS orders,
+               coalesce(agg.revenue, 0) AS revenue
+        FROM periods LEFT JOIN agg USING (period_start) LEFT JOIN retained USING (period_start)
+             LEFT JOIN new USING (period_start)
+        ORDER BY period_start
+        """
+    ).df()
+    df["period_start"] = pd.to_datetime(df["period_start"])
+    previous_active = df["active_customers"].shift(1)
+    df["retention_rate"] = (df["retained_customers"] / previous_active).where(previous_active > 0)
+    df["churn_rate"] = 1 - df["retention_rate"]
+    obs_end = pd.Timestamp(observation_end)
+    df["complete"] = [_period_end(s, period) <= obs_end for s in df["period_start"]]
+    return df
+
+
+def headline_kpis(
+    purchases: str | Path | pd.DataFrame,
+    observation_end: dt.date | str,
+    period: str = "M",
+    active_window_days: int = 90,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> dict:
+    """The headline retention KPIs of the run (see the module docstring for definitions).
+
+    Returns
+    -------
+    dict
+        Plain numbers (JSON-able): ``customers, active_customers, active_share, orders,
+        revenue, repeat_customers, repeat_purchase_rate, revenue_per_customer,
+        average_order_value, purchase_frequency, retention_rate, churn_rate,
+        retention_period`` (start date of the period the rates refer to).
+    """
+    con = con or duckdb.connect()
+    source = purchases_relation(con, purchases)
+    end = _date(observation_end)
+    customers, orders, revenue, repeaters, active = con.execute(
+        f"""
+        SELECT count(*), sum(days), sum(amount), count(*) FILTER (WHERE days >= 2),
+               count(*) FILTER (WHERE last_date > {end} - INTERVAL {int(active_window_days)} DAY)
+        FROM (SELECT customer_id, count(DISTINCT CAST(date AS DATE)) AS days, sum(amount) AS amount,
+                     max(CAST(date AS DATE)) AS last_date
+              FROM {source} WHERE CAST(date AS DATE) <= {end} GROUP BY customer_id)
+        """
+    ).fetchone()
+    series = period_series(purchases, observation_end, period, con=con)
+    rated = series[series["complete"] & series["retention_rate"].notna()]
+    last = rated.iloc[-1] if len(rated) else None
+    customers = int(customers or 0)
+    return {
+        "customers": customers,
+        "active_customers": int(active or 0),
+        "active_share": (active / customers) if customers else None,
+        "active_window_days": int(active_window_days),
+        "orders": int(orders or 0),
+        "revenue": float(revenue or 0.0),
+        "repeat_customers": int(repeaters or 0),
+        "repeat_purchase_rate": (repeaters / customers) if customers else None,
+        "revenue_per_customer": (revenue / customers) if customers else None,
+        "average_order_value": (revenue / orders) if orders else None,
+        "purchase_frequency": (orders / customers) if customers else None,
+        "retention_rate": None if last is None else float(last["retention_rate"]),
+        "churn_rate": None if last is None else float(last["churn_rate"]),
+        "retention_period": None if last is None else last["period_start"].date().isoformat(),
+        "period": period,
+    }
+
+
+def cohort_retention(
+    purchases: str | Path | pd.DataFrame,
+    observation_end: dt.date | str,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+) -> pd.DataFrame:
+    """Share of each acquisition-month cohort that bought in each month since acquisition.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: cohort (first purchase month, ``YYYY-MM``); columns: months since the first
+        purchase (0, 1, ...); values: share of the cohort's customers with a purchase in
+        that month (month 0 is 1.0). Months after the observation end are missing.
+    """
+    con = con or duckdb.connect()
+    source = purchases_relation(con, purchases)
+    end = _date(observation_end)
+    long = con.execute(
+        f"""
+        WITH m AS (SELECT DISTINCT customer_id, date_trunc('month', CAST(date AS DATE)) AS month
+                   FROM {source} WHERE CAST(date AS DATE) <= {end}),
+             c AS (SELECT customer_id, min(month) AS cohort FROM m GROUP BY customer_id),
+             sizes AS (SELECT cohort, count(*) AS size FROM c GROUP BY cohort)
+        SELECT strftime(c.cohort, '%Y-%m') AS cohort,
+               date_diff('month', c.cohort, m.month) AS months_since,
+               count(*) / any_value(sizes.size) AS share
+        FROM m JOIN c USING (customer_id) JOIN sizes USING (cohort)
+        GROUP BY ALL ORDER BY ALL
+        """
+    ).df()
+    table = long.pivot(index="cohort", columns="months_since", values="share")
+    # Months that exist (before the observation end) but saw no purchase are 0, not missing.
+    last_month = pd.Timestamp(observation_end).to_period("M")
+    for cohort in table.index:
+        available = (last_month - pd.Period(cohort, "M")).n
+        cols = [c for c in table.columns if c <= available]
+        table.loc[cohort, cols] = table.loc[cohort, cols].fillna(0.0)
+    table.columns.name = "months since first purchase"
+    return table

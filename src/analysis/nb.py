@@ -1,0 +1,186 @@
+"""Helpers for the report notebooks: set-up, captions, KPI tiles, number formats.
+
+Notebooks call :func:`start` first. It is the one place where the notebook
+process (not the library) is configured: warnings go to the run's log file
+instead of the report, and charts get one consistent style.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from analysis.config import RunParams, load_params
+
+
+@dataclass(frozen=True)
+class Run:
+    """Paths of the run folder a notebook works in."""
+
+    dir: Path
+
+    @property
+    def artifacts(self) -> Path:
+        return self.dir / "artifacts"
+
+    @property
+    def logs(self) -> Path:
+        return self.dir / "logs"
+
+    def read_json(self, name: str) -> dict:
+        return json.loads((self.artifacts / name).read_text(encoding="utf-8"))
+
+    def read_customers(self):
+        """``artifacts/customers.parquet`` indexed by ``customer_id`` (string)."""
+        import pandas as pd
+
+        df = pd.read_parquet(self.artifacts / "customers.parquet")
+        return df.astype({"customer_id": str}).set_index("customer_id")
+
+    def write_customers(self, customers) -> Path:
+        """Write the customer table with ``customer_id`` as a plain column."""
+        path = self.artifacts / "customers.parquet"
+        customers.rename_axis("customer_id").reset_index().to_parquet(path, index=False)
+        return path
+
+    def write_json(self, name: str, data: dict) -> Path:
+        path = self.artifacts / name
+        path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+        return path
+
+
+def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunParams, Run]:
+    """Load the run configuration and prepare the notebook process.
+
+    Warnings are recorded in ``run_dir/logs/<name>.log`` rather than shown to
+    stakeholders; matplotlib and seaborn get the report style.
+    """
+    import matplotlib
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    params = load_params(params_path)
+    run = Run(Path(run_dir))
+    run.artifacts.mkdir(parents=True, exist_ok=True)
+    run.logs.mkdir(parents=True, exist_ok=True)
+
+    handler = logging.FileHandler(run.logs / f"{name}.log", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+
+    matplotlib.use("module://matplotlib_inline.backend_inline")
+    sns.set_theme(style="whitegrid", context="notebook", palette="colorblind")
+    plt.rcParams.update({"figure.figsize": (9, 4.5), "figure.dpi": 100, "axes.titleweight": "bold",
+                         "axes.titlesize": 13, "savefig.bbox": "tight"})
+    try:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("png")
+    except ImportError:  # pragma: no cover
+        pass
+    return params, run
+
+
+# ---------------------------------------------------------------- formatting
+
+
+def fmt_int(value: float | int | None) -> str:
+    """1234567 -> '1,234,567'."""
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def fmt_money(value: float | None, currency: str = "$", decimals: int = 0) -> str:
+    """1234.5 -> '$1,235'; negative values as '-$1,235'."""
+    if value is None:
+        return "n/a"
+    sign = "-" if value < 0 else ""
+    return f"{sign}{currency}{abs(value):,.{decimals}f}"
+
+
+def fmt_pct(value: float | None, decimals: int = 1) -> str:
+    """0.1234 -> '12.3%'."""
+    return "n/a" if value is None else f"{100 * value:,.{decimals}f}%"
+
+
+def fmt_num(value: float | None, decimals: int = 2) -> str:
+    return "n/a" if value is None else f"{value:,.{decimals}f}"
+
+
+# ---------------------------------------------------------------- display
+
+_CSS = """
+<style>
+.kit-tiles{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0 16px}
+.kit-tile{flex:1 1 170px;max-width:240px;border:1px solid #d0d7de;border-radius:8px;padding:10px 14px;background:#f6f8fa}
+.kit-tile .v{font-size:1.6em;font-weight:700;color:#0b3d91}
+.kit-tile .l{font-size:.95em;color:#24292f;font-weight:600}
+.kit-tile .d{font-size:.8em;color:#57606a;margin-top:4px}
+.kit-caption{color:#444;font-style:italic;margin:2px 0 18px}
+.kit-note{border-left:4px solid #bf8700;background:#fff8c5;padding:8px 12px;margin:8px 0}
+</style>
+"""
+
+
+def tiles_html(tiles: list[dict]) -> str:
+    """KPI tiles: dicts with ``label, value, definition`` rendered as HTML (all text escaped)."""
+    parts = [_CSS, '<div class="kit-tiles">']
+    for tile in tiles:
+        label, value, definition = tile["label"], tile["value"], tile.get("definition", "")
+        parts.append(
+            f'<div class="kit-tile"><div class="l">{html.escape(label)}</div>'
+            f'<div class="v">{html.escape(value)}</div><div class="d">{html.escape(definition)}</div></div>'
+        )
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def show_tiles(tiles: list[dict]) -> None:
+    from IPython.display import HTML, display
+
+    display(HTML(tiles_html(tiles)))
+
+
+def caption(text: str) -> None:
+    """A one-line plain-language caption under a chart or table."""
+    from IPython.display import HTML, display
+
+    display(HTML(_CSS + f'<p class="kit-caption">{html.escape(text)}</p>'))
+
+
+def note(text: str) -> None:
+    """A highlighted remark (e.g. a warning about an assumption) for stakeholders."""
+    from IPython.display import HTML, display
+
+    display(HTML(_CSS + f'<div class="kit-note">{html.escape(text)}</div>'))
+
+
+def markdown(text: str) -> None:
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def show_table(df, caption_text: str | None = None, index: bool = True) -> None:
+    """Show a DataFrame as a plain HTML table (escaped), with an optional caption."""
+    from IPython.display import HTML, display
+
+    display(HTML(df.to_html(index=index, escape=True, border=0, classes="kit-table")))
+    if caption_text:
+        caption(caption_text)
+
+
+def show_figure(fig) -> None:
+    """Display a finished figure once and close it (no duplicate output)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    display(fig)
+    plt.close(fig)

@@ -1,0 +1,101 @@
+"""Charts for the data, KPI and model reports.
+
+Every function takes ``ax=None``, draws on it (or on a new figure), sets a
+title and axis labels with units, and returns the Axes. Nothing is saved or
+shown here: the notebooks decide that.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import matplotlib.ticker as mticker
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+
+def _ax(ax, figsize=(9, 4.5)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def thousands(ax, axis: str = "y", prefix: str = "") -> None:
+    """Format an axis with thousands separators (and an optional currency prefix)."""
+    fmt = mticker.FuncFormatter(lambda v, _: f"{prefix}{v:,.0f}")
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def percent(ax, axis: str = "y") -> None:
+    fmt = mticker.PercentFormatter(xmax=1.0, decimals=0)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+
+
+def _period_labels(series: pd.DataFrame, period: str) -> list[str]:
+    starts = pd.to_datetime(series["period_start"])
+    if period == "Q":
+        return [f"{s.year} Q{(s.month - 1) // 3 + 1}" for s in starts]
+    return [s.strftime("%b %Y") for s in starts]
+
+
+def plot_active_customers(series: pd.DataFrame, period: str = "M", ax=None):
+    """Bars of active customers per period, split into new and returning customers."""
+    ax = _ax(ax)
+    labels = _period_labels(series, period)
+    x = np.arange(len(series))
+    returning = series["active_customers"] - series["new_customers"]
+    ax.bar(x, series["new_customers"], label="new customers", color="#88CCEE")
+    ax.bar(x, returning, bottom=series["new_customers"], label="returning customers", color="#0b3d91")
+    ax.set_xticks(x, labels, rotation=45, ha="right")
+    ax.set_title("Customers who bought, per " + ("month" if period == "M" else "quarter"))
+    ax.set_xlabel("period")
+    ax.set_ylabel("customers (count)")
+    thousands(ax)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_retention(series: pd.DataFrame, period: str = "M", ax=None):
+    """Retention and churn rate per period (lines, in percent)."""
+    ax = _ax(ax)
+    rated = series[series["retention_rate"].notna()]
+    labels = _period_labels(rated, period)
+    x = np.arange(len(rated))
+    ax.plot(x, rated["retention_rate"], marker="o", label="retention rate", color="#117733")
+    ax.plot(x, rated["churn_rate"], marker="o", label="churn rate", color="#CC6677")
+    ax.set_xticks(x, labels, rotation=45, ha="right")
+    ax.set_ylim(0, 1)
+    percent(ax)
+    ax.set_title("Retention and churn per " + ("month" if period == "M" else "quarter"))
+    ax.set_xlabel("period")
+    ax.set_ylabel("share of last period's buyers (%)")
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_revenue(series: pd.DataFrame, period: str = "M", currency: str = "$", ax=None):
+    """Revenue per period (bars)."""
+    ax = _ax(ax)
+    labels = _period_labels(series, period)
+    x = np.arange(len(series))
+    ax.bar(x, series["revenue"], color="#44AA99")
+    ax.set_xticks(x, labels, rotation=45, ha="right")
+    ax.set_title("Revenue per " + ("month" if period == "M" else "quarter"))
+    ax.set_xlabel("period")
+    ax.set_ylabel(f"revenue ({currency})")
+    thousands(ax, prefix=currency)
+    return ax
+
+
+def plot_cohort_heatmap(table: pd.DataFrame, max_months: int = 18, ax=None):
+    """Heatmap of cohort retention: acquisition month x months since first purchase."""
+    shown = table.loc[:, [c for c in table.columns if c <= max_months]]
+    ax = _ax(ax, figsize=(min(2 + 0.6 * shown.shape[1], 14), max(2.5, 0.45 * len(shown) + 1.5)))
+    sns.heatmap(shown * 100, annot=shown.shape[1] <= 24, fmt=".0f", cmap="Blues", vmin=0,
+                vmax=max(5.0, float(np.nanmax(shown.loc[:, [c for c in shown.columns if c > 0]].to_numpy()) * 100)
+                         if shown.shape[1] > 1 else 100.0),
+                cbar_kws={"label": "customers of the cohort who bought (%)"}, ax=ax)
+    ax.set_title("Cohort retention: share of each month's new customers buying again")
+    ax.set_xlabel("months since first purchase")
+    ax.set_ylabel("month of first purchase (cohort)")
+    return ax

@@ -1,0 +1,157 @@
+"""Validation and policies of the transaction reader (DuckDB)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+import pandas as pd
+import pytest
+
+from analysis.config import ColumnNames, DataParams
+from analysis.errors import DataValidationError
+from analysis.ingest import ingest_transactions
+
+TODAY = dt.date(2024, 1, 1)
+
+
+def _ingest(path, tmp_path, **kwargs):
+    observation_end = kwargs.pop("observation_end", None)
+    params = DataParams(path=path, **kwargs)
+    out = tmp_path / "purchases.parquet"
+    quality = ingest_transactions(params, out, observation_end=observation_end, today=TODAY)
+    purchases = pd.read_parquet(out)
+    purchases["date"] = pd.to_datetime(purchases["date"])
+    return quality, purchases
+
+
+def test_same_day_lines_collapse_and_ids_stay_strings(tiny_csv, tmp_path):
+    quality, purchases = _ingest(tiny_csv, tmp_path)
+    assert quality.rows_read == 7 and quality.rows_used == 7
+    assert quality.customers == 3 and quality.purchase_days == 6
+    assert set(purchases["customer_id"]) == {"A", "007", "B"}
+    a_first = purchases[(purchases.customer_id == "A") & (purchases.date == pd.Timestamp("2020-01-01"))]
+    assert a_first["amount"].tolist() == [15.0] and a_first["lines"].tolist() == [2]
+
+
+def test_input_file_is_not_modified(tiny_csv, tmp_path):
+    before = hashlib.sha256(tiny_csv.read_bytes()).hexdigest()
+    _ingest(tiny_csv, tmp_path, observation_end=dt.date(2020, 1, 20))
+    assert hashlib.sha256(tiny_csv.read_bytes()).hexdigest() == before
+
+
+def test_rows_after_observation_end_are_counted_not_errors(tiny_csv, tmp_path):
+    quality, purchases = _ingest(tiny_csv, tmp_path, observation_end=dt.date(2020, 1, 20))
+    # A 2020-01-22 and B 2020-02-05 are after the end.
+    assert quality.left_out == {"after the observation end": 2}
+    assert quality.rows_used == 5
+    assert purchases["date"].max() <= pd.Timestamp("2020-01-20")
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(DataValidationError, match="not found: .*nope.csv"):
+        _ingest(tmp_path / "nope.csv", tmp_path)
+
+
+def test_directory_instead_of_file(tmp_path):
+    with pytest.raises(DataValidationError, match="not a file"):
+        _ingest(tmp_path, tmp_path)
+
+
+def test_empty_file_and_header_only(write_csv, tmp_path):
+    with pytest.raises(DataValidationError, match="empty"):
+        _ingest(write_csv(""), tmp_path)
+    with pytest.raises(DataValidationError, match="no transaction rows"):
+        _ingest(write_csv("customer_id,date,amount\n", "header.csv"), tmp_path)
+
+
+def test_missing_column_lists_the_columns(write_csv, tmp_path):
+    path = write_csv("client,date,amount\nA,2020-01-01,1\n")
+    with pytest.raises(DataValidationError) as err:
+        _ingest(path, tmp_path)
+    message = str(err.value)
+    assert "'customer_id'" in message and "'client'" in message and "tx.csv" in message
+
+
+def test_configurable_column_names(write_csv, tmp_path):
+    path = write_csv("klant;datum;bedrag\nK1;01-02-2020;1,50\nK1;03-02-2020;2,25\n")
+    quality, purchases = _ingest(
+        path, tmp_path, columns=ColumnNames(customer_id="klant", date="datum", amount="bedrag"),
+        date_format="%d-%m-%Y", decimal=",", delimiter=";",
+    )
+    assert purchases["amount"].tolist() == [1.5, 2.25]
+    assert purchases["date"].tolist() == [pd.Timestamp("2020-02-01"), pd.Timestamp("2020-02-03")]
+
+
+def test_unparseable_dates_show_examples(write_csv, tmp_path):
+    path = write_csv("customer_id,date,amount\nA,2020-01-01,1\nA,2020-13-45,1\nB,yesterday,2\n")
+    with pytest.raises(DataValidationError) as err:
+        _ingest(path, tmp_path)
+    message = str(err.value)
+    assert "column 'date'" in message and "2 of 3 rows" in message
+    assert "'2020-13-45'" in message and "'yesterday'" in message
+
+
+def test_non_numeric_amounts(write_csv, tmp_path):
+    path = write_csv("customer_id,date,amount\nA,2020-01-01,1.5\nA,2020-01-02,12 EUR\n")
+    with pytest.raises(DataValidationError, match=r"column 'amount': 1 of 2 rows .*'12 EUR'"):
+        _ingest(path, tmp_path)
+
+
+def test_missing_customer_ids(write_csv, tmp_path):
+    path = write_csv("customer_id,date,amount\n,2020-01-01,1.5\nA,2020-01-02,2\n  ,2020-01-03,3\n")
+    with pytest.raises(DataValidationError, match=r"column 'customer_id': 2 of 3 rows have no customer id"):
+        _ingest(path, tmp_path)
+
+
+def test_future_dates(write_csv, tmp_path):
+    path = write_csv("customer_id,date,amount\nA,2020-01-01,1\nA,2030-05-01,1\n")
+    with pytest.raises(DataValidationError, match=r"1 of 2 rows are dated after today \(2024-01-01\).*'2030-05-01'"):
+        _ingest(path, tmp_path)
+
+
+RETURNS = "customer_id,date,amount\nA,2020-01-01,10\nA,2020-01-01,-4\nA,2020-01-05,0\nB,2020-01-02,5\nB,2020-01-02,-5\n"
+
+
+def test_returns_drop_policy(write_csv, tmp_path):
+    quality, purchases = _ingest(write_csv(RETURNS), tmp_path, returns="drop")
+    assert quality.returns_rows == 2 and quality.zero_amount_rows == 1
+    assert quality.left_out == {"returns (negative amounts)": 2}
+    # A: 10 on 01-01 and 0 on 01-05 (zero kept); B: 5 on 01-02
+    assert sorted(purchases["amount"].tolist()) == [0.0, 5.0, 10.0]
+
+
+def test_returns_net_policy(write_csv, tmp_path):
+    quality, purchases = _ingest(write_csv(RETURNS), tmp_path, returns="net")
+    # A 01-01 nets to 6; B 01-02 nets to 0 -> not a purchase (2 lines left out)
+    got = purchases.set_index(["customer_id", "date"])["amount"].to_dict()
+    assert got == {("A", pd.Timestamp("2020-01-01")): 6.0, ("A", pd.Timestamp("2020-01-05")): 0.0}
+    assert quality.left_out == {"days fully returned (net amount not positive)": 2}
+    assert quality.rows_used == 3
+
+
+def test_returns_error_policy_and_zero_drop(write_csv, tmp_path):
+    with pytest.raises(DataValidationError, match="negative amounts"):
+        _ingest(write_csv(RETURNS), tmp_path, returns="error")
+    quality, purchases = _ingest(write_csv(RETURNS, "r2.csv"), tmp_path, zero_amounts="drop")
+    assert quality.left_out["zero amounts"] == 1
+    assert 0.0 not in purchases["amount"].tolist()
+
+
+def test_duplicates_counted_and_optionally_dropped(write_csv, tmp_path):
+    text = "customer_id,date,amount\nA,2020-01-01,10\nA,2020-01-01,10\nA,2020-01-01,10\nB,2020-01-02,5\n"
+    quality, purchases = _ingest(write_csv(text), tmp_path)
+    assert quality.duplicate_rows == 2
+    assert purchases.set_index("customer_id").loc["A", "amount"] == 30.0
+    quality, purchases = _ingest(write_csv(text, "d2.csv"), tmp_path, duplicates="drop")
+    assert quality.left_out == {"duplicate rows": 2}
+    assert purchases.set_index("customer_id").loc["A", "amount"] == 10.0
+
+
+def test_parquet_input(tmp_path):
+    df = pd.DataFrame({"customer_id": ["x", "x"], "date": pd.to_datetime(["2020-01-01", "2020-01-09"]),
+                       "amount": [1.0, 2.0]})
+    path = tmp_path / "tx.parquet"
+    df.to_parquet(path)
+    quality, purchases = _ingest(path, tmp_path)
+    assert quality.purchase_days == 2 and purchases["amount"].sum() == 3.0

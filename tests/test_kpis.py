@@ -1,0 +1,54 @@
+"""KPIs against hand calculations on the tiny log (see conftest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from analysis.config import DataParams
+from analysis.ingest import ingest_transactions
+from analysis.kpis import cohort_retention, headline_kpis, period_series
+
+
+@pytest.fixture
+def purchases(tiny_csv, tmp_path):
+    out = tmp_path / "p.parquet"
+    ingest_transactions(DataParams(path=tiny_csv), out, today=dt.date(2024, 1, 1))
+    return out
+
+
+def test_headline_kpis_by_hand(purchases):
+    k = headline_kpis(purchases, "2020-02-29", "M", active_window_days=30)
+    assert k["customers"] == 3
+    assert k["orders"] == 6  # A 3 days, 007 1, B 2
+    assert k["revenue"] == pytest.approx(125.0)  # 15+20+30+40+8+12
+    assert k["repeat_purchase_rate"] == pytest.approx(2 / 3)  # A and B
+    assert k["revenue_per_customer"] == pytest.approx(125 / 3)
+    assert k["average_order_value"] == pytest.approx(125 / 6)
+    assert k["purchase_frequency"] == pytest.approx(2.0)
+    # February: of January's 3 buyers only B bought again.
+    assert k["retention_rate"] == pytest.approx(1 / 3) and k["churn_rate"] == pytest.approx(2 / 3)
+    assert k["retention_period"] == "2020-02-01"
+    # Active in the 30 days up to 02-29 (after 01-30): only B (02-05).
+    assert k["active_customers"] == 1
+
+
+def test_period_series_by_hand(purchases):
+    s = period_series(purchases, "2020-02-29", "M").set_index("period_start")
+    assert s["active_customers"].tolist() == [3, 1]
+    assert s["new_customers"].tolist() == [3, 0]
+    assert s["retained_customers"].tolist() == [0, 1]
+    assert s["revenue"].tolist() == pytest.approx([113.0, 12.0])
+    assert s["complete"].tolist() == [True, True]
+
+
+def test_incomplete_last_period_is_not_the_headline(purchases):
+    k = headline_kpis(purchases, "2020-02-10", "M")
+    assert k["retention_rate"] is None  # February is cut off; January has no previous month
+
+
+def test_cohort_retention_by_hand(purchases):
+    c = cohort_retention(purchases, "2020-02-29")
+    assert c.loc["2020-01", 0] == pytest.approx(1.0)
+    assert c.loc["2020-01", 1] == pytest.approx(1 / 3)
