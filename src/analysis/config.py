@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from analysis.errors import ConfigError
+from analysis.roi import RoiParams
+from analysis.segments import SegmentParams
 
 
 class _Strict(BaseModel):
@@ -128,6 +130,8 @@ class RunParams(_Strict):
     kpis: KpiParams = KpiParams()
     models: ModelParams = ModelParams()
     clv: ClvParams = ClvParams()
+    segments: SegmentParams = SegmentParams()
+    roi: RoiParams = RoiParams()
     report: ReportParams = ReportParams()
 
 

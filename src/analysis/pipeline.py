@@ -118,6 +118,9 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
             parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
             kernel_name=kernel_name(), cwd=str(cwd), progress_bar=False, log_output=False,
             request_save_on_cell_execute=False,
+            # The kernel's own console log (e.g. its notice about unencrypted local TCP) is
+            # not for report readers; errors in cells still reach the executed notebook.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except PapermillExecutionError as exc:
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc

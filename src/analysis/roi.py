@@ -1,0 +1,869 @@
+"""Retention-campaign ROI: who to contact, what it costs, what it is expected to earn.
+
+The stage reads the customer scores (one row per ``customer_id``) and a set of
+campaign scenarios (the ``roi:`` section of the run configuration, validated by
+:class:`RoiParams`), and answers, per scenario: how many customers are contacted,
+how many the campaign is expected to keep, the margin that brings, the cost, the
+net gain, the ROI, the uplift needed to break even and the cost per retained
+customer.
+
+Economics per contacted customer (all in the currency of ``expected_avg_value``)::
+
+    p_lost             = 1 - p_alive
+    value_if_retained  = expected_purchases / max(p_alive, P_ALIVE_FLOOR)
+                         * expected_avg_value * gross_margin
+    expected_retained  = uplift * p_lost
+    incremental_margin = expected_retained * value_if_retained
+    expected_cost      = cost_per_contact + expected_retained * incentive_cost
+    expected_incremental_profit = incremental_margin - expected_cost
+
+Why ``expected_purchases / p_alive``: the BG/NBD conditional expectation of the
+number of purchases is ``P(alive | history) * E[purchases | alive, history]``
+(Fader, Hardie & Lee 2005, "Counting your customers the easy way", eq. 10), so
+dividing by ``p_alive`` gives the expected purchases of a customer who stays
+active.  Multiplying the raw column by the uplift in retention would count the
+probability of being alive twice.  The same reasoning applies to ``clv``; we
+rebuild the value from ``expected_purchases`` rather than from ``clv`` so that the
+scenario's ``gross_margin`` is the one used.  Margins are *not* discounted (costs
+are spent up front, margin arrives over ``horizon_months``), which slightly
+flatters long horizons.
+
+Everything here is a pure function; nothing is read or written at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, NamedTuple
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.ticker import FuncFormatter
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
+
+__all__ = [
+    "FORMULA_TEXT",
+    "P_ALIVE_FLOOR",
+    "SEGMENT_COLUMNS",
+    "BestNTarget",
+    "HistoricalRetention",
+    "RoiParams",
+    "Scenario",
+    "SegmentTarget",
+    "SensitivitySettings",
+    "TargetingCurve",
+    "breakeven_uplift",
+    "cost_per_retained_customer",
+    "customer_economics",
+    "evaluate_scenario",
+    "evaluate_scenarios",
+    "historical_cost_per_retained",
+    "plot_scenario_comparison",
+    "plot_sensitivity",
+    "plot_targeting_curve",
+    "scenario_targets",
+    "select_targets",
+    "sensitivity_grid",
+    "targeting_curve",
+]
+
+#: ``p_alive`` below this is treated as this value when dividing by it.  Such
+#: customers have ``expected_purchases`` close to 0 as well, and the ratio of two
+#: tiny numbers is numerically meaningless; flooring the denominator can only
+#: *lower* their value if retained (a conservative choice).
+P_ALIVE_FLOOR: float = 0.01
+
+#: Segment columns copied into the contact lists when present.
+SEGMENT_COLUMNS: tuple[str, ...] = ("value_risk_segment", "clv_tier", "rfm_segment", "abc_class")
+
+#: Columns the economics need.
+REQUIRED_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases", "expected_avg_value")
+
+FORMULA_TEXT: str = (
+    "How the campaign figures are calculated, for each customer contacted:\n"
+    "- Chance the customer is lost without the campaign = 1 - probability the customer is "
+    "still active.\n"
+    "- Value if retained = expected purchases over the horizon for a customer who stays "
+    "active (the model's expected purchases divided by the probability of being active) "
+    "x expected order value x gross margin. Probabilities of being active below "
+    f"{P_ALIVE_FLOOR:.0%} are counted as {P_ALIVE_FLOOR:.0%}, which can only lower this "
+    "value. Margins are not discounted.\n"
+    "- Expected customers kept by the campaign = uplift x chance of being lost, where the "
+    "uplift is the share of would-be-lost customers the campaign keeps.\n"
+    "- Incremental margin = expected customers kept x value if retained.\n"
+    "- Expected cost = cost per contact + expected customers kept x incentive "
+    "(the incentive is paid only to customers the campaign keeps).\n"
+    "- Expected incremental profit = incremental margin - expected cost.\n"
+    "For a scenario, each figure is summed over the customers contacted. "
+    "Net gain = incremental margin - total cost. ROI = net gain / total cost. "
+    "Break-even uplift = the uplift at which net gain is zero, with the same customers "
+    "contacted: number contacted x cost per contact / sum over them of "
+    "(chance of being lost x (value if retained - incentive)). "
+    "Cost per retained customer = total cost / expected customers kept."
+)
+
+
+# --------------------------------------------------------------------------- #
+# Configuration
+# --------------------------------------------------------------------------- #
+
+_SLUG = r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$"
+
+
+class SegmentTarget(BaseModel):
+    """Contact every customer whose ``segmentation`` column is in ``segments``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    segmentation: str = Field(min_length=1, description="Segment column, e.g. value_risk_segment.")
+    segments: list[str] = Field(min_length=1, description="Segment labels to contact.")
+
+    def describe(self) -> str:
+        """Plain-language description of the rule."""
+        return f"{self.segmentation} in {', '.join(self.segments)}"
+
+
+class BestNTarget(BaseModel):
+    """Contact the ``best_n`` customers with the highest expected incremental profit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    best_n: PositiveInt
+
+    def describe(self) -> str:
+        """Plain-language description of the rule."""
+        return f"best {self.best_n:,} by expected incremental profit"
+
+
+class Scenario(BaseModel):
+    """One retention campaign to evaluate.
+
+    Attributes
+    ----------
+    name : str
+        Slug (lower-case letters, digits, ``_`` and ``-``); used in file names
+        such as ``targets_<name>.csv``.
+    target : SegmentTarget or BestNTarget
+        Who is contacted.
+    cost_per_contact : float
+        Cost of contacting one customer, paid for every customer contacted.
+    incentive_cost : float
+        Incentive (voucher, discount) paid per customer the campaign retains.
+    uplift : float
+        Share of would-be-lost customers the campaign keeps, in [0, 1].
+    gross_margin : float
+        Margin as a share of order value, in (0, 1].
+    horizon_months : int
+        Horizon of ``expected_purchases``; must equal the horizon the customer
+        scores were computed for (the scores do not let us change it here).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=_SLUG, max_length=64)]
+    target: SegmentTarget | BestNTarget
+    cost_per_contact: Annotated[float, Field(ge=0)]
+    incentive_cost: Annotated[float, Field(ge=0)] = 0.0
+    uplift: Annotated[float, Field(ge=0, le=1)]
+    gross_margin: Annotated[float, Field(gt=0, le=1)] = 0.30
+    horizon_months: PositiveInt = 12
+
+
+class HistoricalRetention(BaseModel):
+    """Retention spend and customers retained in a past period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    period: str | None = Field(default=None, description="Label, e.g. '2023'.")
+    retention_spend: Annotated[float, Field(ge=0)]
+    customers_retained: Annotated[float, Field(gt=0)]
+
+
+class SensitivitySettings(BaseModel):
+    """Grid of uplift x cost per contact for the sensitivity table.
+
+    ``scenario`` names the scenario whose customers and other costs are used
+    (default: the first scenario).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenario: str | None = None
+    uplifts: list[Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: [0.02, 0.05, 0.10, 0.15, 0.20, 0.30], min_length=2
+    )
+    costs_per_contact: list[Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: [0.10, 0.50, 1.0, 2.0, 5.0, 10.0], min_length=2
+    )
+
+    @field_validator("uplifts", "costs_per_contact")
+    @classmethod
+    def _strictly_increasing(cls, values: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(values, values[1:])):
+            raise ValueError(f"must be strictly increasing, got {values}")
+        return values
+
+
+def _default_scenarios() -> list[Scenario]:
+    # Illustrative placeholders: replace the economics with your own figures.
+    return [
+        Scenario(
+            name="email_best_5000",
+            target=BestNTarget(best_n=5000),
+            cost_per_contact=0.10,
+            incentive_cost=5.0,
+            uplift=0.03,
+        ),
+        Scenario(
+            name="voucher_best_1000",
+            target=BestNTarget(best_n=1000),
+            cost_per_contact=1.50,
+            incentive_cost=10.0,
+            uplift=0.08,
+        ),
+        Scenario(
+            name="call_abc_a",
+            target=SegmentTarget(segmentation="abc_class", segments=["A"]),
+            cost_per_contact=8.0,
+            incentive_cost=15.0,
+            uplift=0.15,
+        ),
+    ]
+
+
+class RoiParams(BaseModel):
+    """The ``roi:`` section of the run configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scenarios: list[Scenario] = Field(default_factory=_default_scenarios, min_length=1)
+    historical: HistoricalRetention | None = None
+    sensitivity: SensitivitySettings = Field(default_factory=SensitivitySettings)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> RoiParams:
+        names = [s.name for s in self.scenarios]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"scenario names must be unique; repeated: {duplicated}")
+        wanted = self.sensitivity.scenario
+        if wanted is not None and wanted not in names:
+            raise ValueError(f"sensitivity.scenario {wanted!r} is not one of the scenarios {names}")
+        return self
+
+    def scenario(self, name: str) -> Scenario:
+        """Return the scenario called ``name`` (``KeyError`` if absent)."""
+        for s in self.scenarios:
+            if s.name == name:
+                return s
+        raise KeyError(f"no scenario named {name!r}; have {[s.name for s in self.scenarios]}")
+
+    def sensitivity_scenario(self) -> Scenario:
+        """Scenario the sensitivity grid varies (``sensitivity.scenario`` or the first)."""
+        name = self.sensitivity.scenario
+        return self.scenarios[0] if name is None else self.scenario(name)
+
+
+# --------------------------------------------------------------------------- #
+# Validation
+# --------------------------------------------------------------------------- #
+
+
+def _examples(values: pd.Series | pd.Index, n: int = 5) -> str:
+    return ", ".join(repr(v) for v in list(values[:n]))
+
+
+def _validate_customers(customers: pd.DataFrame, extra_columns: Sequence[str] = ()) -> None:
+    """Fail loudly on inputs the economics cannot use."""
+    if customers.index.name != "customer_id":
+        raise ValueError(
+            "customers must be indexed by 'customer_id' "
+            f"(index name is {customers.index.name!r}); use df.set_index('customer_id')"
+        )
+    not_str = customers.index[[not isinstance(v, str) for v in customers.index]]
+    if len(not_str):
+        raise ValueError(
+            f"customer_id must be strings; {len(not_str)} of {len(customers)} are not, "
+            f"e.g. {_examples(not_str)}"
+        )
+    dup = customers.index[customers.index.duplicated()]
+    if len(dup):
+        raise ValueError(f"customer_id must be unique; {len(dup)} repeated, e.g. {_examples(dup)}")
+    missing = [c for c in (*REQUIRED_COLUMNS, *extra_columns) if c not in customers.columns]
+    if missing:
+        raise ValueError(
+            f"Required column(s) {missing} missing from customers; "
+            f"columns present: {list(customers.columns)}"
+        )
+    for col in REQUIRED_COLUMNS:
+        values = pd.to_numeric(customers[col], errors="coerce")
+        bad = values.isna() | ~np.isfinite(values) | (values < 0)
+        if col == "p_alive":
+            bad |= values > 1
+        if bad.any():
+            allowed = "in [0, 1]" if col == "p_alive" else "finite and >= 0"
+            raise ValueError(
+                f"column {col!r} must be {allowed}; {int(bad.sum())} of {len(customers)} rows "
+                f"are not, e.g. {customers.loc[bad, col].head().to_dict()}"
+            )
+
+
+# --------------------------------------------------------------------------- #
+# Economics
+# --------------------------------------------------------------------------- #
+
+
+def customer_economics(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Expected economics of contacting each customer under a scenario's costs.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Indexed by ``customer_id`` (strings) with columns ``p_alive``,
+        ``expected_purchases`` (BG/NBD conditional expectation over
+        ``horizon_months``, i.e. already weighted by ``p_alive``) and
+        ``expected_avg_value``.
+    scenario : Scenario
+        Supplies ``uplift``, ``cost_per_contact``, ``incentive_cost`` and
+        ``gross_margin``; its ``target`` is ignored here.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id``, same order as ``customers``, with columns
+
+        - ``p_lost`` = 1 - p_alive
+        - ``value_if_retained`` = expected_purchases / max(p_alive, P_ALIVE_FLOOR)
+          * expected_avg_value * gross_margin
+        - ``expected_retained`` = uplift * p_lost
+        - ``incremental_margin`` = expected_retained * value_if_retained
+        - ``expected_cost`` = cost_per_contact + expected_retained * incentive_cost
+        - ``expected_incremental_profit`` = incremental_margin - expected_cost
+        - ``ranking_score`` = p_lost * (value_if_retained - incentive_cost), the
+          profit per unit of uplift before the contact cost; it orders customers
+          the same way as the profit for any uplift > 0 and any contact cost.
+
+    Notes
+    -----
+    ``E[purchases | history] = P(alive | history) * E[purchases | alive, history]``
+    for the BG/NBD model (Fader, Hardie & Lee 2005, eq. 10), hence the division
+    by ``p_alive``.  The incentive is paid only to customers the campaign keeps.
+    Margins are not discounted.
+    """
+    _validate_customers(customers)
+    p_alive = customers["p_alive"].astype(float)
+    p_lost = 1.0 - p_alive
+    value = (
+        customers["expected_purchases"].astype(float)
+        / p_alive.clip(lower=P_ALIVE_FLOOR)
+        * customers["expected_avg_value"].astype(float)
+        * scenario.gross_margin
+    )
+    retained = scenario.uplift * p_lost
+    margin = retained * value
+    cost = scenario.cost_per_contact + retained * scenario.incentive_cost
+    out = pd.DataFrame(
+        {
+            "p_lost": p_lost,
+            "value_if_retained": value,
+            "expected_retained": retained,
+            "incremental_margin": margin,
+            "expected_cost": cost,
+            "expected_incremental_profit": margin - cost,
+            "ranking_score": p_lost * (value - scenario.incentive_cost),
+        },
+        index=customers.index,
+    )
+    return out
+
+
+def _rank(economics: pd.DataFrame) -> pd.DataFrame:
+    """Sort by expected incremental profit (desc), ties by score (desc) then id (asc)."""
+    return economics.assign(_id=economics.index).sort_values(
+        ["expected_incremental_profit", "ranking_score", "_id"],
+        ascending=[False, False, True],
+        kind="mergesort",
+    ).drop(columns="_id")
+
+
+def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
+    """Customer ids a scenario contacts, best expected incremental profit first.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer scores indexed by ``customer_id`` (see :func:`customer_economics`).
+    scenario : Scenario
+        ``target.best_n``: the ``best_n`` customers with the highest expected
+        incremental profit (all customers if fewer; negative-profit customers are
+        included if ``best_n`` reaches them).  ``target.segments``: every customer
+        whose ``target.segmentation`` column is one of the labels.
+
+    Returns
+    -------
+    pandas.Index
+        ``customer_id`` values, ranked.
+
+    Raises
+    ------
+    ValueError
+        If the segmentation column is missing or a listed label never occurs
+        (most often a typo in the configuration).
+    """
+    target = scenario.target
+    extra = (target.segmentation,) if isinstance(target, SegmentTarget) else ()
+    _validate_customers(customers, extra)
+    ranked = _rank(customer_economics(customers, scenario))
+    if isinstance(target, BestNTarget):
+        return ranked.index[: target.best_n]
+    labels = customers[target.segmentation]
+    present = set(labels.dropna().astype(str))
+    unknown = [s for s in target.segments if s not in present]
+    if unknown:
+        raise ValueError(
+            f"scenario {scenario.name!r}: segment(s) {unknown} do not occur in column "
+            f"{target.segmentation!r}; labels present: {sorted(present)}"
+        )
+    chosen = labels.astype("string").isin(target.segments).fillna(False).astype(bool)
+    return ranked.index[chosen.reindex(ranked.index).to_numpy()]
+
+
+def cost_per_retained_customer(total_cost: float, customers_retained: float) -> float:
+    """Total cost divided by customers retained; NaN when none are retained.
+
+    Parameters
+    ----------
+    total_cost : float
+        Money spent (contacts plus incentives).
+    customers_retained : float
+        Customers retained thanks to that spend.
+
+    Returns
+    -------
+    float
+        E.g. 100,000 spent and 1,000 retained gives 100.
+    """
+    if customers_retained <= 0:
+        return float("nan")
+    return float(total_cost) / float(customers_retained)
+
+
+def historical_cost_per_retained(params: RoiParams) -> float | None:
+    """Cost per retained customer of the past period in ``params.historical``.
+
+    Returns
+    -------
+    float or None
+        ``retention_spend / customers_retained``, or ``None`` if no historical
+        block is configured.
+    """
+    if params.historical is None:
+        return None
+    h = params.historical
+    return cost_per_retained_customer(h.retention_spend, h.customers_retained)
+
+
+def breakeven_uplift(
+    n_contacted: int,
+    cost_per_contact: float,
+    p_lost: pd.Series,
+    value_if_retained: pd.Series,
+    incentive_cost: float,
+) -> float:
+    """Uplift at which a fixed set of contacted customers has zero net gain.
+
+    Net gain is linear in the uplift ``u``::
+
+        net_gain(u) = u * K - n * c,   K = sum(p_lost * (value_if_retained - incentive))
+
+    so ``u* = n * c / K``.
+
+    Parameters
+    ----------
+    n_contacted : int
+        Customers contacted, ``n``.
+    cost_per_contact : float
+        ``c``.
+    p_lost, value_if_retained : pandas.Series
+        Per contacted customer (aligned by ``customer_id``).
+    incentive_cost : float
+        Paid per retained customer.
+
+    Returns
+    -------
+    float
+        ``u*`` (may exceed 1, meaning the campaign cannot break even); 0 when
+        contacts are free; NaN when nobody is contacted or when ``K <= 0`` and
+        contacts cost money (no uplift breaks even).
+    """
+    if n_contacted == 0:
+        return float("nan")
+    fixed = n_contacted * cost_per_contact
+    k = float((p_lost * (value_if_retained - incentive_cost)).sum())
+    if fixed == 0:
+        return 0.0
+    if k <= 0:
+        return float("nan")
+    return fixed / k
+
+
+def _summarise(economics: pd.DataFrame, scenario: Scenario) -> dict[str, object]:
+    n = len(economics)
+    retained = float(economics["expected_retained"].sum())
+    margin = float(economics["incremental_margin"].sum())
+    contact_cost = n * scenario.cost_per_contact
+    incentive_total = retained * scenario.incentive_cost
+    total_cost = contact_cost + incentive_total
+    net_gain = margin - total_cost
+    return {
+        "scenario": scenario.name,
+        "target": scenario.target.describe(),
+        "customers_targeted": n,
+        "uplift": scenario.uplift,
+        "cost_per_contact": scenario.cost_per_contact,
+        "incentive_cost": scenario.incentive_cost,
+        "gross_margin": scenario.gross_margin,
+        "horizon_months": scenario.horizon_months,
+        "expected_customers_retained": retained,
+        "incremental_margin": margin,
+        "contact_cost": contact_cost,
+        "incentive_cost_total": incentive_total,
+        "total_cost": total_cost,
+        "net_gain": net_gain,
+        "roi": net_gain / total_cost if total_cost > 0 else float("nan"),
+        "breakeven_uplift": breakeven_uplift(
+            n,
+            scenario.cost_per_contact,
+            economics["p_lost"],
+            economics["value_if_retained"],
+            scenario.incentive_cost,
+        ),
+        "cost_per_retained_customer": cost_per_retained_customer(total_cost, retained),
+    }
+
+
+def evaluate_scenario(customers: pd.DataFrame, scenario: Scenario) -> pd.Series:
+    """Campaign figures for one scenario (one row of :func:`evaluate_scenarios`)."""
+    ids = select_targets(customers, scenario)
+    economics = customer_economics(customers.loc[ids], scenario)
+    return pd.Series(_summarise(economics, scenario), name=scenario.name)
+
+
+def evaluate_scenarios(customers: pd.DataFrame, params: RoiParams) -> pd.DataFrame:
+    """Campaign figures for every scenario: the ``roi.csv`` table.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer scores indexed by ``customer_id`` (see :func:`customer_economics`).
+    params : RoiParams
+        Scenarios to evaluate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``scenario`` (config order) with columns ``target``,
+        ``customers_targeted``, the scenario inputs (``uplift``,
+        ``cost_per_contact``, ``incentive_cost``, ``gross_margin``,
+        ``horizon_months``), ``expected_customers_retained`` (sum of
+        uplift * p_lost), ``incremental_margin``, ``contact_cost``
+        (contacts * cost_per_contact), ``incentive_cost_total`` (expected
+        retained * incentive_cost), ``total_cost``, ``net_gain``
+        (incremental_margin - total_cost), ``roi`` (net_gain / total_cost, as a
+        fraction), ``breakeven_uplift`` (see :func:`breakeven_uplift`; with the
+        same customers contacted) and ``cost_per_retained_customer``
+        (total_cost / expected_customers_retained).  See ``FORMULA_TEXT``.
+    """
+    rows = [evaluate_scenario(customers, s) for s in params.scenarios]
+    table = pd.DataFrame(rows).set_index("scenario")
+    return table.astype({"customers_targeted": int, "horizon_months": int})
+
+
+def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Ranked contact list for a scenario (``artifacts/targets_<name>.csv``).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer scores indexed by ``customer_id``; must include ``clv``.
+    scenario : Scenario
+        The campaign.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id``, best expected incremental profit first, with
+        ``rank`` (1 = contact first), the segment columns present
+        (``SEGMENT_COLUMNS``), ``p_alive``, ``clv``, ``value_if_retained``,
+        ``expected_retained`` and ``expected_incremental_profit``.
+    """
+    _validate_customers(customers, ("clv",))
+    ids = select_targets(customers, scenario)
+    economics = customer_economics(customers.loc[ids], scenario)
+    segments = [c for c in SEGMENT_COLUMNS if c in customers.columns]
+    out = customers.loc[ids, [*segments, "p_alive", "clv"]].join(
+        economics[["value_if_retained", "expected_retained", "expected_incremental_profit"]]
+    )
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Sensitivity and targeting curve
+# --------------------------------------------------------------------------- #
+
+
+def sensitivity_grid(
+    customers: pd.DataFrame,
+    scenario: Scenario,
+    uplifts: Sequence[float],
+    costs_per_contact: Sequence[float],
+) -> pd.DataFrame:
+    """Net gain of a scenario over a grid of uplift x cost per contact.
+
+    The contacted customers are those the scenario selects with its own
+    settings and are held fixed across the grid (for ``best_n`` the ranking does
+    not depend on uplift > 0 or on the contact cost anyway).  Net gain is
+    ``u * K - n * c`` with ``K = sum(p_lost * (value_if_retained - incentive))``.
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer scores indexed by ``customer_id``.
+    scenario : Scenario
+        Supplies the target, incentive and margin.
+    uplifts, costs_per_contact : sequence of float
+        Grid values.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Net gain; index ``uplift``, columns ``cost_per_contact``.
+    """
+    ids = select_targets(customers, scenario)
+    economics = customer_economics(customers.loc[ids], scenario)
+    n = len(economics)
+    margin_net_of_incentive = economics["value_if_retained"] - scenario.incentive_cost
+    k = float((economics["p_lost"] * margin_net_of_incentive).sum())
+    u = np.asarray(uplifts, dtype=float)[:, None]
+    c = np.asarray(costs_per_contact, dtype=float)[None, :]
+    grid = pd.DataFrame(
+        u * k - n * c,
+        index=pd.Index(np.asarray(uplifts, dtype=float), name="uplift"),
+        columns=pd.Index(np.asarray(costs_per_contact, dtype=float), name="cost_per_contact"),
+    )
+    return grid
+
+
+class TargetingCurve(NamedTuple):
+    """Result of :func:`targeting_curve`."""
+
+    curve: pd.DataFrame
+    best_n: int
+    max_net_gain: float
+
+
+def targeting_curve(customers: pd.DataFrame, scenario: Scenario) -> TargetingCurve:
+    """Cumulative net gain as more customers are contacted, best first.
+
+    All customers are ranked by expected incremental profit under the
+    scenario's costs and uplift (its ``target`` rule is ignored).
+
+    Parameters
+    ----------
+    customers : pandas.DataFrame
+        Customer scores indexed by ``customer_id``.
+    scenario : Scenario
+        Supplies uplift, costs and margin.
+
+    Returns
+    -------
+    TargetingCurve
+        ``curve``: indexed by ``customer_id`` in contact order, with
+        ``n_targeted`` (1, 2, ...), ``expected_incremental_profit`` and
+        ``cumulative_net_gain``; ``best_n``: the number contacted that maximises
+        the cumulative net gain (the smallest such number; 0 if every customer
+        loses money); ``max_net_gain``: that maximum (0 when ``best_n`` is 0).
+    """
+    ranked = _rank(customer_economics(customers, scenario))
+    profit = ranked["expected_incremental_profit"]
+    curve = pd.DataFrame(
+        {
+            "n_targeted": np.arange(1, len(ranked) + 1),
+            "expected_incremental_profit": profit,
+            "cumulative_net_gain": profit.cumsum(),
+        },
+        index=ranked.index,
+    )
+    with_zero = np.concatenate([[0.0], curve["cumulative_net_gain"].to_numpy()])
+    best = int(np.argmax(with_zero))  # first maximum = fewest contacts
+    return TargetingCurve(curve=curve, best_n=best, max_net_gain=float(with_zero[best]))
+
+
+# --------------------------------------------------------------------------- #
+# Plots
+# --------------------------------------------------------------------------- #
+
+
+def _money(x: float, currency: str, decimals: int = 0) -> str:
+    sign = "-" if x < 0 else ""
+    return f"{sign}{currency}{abs(x):,.{decimals}f}"
+
+
+def _money_formatter(currency: str) -> FuncFormatter:
+    return FuncFormatter(lambda x, _pos: _money(x, currency))
+
+
+def _new_ax(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt  # lazily: importing this module stays side-effect free
+
+    _fig, new = plt.subplots(figsize=(8, 5))
+    return new
+
+
+def plot_scenario_comparison(
+    roi_table: pd.DataFrame, *, currency: str = "$", ax: Axes | None = None
+) -> Axes:
+    """Bar chart of expected net gain per scenario, labelled with the ROI.
+
+    Parameters
+    ----------
+    roi_table : pandas.DataFrame
+        Output of :func:`evaluate_scenarios`.
+    currency : str
+        Currency symbol for labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created if omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _new_ax(ax)
+    names = [str(n) for n in roi_table.index]
+    gains = roi_table["net_gain"].to_numpy(dtype=float)
+    colours = ["#2a9d8f" if g >= 0 else "#e76f51" for g in gains]
+    bars = ax.bar(names, gains, color=colours)
+    for bar, gain, roi in zip(bars, gains, roi_table["roi"].to_numpy(dtype=float)):
+        roi_text = "ROI n/a" if np.isnan(roi) else f"ROI {roi:,.0%}"
+        ax.annotate(
+            f"{_money(gain, currency)}\n{roi_text}",
+            (bar.get_x() + bar.get_width() / 2, gain),
+            xytext=(0, 4 if gain >= 0 else -4),
+            textcoords="offset points",
+            ha="center",
+            va="bottom" if gain >= 0 else "top",
+            fontsize=9,
+        )
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.margins(y=0.2)
+    ax.yaxis.set_major_formatter(_money_formatter(currency))
+    ax.set_xlabel("Scenario")
+    ax.set_ylabel(f"Expected net gain ({currency})")
+    ax.set_title("Retention scenarios: expected net gain and ROI")
+    return ax
+
+
+def plot_sensitivity(
+    grid: pd.DataFrame,
+    *,
+    scenario_name: str | None = None,
+    currency: str = "$",
+    ax: Axes | None = None,
+) -> Axes:
+    """Heatmap of net gain over uplift x cost per contact, with the break-even line.
+
+    The break-even line is the zero contour.  Net gain is linear in both uplift
+    and cost per contact, so where the line crosses a grid line it is exact
+    (linear interpolation between neighbouring grid values).
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        Output of :func:`sensitivity_grid` (index ``uplift``, columns
+        ``cost_per_contact``; at least 2 x 2).
+    scenario_name : str, optional
+        Shown in the title.
+    currency : str
+        Currency symbol for labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created if omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _new_ax(ax)
+    uplifts = grid.index.to_numpy(dtype=float)
+    costs = grid.columns.to_numpy(dtype=float)
+    z = grid.to_numpy(dtype=float)
+    lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi) if lo < 0 < hi else Normalize(lo, hi)
+    # Equal-width cells regardless of spacing; ticks show the actual grid values.
+    mesh = ax.pcolormesh(
+        np.arange(len(costs) + 1) - 0.5,
+        np.arange(len(uplifts) + 1) - 0.5,
+        z,
+        cmap="RdYlGn",
+        norm=norm,
+        shading="flat",
+    )
+    colourbar = ax.figure.colorbar(mesh, ax=ax, format=_money_formatter(currency))
+    colourbar.set_label(f"Expected net gain ({currency})")
+    if lo < 0 < hi and z.shape[0] >= 2 and z.shape[1] >= 2:
+        ax.contour(np.arange(len(costs)), np.arange(len(uplifts)), z, levels=[0.0],
+                   colors="black", linewidths=2)
+        ax.plot([], [], color="black", linewidth=2, label="Break-even (net gain = 0)")
+        ax.legend(loc="upper left", fontsize=9)
+    else:
+        side = "profitable" if lo >= 0 else "loss-making"
+        ax.text(0.02, 0.98, f"Break-even lies outside this grid (all {side})",
+                transform=ax.transAxes, va="top", fontsize=9)
+    ax.set_xticks(np.arange(len(costs)), [_money(c, currency, 2) for c in costs])
+    ax.set_yticks(np.arange(len(uplifts)), [f"{u:.0%}" if u * 100 == round(u * 100) else f"{u:.1%}"
+                                             for u in uplifts])
+    ax.set_xlabel(f"Cost per contact ({currency})")
+    ax.set_ylabel("Uplift (% of would-be-lost customers kept)")
+    title = "Net gain by uplift and cost per contact"
+    ax.set_title(f"{title}: {scenario_name}" if scenario_name else title)
+    return ax
+
+
+def plot_targeting_curve(
+    result: TargetingCurve, *, currency: str = "$", ax: Axes | None = None
+) -> Axes:
+    """Cumulative net gain against number of customers contacted, best first.
+
+    Parameters
+    ----------
+    result : TargetingCurve
+        Output of :func:`targeting_curve`.
+    currency : str
+        Currency symbol for labels.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on; a new figure is created if omitted.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _new_ax(ax)
+    curve = result.curve
+    x = np.concatenate([[0], curve["n_targeted"].to_numpy()])
+    y = np.concatenate([[0.0], curve["cumulative_net_gain"].to_numpy(dtype=float)])
+    ax.plot(x, y, color="#264653")
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.axvline(result.best_n, color="#e76f51", linestyle="--",
+               label=f"Best: contact {result.best_n:,} customers, "
+                     f"net gain {_money(result.max_net_gain, currency)}")
+    ax.legend(loc="best", fontsize=9)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.yaxis.set_major_formatter(_money_formatter(currency))
+    ax.set_xlabel("Customers contacted (best expected incremental profit first)")
+    ax.set_ylabel(f"Cumulative expected net gain ({currency})")
+    ax.set_title("How many customers to contact")
+    return ax
