@@ -43,9 +43,9 @@ def _make_report(params: Path, out: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("smoke")
-    out = tmp / "run"
-    result = _make_report(_params(tmp, SAMPLE / "cdnow_sample.csv"), out)
+    """The shipped literature configuration (CDNOW sample, weeks, FHL 2005 dates), run end to end."""
+    out = tmp_path_factory.mktemp("smoke") / "run"
+    result = _make_report(ROOT / "params" / "cdnow_sample.yaml", out)
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
@@ -73,6 +73,7 @@ def test_run_folder_contract(run_dir):
     data = SAMPLE / "cdnow_sample.csv"
     assert manifest["input"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
     assert manifest["params"]["period"]["calibration_end"] == "1997-09-30"
+    assert manifest["dates"] == {"observation_end": "1998-06-30", "calibration_end": "1997-09-30", "time_unit": "W"}
     assert {"pandas", "lifetimes", "duckdb", "papermill"} <= set(manifest["packages"])
     assert "commit" in manifest["git"]
     steps = [s["step"] for s in manifest["steps"]]
@@ -108,3 +109,66 @@ def test_failed_run_keeps_the_last_good_report(run_dir, tmp_path):
     assert "column 'amount'" in result.stdout and "'abc'" in result.stdout
     assert "Traceback" not in result.stdout
     assert hashlib.sha256((run_dir / "index.html").read_bytes()).hexdigest() == before
+
+
+def test_shipped_literature_configuration_reproduces_fader_hardie_lee(run_dir):
+    """params/cdnow_sample.yaml gives the published values (FHL 2005; Batislam et al. 2007; FHL 2005b)."""
+    model = json.loads((run_dir / "artifacts" / "model.json").read_text())
+    assert model["time_unit"] == "W" and model["calibration_end"] == "1997-09-30"
+    bg = model["models"]["bgnbd"]
+    assert bg["params"] == pytest.approx({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, abs=5e-4)
+    assert bg["loglik"] == pytest.approx(-9582.4, abs=0.05)
+    pareto = model["models"]["pareto"]
+    assert pareto["params"] == pytest.approx({"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}, abs=2e-3)
+    assert pareto["loglik"] == pytest.approx(-9595.0, abs=0.05)
+    mbg = model["models"]["mbgnbd"]
+    assert mbg["params"] == pytest.approx({"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}, abs=5e-4)
+    assert model["gamma_gamma"]["params"] == pytest.approx({"p": 6.25, "q": 3.74, "v": 15.44}, abs=0.011)
+    assert model["holdout"]["actual"] == 1882
+    for name in ("bgnbd", "pareto", "mbgnbd"):
+        assert {"params", "loglik", "aic", "bic", "ci", "expected_holdout"} <= set(model["models"][name])
+    assert model["selected_model"] == "bgnbd" and model["final"]["model"] == "bgnbd"
+    assert model["clv"]["low"] <= model["clv"]["total"] <= model["clv"]["high"]
+
+
+def test_customer_table_has_scores_and_segments(run_dir):
+    customers = pd.read_parquet(run_dir / "artifacts" / "customers.parquet").set_index("customer_id")
+    scores = ["p_alive", "expected_purchases", "expected_avg_value", "clv", "clv_low", "clv_high"]
+    segments = ["rfm_r", "rfm_f", "rfm_m", "rfm_segment", "abc_class", "clv_tier", "value_risk_segment"]
+    assert set(scores + segments) <= set(customers.columns)
+    assert customers[scores].notna().all().all()
+    assert ((customers["clv_low"] <= customers["clv"] + 1e-9) & (customers["clv"] <= customers["clv_high"] + 1e-9)).all()
+    assert customers["p_alive"].between(0, 1).all()
+    profiles = pd.read_csv(run_dir / "artifacts" / "segments.csv")
+    for _, group in profiles.groupby("segmentation"):
+        assert group["customers"].sum() == len(customers)
+    at_risk = pd.read_csv(run_dir / "artifacts" / "at_risk_high_value.csv", dtype={"customer_id": str})
+    assert list(at_risk.columns[:3]) == ["customer_id", "clv", "p_alive"]
+    assert set(at_risk["customer_id"]) <= set(customers.index)
+
+
+def test_summary_page_tiles_match_the_artifacts(run_dir):
+    from analysis.nb import fmt_int, fmt_money, fmt_pct
+
+    html = (run_dir / "index.html").read_text()
+    kpis = json.loads((run_dir / "artifacts" / "kpis.json").read_text())
+    model = json.loads((run_dir / "artifacts" / "model.json").read_text())
+    roi = pd.read_csv(run_dir / "artifacts" / "roi.csv")
+    best = roi.loc[roi["net_gain"].idxmax()]
+    at_risk = pd.read_csv(run_dir / "artifacts" / "at_risk_high_value.csv")
+    expected = {
+        "Customers": fmt_int(kpis["customers"]),
+        "Active customers": fmt_int(kpis["active_customers"]),
+        "Repeat purchase rate": fmt_pct(kpis["repeat_purchase_rate"]),
+        "Churn rate": fmt_pct(kpis["churn_rate"]),
+        "Total expected customer value": fmt_money(model["clv"]["total"]),
+        "High value, at risk": fmt_int(len(at_risk)),
+        "Best campaign: net gain": fmt_money(best["net_gain"]),
+    }
+    for label, value in expected.items():
+        assert f'<div class="l">{label}</div><div class="v">{value}</div>' in html, (label, value)
+    assert fmt_money(model["clv"]["low"]) in html and fmt_money(model["clv"]["high"]) in html
+    assert f"ROI {fmt_pct(best['roi'], 0)}" in html
+    for name in ("roi.csv", "at_risk_high_value.csv"):
+        assert f'href="artifacts/{name}"' in html
+    assert (run_dir / "artifacts" / f"targets_{best['scenario']}.csv").is_file()

@@ -15,6 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis.config import RunParams, load_params
+from analysis.i18n import translate, translate_figure, translate_frame
+
+#: Report language of the notebook process, set by :func:`start`.
+_LANG = "en"
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,9 @@ def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunPa
     import matplotlib.pyplot as plt
     import seaborn as sns
 
+    global _LANG
     params = load_params(params_path)
+    _LANG = params.report.language
     run = Run(Path(run_dir))
     run.artifacts.mkdir(parents=True, exist_ok=True)
     run.logs.mkdir(parents=True, exist_ok=True)
@@ -133,7 +139,8 @@ def tiles_html(tiles: list[dict]) -> str:
     """KPI tiles: dicts with ``label, value, definition`` rendered as HTML (all text escaped)."""
     parts = [_CSS, '<div class="kit-tiles">']
     for tile in tiles:
-        label, value, definition = tile["label"], tile["value"], tile.get("definition", "")
+        label, value = translate(tile["label"], _LANG), tile["value"]
+        definition = translate(tile.get("definition", ""), _LANG)
         parts.append(
             f'<div class="kit-tile"><div class="l">{html.escape(label)}</div>'
             f'<div class="v">{html.escape(value)}</div><div class="d">{html.escape(definition)}</div></div>'
@@ -172,7 +179,7 @@ def show_table(df, caption_text: str | None = None, index: bool = True) -> None:
     """Show a DataFrame as a plain HTML table (escaped), with an optional caption."""
     from IPython.display import HTML, display
 
-    display(HTML(df.to_html(index=index, escape=True, border=0, classes="kit-table")))
+    display(HTML(translate_frame(df, _LANG).to_html(index=index, escape=True, border=0, classes="kit-table")))
     if caption_text:
         caption(caption_text)
 
@@ -182,5 +189,29 @@ def show_figure(fig) -> None:
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    translate_figure(fig, _LANG)
     display(fig)
     plt.close(fig)
+
+
+def formatted(
+    df,
+    *,
+    money: tuple[str, ...] = (),
+    pct: tuple[str, ...] = (),
+    ints: tuple[str, ...] = (),
+    nums: tuple[str, ...] = (),
+    currency: str = "$",
+    rename: dict[str, str] | None = None,
+):
+    """A copy of ``df`` with numbers as display strings (thousands separators, units)."""
+    out = df.copy()
+    for col in money:
+        out[col] = [fmt_money(v, currency) if v == v else "n/a" for v in df[col]]
+    for col in pct:
+        out[col] = [fmt_pct(v) if v == v else "n/a" for v in df[col]]
+    for col in ints:
+        out[col] = [fmt_int(v) if v == v else "n/a" for v in df[col]]
+    for col in nums:
+        out[col] = [fmt_num(v) if v == v else "n/a" for v in df[col]]
+    return out.rename(columns=rename or {})

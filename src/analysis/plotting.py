@@ -99,3 +99,73 @@ def plot_cohort_heatmap(table: pd.DataFrame, max_months: int = 18, ax=None):
     ax.set_xlabel("months since first purchase")
     ax.set_ylabel("month of first purchase (cohort)")
     return ax
+
+
+MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
+
+
+def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):
+    """Actual vs expected holdout repeat purchases by number of repeat purchases in calibration."""
+    ax = _ax(ax)
+    x = np.arange(len(table))
+    ax.bar(x - 0.2, table["actual"], width=0.4, label="actual", color="#0b3d91")
+    ax.bar(x + 0.2, table["expected"], width=0.4, label="expected", color="#88CCEE")
+    ax.set_xticks(x, [str(b) for b in table["bin"]])
+    ax.set_title("Holdout check: repeat purchases by past buying")
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("repeat purchases in the holdout (count)")
+    thousands(ax)
+    ax.legend(frameon=False)
+    return ax
+
+
+def plot_tracking(tracking: pd.DataFrame, time_unit: str = "W", calibration_end_t: float | None = None,
+                  cumulative: bool = True, ax=None):
+    """Actual vs expected repeat purchases over calibration and holdout (cumulative or per week)."""
+    ax = _ax(ax)
+    unit = "weeks" if time_unit == "W" else "days"
+    x = tracking["period_end"]
+    actual = tracking["cumulative_actual"] if cumulative else tracking["actual"]
+    expected = tracking["cumulative_expected"] if cumulative else tracking["expected"]
+    ax.plot(x, actual, label="actual", color="#0b3d91", linewidth=2)
+    ax.plot(x, expected, label="expected", color="#CC6677", linestyle="--", linewidth=2)
+    if calibration_end_t is not None:
+        ax.axvline(calibration_end_t, color="#555555", linestyle=":", linewidth=1.2)
+        ax.annotate("calibration end", (calibration_end_t, ax.get_ylim()[1]), xytext=(4, -14),
+                    textcoords="offset points", fontsize=9, color="#555555")
+    ax.set_title("Cumulative repeat purchases" if cumulative else "Repeat purchases per week")
+    ax.set_xlabel(f"time since the start ({unit})")
+    ax.set_ylabel("repeat purchases (count)")
+    thousands(ax)
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def plot_frequency_recency(grid: pd.DataFrame, title: str, colorbar_label: str, time_unit: str = "W", ax=None):
+    """Heatmap of a model quantity over frequency (rows) and recency (columns)."""
+    ax = _ax(ax, figsize=(9, 5.5))
+    sns.heatmap(grid.iloc[::-1], cmap="viridis", ax=ax, cbar_kws={"label": colorbar_label},
+                xticklabels=max(1, grid.shape[1] // 8), yticklabels=max(1, grid.shape[0] // 10))
+    ax.set_title(title)
+    ax.set_xlabel(f"recency: time from first to last purchase ({'weeks' if time_unit == 'W' else 'days'})")
+    ax.set_ylabel("frequency: repeat purchases")
+    return ax
+
+
+def plot_clv_deciles(clv: pd.Series, currency: str = "$", ax=None):
+    """Share of total expected value held by each decile of customers (best first)."""
+    ax = _ax(ax)
+    ranked = clv.sort_values(ascending=False).to_numpy()
+    deciles = np.array_split(ranked, 10)
+    total = ranked.sum()
+    shares = [d.sum() / total if total > 0 else 0 for d in deciles]
+    labels = [f"{10 * i + 1}-{10 * (i + 1)}%" for i in range(10)]
+    bars = ax.bar(labels, shares, color="#0b3d91")
+    for bar, share in zip(bars, shares):
+        ax.annotate(f"{share:.0%}", (bar.get_x() + bar.get_width() / 2, share), xytext=(0, 3),
+                    textcoords="offset points", ha="center", fontsize=9)
+    percent(ax)
+    ax.set_title("Where the expected value is: customers ranked by CLV")
+    ax.set_xlabel("customers ranked by CLV, best first (decile)")
+    ax.set_ylabel(f"share of total expected value ({currency}, %)")
+    return ax

@@ -1,0 +1,208 @@
+"""Labels in the report language: English (default) or Dutch (``report.language: nl``).
+
+The kit is written in English; :func:`translate` maps known English labels
+(KPI names, segment names, chart titles and axis labels) to Dutch, and
+:func:`translate_figure` applies it to a finished matplotlib figure. Unknown
+text is left as it is, so a missing entry shows English rather than nothing.
+"""
+
+from __future__ import annotations
+
+import re
+
+NL: dict[str, str] = {
+    # KPI tiles and summary page
+    "Customers": "Klanten",
+    "Active customers": "Actieve klanten",
+    "Repeat purchase rate": "Herhaalaankopen",
+    "Retention rate": "Klantbehoud (retentie)",
+    "Churn rate": "Churn (klantverloop)",
+    "Revenue per customer": "Omzet per klant",
+    "Average order value": "Gemiddelde orderwaarde",
+    "Purchase frequency": "Aankoopfrequentie",
+    "Revenue": "Omzet",
+    "Total expected customer value": "Totale verwachte klantwaarde",
+    "Average CLV": "Gemiddelde klantwaarde (CLV)",
+    "High value, at risk": "Hoge waarde, dreigt te vertrekken",
+    "Best campaign: net gain": "Beste campagne: netto opbrengst",
+    "Customers with at least one purchase in the data.": "Klanten met minstens één aankoop in de gegevens.",
+    "Share of customers who bought on two or more days.": "Aandeel klanten dat op twee of meer dagen kocht.",
+    "Total revenue / customers.": "Totale omzet / aantal klanten.",
+    "Revenue / purchase days.": "Omzet / aantal aankoopdagen.",
+    "Expected value per customer over the same horizon.": "Verwachte waarde per klant over dezelfde periode.",
+    "Key figures": "Kerncijfers",
+    "Findings": "Bevindingen",
+    "Key charts": "Belangrijkste grafieken",
+    "Detailed reports": "Detailrapporten",
+    "About this run": "Over deze run",
+    "Input file": "Invoerbestand",
+    "rows": "rijen",
+    "Data period": "Periode van de gegevens",
+    "Model": "Model",
+    "time unit": "tijdseenheid",
+    "calibration to": "gekalibreerd tot",
+    "Customer value": "Klantwaarde",
+    "months": "maanden",
+    "gross margin": "brutomarge",
+    "annual discount rate": "jaarlijkse disconteringsvoet",
+    "Configuration": "Configuratie",
+    "Ran": "Uitgevoerd",
+    "Code version": "Codeversie",
+    "with uncommitted changes": "met niet-vastgelegde wijzigingen",
+    "Data up to": "Gegevens tot en met",
+    "from": "vanaf",
+    "model checked on": "model getoetst op",
+    "Data and kpis": "Gegevens en kerncijfers",
+    "Clv models": "Klantwaardemodellen",
+    "Segments": "Segmenten",
+    "Retention roi": "Rendement van klantbehoud",
+    "High-value customers at risk (CSV, for the CRM)": "Waardevolle klanten die dreigen te vertrekken (CSV, voor het CRM)",
+    "Segment profiles (CSV)": "Segmentprofielen (CSV)",
+    "Campaign scenarios (CSV)": "Campagnescenario's (CSV)",
+    "Headline KPIs (JSON)": "Kerncijfers (JSON)",
+    "Customers who bought in each period; the light part are first-time buyers.":
+        "Klanten die in elke periode kochten; het lichte deel zijn nieuwe klanten.",
+    "The model's expected repeat purchases against what happened, including a period it had not seen.":
+        "Verwachte herhaalaankopen volgens het model tegenover de werkelijkheid, inclusief een periode die het model niet kende.",
+    "Customers and their expected value by value tier and risk of being lost.":
+        "Klanten en hun verwachte waarde naar waardeklasse en risico op vertrek.",
+    "Expected net gain and ROI of each retention campaign scenario.":
+        "Verwachte netto opbrengst en ROI van elk scenario voor een klantbehoudcampagne.",
+    # segments
+    "Champions": "Kampioenen",
+    "Loyal": "Loyaal",
+    "Potential loyalists": "Potentieel loyaal",
+    "New": "Nieuw",
+    "Promising": "Veelbelovend",
+    "Need attention": "Aandacht nodig",
+    "About to sleep": "Dreigt in te slapen",
+    "At risk": "Risico op vertrek",
+    "Can't lose them": "Niet kwijtraken",
+    "Hibernating": "Slapend",
+    "Lost": "Verloren",
+    "High value, active": "Hoge waarde, actief",
+    "Medium value, active": "Middelhoge waarde, actief",
+    "Medium value, at risk": "Middelhoge waarde, dreigt te vertrekken",
+    "Low value, active": "Lage waarde, actief",
+    "Low value, at risk": "Lage waarde, dreigt te vertrekken",
+    "High value": "Hoge waarde",
+    "Medium value": "Middelhoge waarde",
+    "Low value": "Lage waarde",
+    "active": "actief",
+    "at risk": "dreigt te vertrekken",
+    "Reward": "Belonen",
+    "Protect (win back)": "Beschermen (terugwinnen)",
+    "Develop": "Ontwikkelen",
+    "Re-activate (low-cost offer)": "Heractiveren (goedkoop aanbod)",
+    "Maintain (low-cost service)": "Onderhouden (goedkope service)",
+    "Let go": "Loslaten",
+    # chart labels
+    "new customers": "nieuwe klanten",
+    "returning customers": "terugkerende klanten",
+    "period": "periode",
+    "customers (count)": "klanten (aantal)",
+    "retention rate": "klantbehoud",
+    "churn rate": "churn",
+    "share of last period's buyers (%)": "aandeel kopers van de vorige periode (%)",
+    "months since first purchase": "maanden sinds eerste aankoop",
+    "month of first purchase (cohort)": "maand van eerste aankoop (cohort)",
+    "customers of the cohort who bought (%)": "klanten uit het cohort die kochten (%)",
+    "Cohort retention: share of each month's new customers buying again":
+        "Cohortbehoud: aandeel nieuwe klanten van elke maand dat opnieuw koopt",
+    "share of customers": "aandeel klanten",
+    "share of expected value (CLV)": "aandeel verwachte klantwaarde (CLV)",
+    "share of total (%)": "aandeel van het totaal (%)",
+    "RFM segment": "RFM-segment",
+    "ABC class": "ABC-klasse",
+    "CLV tier": "CLV-klasse",
+    "value and risk segment": "waarde- en risicosegment",
+    "P(alive) band": "P(actief)-klasse",
+    "CLV tier (share of customers)": "CLV-klasse (aandeel klanten)",
+    "Customers per RFM segment": "Klanten per RFM-segment",
+    "Scenario": "Scenario",
+    "Retention scenarios: expected net gain and ROI": "Scenario's voor klantbehoud: verwachte netto opbrengst en ROI",
+    "Uplift (% of would-be-lost customers kept)": "Effect (% behouden van klanten die anders vertrekken)",
+    "Break-even (net gain = 0)": "Break-even (netto opbrengst = 0)",
+    "Customers contacted (best expected incremental profit first)":
+        "Benaderde klanten (hoogste verwachte extra winst eerst)",
+    "How many customers to contact": "Hoeveel klanten benaderen",
+    "actual": "werkelijk",
+    "expected": "verwacht",
+    "calibration end": "einde kalibratie",
+}
+
+# Labels with a variable part: (pattern, Dutch template using the groups).
+NL_PATTERNS: list[tuple[str, str]] = [
+    (r"^Customers who bought, per month$", "Klanten die kochten, per maand"),
+    (r"^Customers who bought, per quarter$", "Klanten die kochten, per kwartaal"),
+    (r"^Retention and churn per month$", "Klantbehoud en churn per maand"),
+    (r"^Retention and churn per quarter$", "Klantbehoud en churn per kwartaal"),
+    (r"^Revenue per month$", "Omzet per maand"),
+    (r"^Revenue per quarter$", "Omzet per kwartaal"),
+    (r"^revenue \((.+)\)$", r"omzet (\1)"),
+    (r"^Share of customers and of expected value by (.+)$", r"Aandeel klanten en verwachte klantwaarde per \1"),
+    (r"^Customers and expected value \((.+)\) by value and risk$", r"Klanten en verwachte waarde (\1) naar waarde en risico"),
+    (r"^expected value \((.+)\)$", r"verwachte waarde (\1)"),
+    (r"^Expected net gain \((.+)\)$", r"Verwachte netto opbrengst (\1)"),
+    (r"^Cost per contact \((.+)\)$", r"Kosten per contact (\1)"),
+    (r"^Cumulative expected net gain \((.+)\)$", r"Cumulatieve verwachte netto opbrengst (\1)"),
+    (r"^Best: contact (.+) customers, (.+)$", r"Beste: benader \1 klanten, \2"),
+    (r"^Net gain over uplift and cost per contact: (.+)$", r"Netto opbrengst naar effect en kosten per contact: \1"),
+    (r"^Repeat purchases per (week|day)$", "Herhaalaankopen per week"),
+    (r"^Cumulative repeat purchases$", "Cumulatieve herhaalaankopen"),
+    (r"^repeat purchases \(count\)$", "herhaalaankopen (aantal)"),
+    (r"^time since the start \((weeks|days)\)$", r"tijd sinds de start (\1)"),
+]
+
+_TRANSLATIONS = {"nl": (NL, [(re.compile(p), r) for p, r in NL_PATTERNS])}
+
+
+def translate(text: str, lang: str = "en") -> str:
+    """The label in ``lang``; unknown labels (and English) come back unchanged."""
+    if lang == "en" or not text:
+        return text
+    exact, patterns = _TRANSLATIONS.get(lang, ({}, []))
+    if text in exact:
+        return exact[text]
+    for pattern, replacement in patterns:
+        if pattern.search(text):
+            return pattern.sub(replacement, text).replace("weeks", "weken").replace("days", "dagen")
+    return text
+
+
+def translate_figure(fig, lang: str = "en"):
+    """Translate titles, axis labels, category tick labels, legends and annotations of ``fig``."""
+    if lang == "en":
+        return fig
+    from matplotlib.ticker import FixedFormatter
+
+    for ax in fig.axes:
+        ax.set_title(translate(ax.get_title(), lang))
+        ax.set_xlabel(translate(ax.get_xlabel(), lang))
+        ax.set_ylabel(translate(ax.get_ylabel(), lang))
+        for axis, get_labels, set_ticks, get_ticks in (
+            (ax.xaxis, ax.get_xticklabels, ax.set_xticks, ax.get_xticks),
+            (ax.yaxis, ax.get_yticklabels, ax.set_yticks, ax.get_yticks),
+        ):
+            if isinstance(axis.get_major_formatter(), FixedFormatter):
+                old = get_labels()
+                style = {"rotation": old[0].get_rotation(), "ha": old[0].get_ha()} if old else {}
+                set_ticks(get_ticks(), [translate(label.get_text(), lang) for label in old], **style)
+        legend = ax.get_legend()
+        if legend is not None:
+            for text in legend.get_texts():
+                text.set_text(translate(text.get_text(), lang))
+        for text in ax.texts:
+            text.set_text(translate(text.get_text(), lang))
+    return fig
+
+
+def translate_frame(df, lang: str = "en"):
+    """A copy of ``df`` with string cells and column names translated."""
+    if lang == "en":
+        return df
+    out = df.rename(columns=lambda c: translate(str(c), lang))
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("category", "string"):
+            out[col] = out[col].astype(object).map(lambda v: translate(v, lang) if isinstance(v, str) else v)
+    return out

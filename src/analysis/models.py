@@ -1,0 +1,943 @@
+"""Buy-till-you-die transaction models and the Gamma-Gamma spend model.
+
+The parameters are estimated with the fitters of ``lifetimes`` 0.11.3 on the unique
+``(frequency, recency, T)`` rows of a customer summary, weighted by how many customers
+share each row. Everything reported afterwards -- the log-likelihood, AIC, BIC, the
+covariance of the estimates and every prediction -- comes from the independent numpy/scipy
+implementations in this module, written from the papers:
+
+* BG/NBD: Fader, Hardie & Lee (2005a), "Counting your customers the easy way: an
+  alternative to the Pareto/NBD model", *Marketing Science* 24(2), 275-284, eq. (6)
+  (log-likelihood; section 7 and Hardie's note 004), eq. (9)-(10) (expectations) and
+  Hardie's note 021 (P(alive)).
+* MBG/NBD: Batislam, Denizel & Filiztekin (2007), "Empirical validation and comparison of
+  models for customer base analysis", *International Journal of Research in Marketing*
+  24(3), 201-209 (dropout may also happen right after the first purchase).
+* Pareto/NBD: Schmittlein, Morrison & Colombo (1987); the likelihood, P(alive) and the
+  conditional expectation as in Fader & Hardie (2005), "A note on deriving the Pareto/NBD
+  model and related expressions" (brucehardie.com note 009), eqs. (22), (34)/(35), (41).
+* Gamma-Gamma: Fader, Hardie & Lee (2005b), "RFM and CLV: using iso-value curves for
+  customer base analysis", *Journal of Marketing Research* 42(4), 415-430, and Fader &
+  Hardie (2013), "The Gamma-Gamma model of monetary value" (note 025).
+
+Why not use the lifetimes numbers directly: its ``_negative_log_likelihood_`` is a
+per-customer mean on internally rescaled time, so it is not the papers' log-likelihood;
+``ParetoNBDFitter`` has no standard errors; and its Pareto/NBD P(alive) can become NaN for
+heavy buyers. Importing ``lifetimes`` changes the global warning filters, so it is imported
+only inside the fitting functions, within ``warnings.catch_warnings()``.
+
+Time is in the unit of the summary, ``"D"`` (days) or ``"W"`` (weeks = days / 7). The
+fitted result records it (``time_unit``) so that downstream code (CLV horizons in months)
+converts correctly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import integrate, stats
+from scipy.special import betaln, expit, gammaln, hyp2f1
+
+from analysis.errors import KitError, format_examples
+
+MODEL_NAMES: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd")
+"""Transaction models this module fits: BG/NBD, Pareto/NBD and MBG/NBD."""
+
+PARAM_NAMES: dict[str, tuple[str, ...]] = {
+    "bgnbd": ("r", "alpha", "a", "b"),
+    "pareto": ("r", "alpha", "s", "beta"),
+    "mbgnbd": ("r", "alpha", "a", "b"),
+}
+GAMMA_GAMMA_PARAMS: tuple[str, ...] = ("p", "q", "v")
+
+DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0}
+
+SELECTION_METRIC = "mean absolute error per customer of the holdout repeat transactions (MAE)"
+"""What ``select_model(..., choice="auto")`` minimises."""
+
+CORRELATION_THRESHOLD = 0.3
+
+_FIT_ADVICE = (
+    "What to try: check that the calibration period is long enough and that recency and T are"
+    " in the intended time unit ({unit}); fit with a small penalizer (e.g. penalizer=0.001);"
+    " look for and remove outlier customers (e.g. wholesale accounts with extreme frequency)."
+)
+
+
+_MAX_LOG_SE = 5.0  # exp(1.96 * 5) > 10^4: beyond this the estimates carry no information
+
+
+class ModelFitError(KitError, ValueError):
+    """A model could not be fitted to the data; the message says why and what to try."""
+
+
+# ---------------------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------------------
+
+
+def _validate_summary(summary: pd.DataFrame, columns: Sequence[str], what: str = "customer summary") -> None:
+    """Fail loudly when ``summary`` cannot be used (missing columns, bad values)."""
+    if not isinstance(summary, pd.DataFrame):
+        raise TypeError(f"The {what} must be a pandas DataFrame indexed by customer_id, not {type(summary).__name__}")
+    if summary.index.name != "customer_id":
+        raise ValueError(
+            f"The {what} must be indexed by customer_id (index name is {summary.index.name!r});"
+            " use summary.set_index('customer_id')."
+        )
+    if summary.index.has_duplicates:
+        dup = summary.index[summary.index.duplicated()].unique()
+        raise ValueError(f"The {what} has {len(dup)} duplicated customer_id values, e.g. {format_examples(dup)}")
+    missing = [c for c in columns if c not in summary.columns]
+    if missing:
+        raise ValueError(f"Required column {missing[0]} missing from the {what} (has: {list(summary.columns)})")
+    if len(summary) == 0:
+        raise ValueError(f"The {what} has no rows")
+    for col in columns:
+        values = pd.to_numeric(summary[col], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(dtype=float))
+        if bad.any():
+            raise ValueError(
+                f"Column {col} of the {what} has {int(bad.sum())} missing or non-numeric values,"
+                f" e.g. customers {format_examples(summary.index[bad])}"
+            )
+
+    def _fail(mask: np.ndarray, text: str) -> None:
+        if mask.any():
+            rows = summary.loc[mask, [c for c in ("frequency", "recency", "T") if c in summary.columns]]
+            examples = format_examples(f"{i}: {dict(r)}" for i, r in rows.head(5).iterrows())
+            raise ValueError(f"{int(mask.sum())} rows of the {what} have {text}, e.g. {examples}")
+
+    if "frequency" in columns:
+        f = summary["frequency"].to_numpy(dtype=float)
+        _fail((f < 0) | (f != np.round(f)), "a frequency that is not a non-negative whole number")
+    if "T" in columns:
+        _fail(summary["T"].to_numpy(dtype=float) <= 0, "T <= 0 (T is the time from first purchase to the end)")
+    if "recency" in columns:
+        r = summary["recency"].to_numpy(dtype=float)
+        _fail(r < 0, "a negative recency")
+        if "T" in columns:
+            _fail(r > summary["T"].to_numpy(dtype=float) * (1 + 1e-12), "recency > T")
+        if "frequency" in columns:
+            _fail((summary["frequency"].to_numpy(dtype=float) == 0) & (r != 0), "frequency 0 but recency != 0")
+    if "monetary_value" in columns:
+        _fail(summary["monetary_value"].to_numpy(dtype=float) < 0, "a negative monetary_value")
+
+
+def _resolve_time_unit(summary: pd.DataFrame, time_unit: str | None) -> str:
+    unit = time_unit if time_unit is not None else summary.attrs.get("time_unit")
+    if unit is None:
+        raise ValueError(
+            "The time unit of the summary is unknown: pass time_unit='D' (days) or 'W' (weeks = days/7),"
+            " the unit in which recency and T were computed."
+        )
+    if unit not in DAYS_PER_UNIT:
+        raise ValueError(f"time_unit must be 'D' or 'W', not {unit!r}")
+    return unit
+
+
+def _as_params(name: str, params: Mapping[str, float] | Sequence[float] | np.ndarray) -> tuple:
+    names = PARAM_NAMES[name] if name in PARAM_NAMES else GAMMA_GAMMA_PARAMS
+    if isinstance(params, Mapping):
+        return tuple(params[k] for k in names)
+    if len(params) != len(names):
+        raise ValueError(f"{name} needs {len(names)} parameters {names}, got {len(params)}")
+    return tuple(params)
+
+
+# ---------------------------------------------------------------------------------------
+# Log-likelihoods (individual level, the papers' sense)
+# ---------------------------------------------------------------------------------------
+
+
+def bgnbd_log_likelihood(
+    params: Mapping[str, float] | Sequence[float], frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Individual BG/NBD log-likelihood ln L(r, alpha, a, b | x, t_x, T).
+
+    Fader, Hardie & Lee (2005a), eq. (6)::
+
+        L = B(a, b+x)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
+            + [x > 0] B(a+1, b+x-1)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+t_x)^(r+x))
+
+    evaluated in log space (log-sum-exp of the two terms, cf. Hardie's note 027).
+
+    Parameters
+    ----------
+    params
+        ``{"r", "alpha", "a", "b"}`` or a sequence in that order; arrays broadcast.
+    frequency, recency, T
+        x, t_x and T per customer (same time unit as ``alpha``).
+
+    Returns
+    -------
+    numpy.ndarray
+        One log-likelihood per customer; the sample log-likelihood is their sum.
+    """
+    r, alpha, a, b = _as_params("bgnbd", params)
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+    term_alive = betaln(a, b + x) - (r + x) * np.log(alpha + T)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        term_dead = betaln(a + 1, b + x - 1) - (r + x) * np.log(alpha + tx)
+    term_dead = np.where(x > 0, term_dead, -np.inf)
+    return common + np.logaddexp(term_alive, term_dead)
+
+
+def mbgnbd_log_likelihood(
+    params: Mapping[str, float] | Sequence[float], frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Individual MBG/NBD log-likelihood (Batislam, Denizel & Filiztekin 2007).
+
+    Same as BG/NBD except that a customer may also drop out right after the first
+    purchase::
+
+        L = B(a, b+x+1)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+T)^(r+x))
+            + B(a+1, b+x)/B(a, b) * G(r+x) alpha^r / (G(r) (alpha+t_x)^(r+x))
+
+    Parameters and return value as :func:`bgnbd_log_likelihood`.
+    """
+    r, alpha, a, b = _as_params("mbgnbd", params)
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    common = gammaln(r + x) - gammaln(r) + r * np.log(alpha) - betaln(a, b)
+    term_alive = betaln(a, b + x + 1) - (r + x) * np.log(alpha + T)
+    term_dead = betaln(a + 1, b + x) - (r + x) * np.log(alpha + tx)
+    return common + np.logaddexp(term_alive, term_dead)
+
+
+def _log1mexp(d: np.ndarray) -> np.ndarray:
+    """log(1 - exp(d)) for d <= 0, accurate at both ends (Maechler 2012)."""
+    d = np.asarray(d, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(d > -math.log(2.0), np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
+
+
+def _pareto_log_tail(r, alpha, s, beta, x, t):
+    """log I(t), I(t) = integral_t^inf (alpha+u)^-(r+x) (beta+u)^-(s+1) du.
+
+    Closed form (Fader & Hardie 2005, note 009, eqs. (19)-(20)) with m = r+s+x:
+    alpha >= beta: I = (alpha+t)^-m / m * 2F1(m, s+1; m+1; (alpha-beta)/(alpha+t)),
+    alpha <  beta: I = (beta+t)^-m / m * 2F1(m, r+x; m+1; (beta-alpha)/(beta+t)).
+    Both 2F1 are evaluated after Euler's transformation 2F1(a,b;c;z) =
+    (1-z)^(c-a-b) 2F1(c-a, c-b; c; z), which leaves a first parameter of 1 and keeps the
+    large (1-z)^-(r+x) factor in log space (no overflow for heavy buyers).
+    """
+    m = r + s + x
+    a_ge_b = alpha >= beta
+    big = np.where(a_ge_b, alpha, beta)
+    w = np.abs(alpha - beta) / (big + t)
+    # alpha >= beta: 2F1(m, s+1; m+1; w)   = (1-w)^(-s)      2F1(1, r+x; m+1; w)
+    # alpha <  beta: 2F1(m, r+x; m+1; w)   = (1-w)^(1-r-x)   2F1(1, s+1; m+1; w)
+    expo = np.where(a_ge_b, -s, 1.0 - r - x)
+    second = np.where(a_ge_b, r + x, s + 1.0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        log_f = expo * np.log1p(-w) + np.log(hyp2f1(1.0, second, m + 1.0, w))
+        return -m * np.log(big + t) - np.log(m) + log_f
+
+
+def _pareto_log_gap_quad(r, alpha, s, beta, x, tx, T) -> float:
+    """log integral_tx^T (alpha+u)^-(r+x) (beta+u)^-(s+1) du by adaptive quadrature (scalars)."""
+    if not tx < T:
+        return -np.inf
+
+    def log_f(u: float) -> float:
+        return -(r + x) * math.log(alpha + u) - (s + 1.0) * math.log(beta + u)
+
+    ref = log_f(tx)  # the integrand is decreasing: scale by its largest value
+    val, _ = integrate.quad(lambda u: math.exp(log_f(u) - ref), tx, T, limit=200, epsabs=0.0, epsrel=1e-10)
+    return ref + math.log(val) if val > 0 else -np.inf
+
+
+def _pareto_log_gap(r, alpha, s, beta, x, tx, T) -> np.ndarray:
+    """log(I(t_x) - I(T)) = log integral_{t_x}^T (alpha+u)^-(r+x) (beta+u)^-(s+1) du.
+
+    Closed form via :func:`_pareto_log_tail` in log space; where that is not finite
+    (extreme parameters or a future scipy ``hyp2f1`` regression) the integral is
+    evaluated by quadrature instead.
+    """
+    r, alpha, s, beta, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, s, beta, x, tx, T)))
+    lt_x = _pareto_log_tail(r, alpha, s, beta, x, tx)
+    lt_T = _pareto_log_tail(r, alpha, s, beta, x, T)
+    out = lt_x + _log1mexp(np.minimum(lt_T - lt_x, 0.0))
+    out = np.where(tx >= T, -np.inf, out)
+    bad = (tx < T) & ~np.isfinite(out)
+    if bad.any():
+        shape = out.shape
+        out = np.array(out, dtype=float, copy=True).reshape(-1)
+        flat = [v.reshape(-1) for v in (r, alpha, s, beta, x, tx, T)]
+        for i in np.flatnonzero(bad):
+            out[i] = _pareto_log_gap_quad(*(v[i] for v in flat))
+        out = out.reshape(shape)
+    return out
+
+
+def pareto_nbd_log_likelihood(
+    params: Mapping[str, float] | Sequence[float], frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Individual Pareto/NBD log-likelihood ln L(r, alpha, s, beta | x, t_x, T).
+
+    Fader & Hardie (2005), "A note on deriving the Pareto/NBD model and related
+    expressions", eq. (22)::
+
+        L = G(r+x) alpha^r beta^s / G(r) * { 1 / ((alpha+T)^(r+x) (beta+T)^s)
+                                              + s/(r+s+x) * A_0 }
+
+    with A_0 from eqs. (19)-(20) (Gauss hypergeometric 2F1). ``s/(r+s+x) A_0`` equals
+    ``s * integral_{t_x}^T (alpha+u)^-(r+x) (beta+u)^-(s+1) du``, which is evaluated in log
+    space (see ``_pareto_log_gap``).
+
+    Parameters
+    ----------
+    params
+        ``{"r", "alpha", "s", "beta"}`` or a sequence in that order; arrays broadcast.
+    frequency, recency, T
+        x, t_x and T per customer.
+
+    Returns
+    -------
+    numpy.ndarray
+        One log-likelihood per customer.
+    """
+    r, alpha, s, beta = _as_params("pareto", params)
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    dead = np.log(s) + _pareto_log_gap(r, alpha, s, beta, x, tx, T)
+    return head + np.logaddexp(alive, dead)
+
+
+def gamma_gamma_log_likelihood(
+    params: Mapping[str, float] | Sequence[float], frequency: np.ndarray, monetary_value: np.ndarray
+) -> np.ndarray:
+    """Individual Gamma-Gamma log-likelihood of the mean repeat spend.
+
+    Fader & Hardie (2013), note 025, eq. (1a) (also FHL 2005b, JMR)::
+
+        f(mbar | p, q, v; x) = G(px+q) / (G(px) G(q)) * v^q mbar^(px-1) x^(px) / (v + x mbar)^(px+q)
+
+    Parameters
+    ----------
+    params
+        ``{"p", "q", "v"}`` or a sequence in that order.
+    frequency, monetary_value
+        x > 0 and mbar > 0 per repeat customer.
+
+    Returns
+    -------
+    numpy.ndarray
+        One log-likelihood per customer.
+    """
+    p, q, v = _as_params("gamma_gamma", params)
+    x, m = (np.asarray(a, dtype=float) for a in (frequency, monetary_value))
+    px = p * x
+    return (
+        gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v)
+        + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(v + x * m)
+    )
+
+
+_LOGLIK: dict[str, Callable[..., np.ndarray]] = {
+    "bgnbd": bgnbd_log_likelihood,
+    "pareto": pareto_nbd_log_likelihood,
+    "mbgnbd": mbgnbd_log_likelihood,
+}
+
+
+# ---------------------------------------------------------------------------------------
+# Predictions (pure functions; parameters may be arrays that broadcast, e.g. draws)
+# ---------------------------------------------------------------------------------------
+
+
+def p_alive(
+    name: str, params: Mapping[str, float] | Sequence, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """Probability that a customer with history (x, t_x, T) is still active at T.
+
+    * BG/NBD: Fader, Hardie & Lee (2005a) / Hardie's note 021:
+      ``1 / (1 + [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x))``.
+    * MBG/NBD: Batislam et al. (2007): ``1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x))``.
+    * Pareto/NBD: note 009, eq. (34): ``1 / (1 + s (alpha+T)^(r+x) (beta+T)^s Δ)`` with
+      ``Δ = integral_{t_x}^T (alpha+u)^-(r+x) (beta+u)^-(s+1) du``, in log space.
+
+    Parameters
+    ----------
+    name
+        ``"bgnbd"``, ``"pareto"`` or ``"mbgnbd"``.
+    params
+        Parameter dict or sequence (arrays broadcast against the data).
+    frequency, recency, T
+        Customer history in the model's time unit.
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities in [0, 1].
+    """
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    if name == "bgnbd":
+        r, alpha, a, b = _as_params(name, params)
+        log_odds_dead = np.log(a) - np.log(b + np.maximum(x, 1.0) - 1.0) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return np.where(x > 0, expit(-log_odds_dead), 1.0)
+    if name == "mbgnbd":
+        r, alpha, a, b = _as_params(name, params)
+        log_odds_dead = np.log(a) - np.log(b + x) + (r + x) * (np.log(alpha + T) - np.log(alpha + tx))
+        return expit(-log_odds_dead)
+    if name == "pareto":
+        r, alpha, s, beta = _as_params(name, params)
+        alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        dead = np.log(s) + _pareto_log_gap(r, alpha, s, beta, x, tx, T)
+        return np.exp(alive - np.logaddexp(alive, dead))
+    raise ValueError(f"Unknown model {name!r}; expected one of {MODEL_NAMES}")
+
+
+def _bg_family_alive_expectation(
+    lead: np.ndarray, a: np.ndarray, A: np.ndarray, C: np.ndarray, alpha_T: np.ndarray, t: np.ndarray
+) -> np.ndarray:
+    """lead/(a-1) * [1 - u^(a-1) 2F1(A, a-1; C; 1-u)], u = (alpha+T)/(alpha+T+t).
+
+    This is FHL (2005a) eq. (10)'s numerator after Euler's transformation
+    ``2F1(r+x, b+x; c; z) = (1-z)^(c-r-b-2x) 2F1(c-r-x, c-b-x; c; z)``: the factor
+    ``((alpha+T)/(alpha+T+t))^(r+x)`` cancels against ``(1-z)^...``, leaving
+    a hypergeometric function with small parameters that neither overflows nor loses
+    precision for heavy buyers.
+    """
+    z = t / (alpha_T + t)
+    u_pow = np.exp((a - 1.0) * np.log1p(-z))
+    with np.errstate(invalid="ignore", over="ignore"):
+        return lead / (a - 1.0) * (1.0 - u_pow * hyp2f1(A, a - 1.0, C, z))
+
+
+def alive_expectation(name: str, params: Mapping[str, float] | Sequence, frequency: np.ndarray, T: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Expected repeat purchases in (T, T+t] for a customer who is alive at T with x purchases.
+
+    The conditional expectation of each model factors as
+    ``E[X(T, T+t) | x, t_x, T] = P(alive | x, t_x, T) * alive_expectation(x, T, t)``:
+
+    * BG/NBD (FHL 2005a, eq. (10) times the denominator):
+      ``(a+b+x-1)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x; a+b+x-1; t/(alpha+T+t))]``;
+    * MBG/NBD (Batislam et al. 2007):
+      ``(a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x) 2F1(r+x, b+x+1; a+b+x; t/(alpha+T+t))]``;
+    * Pareto/NBD (note 009, eq. (41)): ``(r+x)(beta+T)/((alpha+T)(s-1)) [1 - ((beta+T)/(beta+T+t))^(s-1)]``.
+
+    Parameters
+    ----------
+    name
+        Model name.
+    params
+        Parameter dict or sequence (arrays broadcast).
+    frequency, T
+        x and T of the customer.
+    t
+        Length of the future period, same time unit.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
+    x, T, t = (np.asarray(v, dtype=float) for v in (frequency, T, t))
+    if name == "bgnbd":
+        r, alpha, a, b = _as_params(name, params)
+        return _bg_family_alive_expectation(a + b + x - 1.0, a, a + b - 1.0 - r, a + b + x - 1.0, alpha + T, t)
+    if name == "mbgnbd":
+        r, alpha, a, b = _as_params(name, params)
+        return _bg_family_alive_expectation(a + b + x, a, a + b - r, a + b + x, alpha + T, t)
+    if name == "pareto":
+        r, alpha, s, beta = _as_params(name, params)
+        L = np.log1p(t / (beta + T))  # log((beta+T+t)/(beta+T))
+        c = np.asarray(s, dtype=float) - 1.0
+        small = np.abs(c) < 1e-10
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(small, L, -np.expm1(-c * L) / np.where(small, 1.0, c))
+        return (r + x) * (beta + T) / (alpha + T) * frac
+    raise ValueError(f"Unknown model {name!r}; expected one of {MODEL_NAMES}")
+
+
+def conditional_expected_purchases(
+    name: str, params: Mapping[str, float] | Sequence, t: np.ndarray, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """E[X(T, T+t) | x, t_x, T]: expected repeat purchases in the next ``t`` time units.
+
+    FHL (2005a) eq. (10) (BG/NBD), Batislam et al. (2007) (MBG/NBD), Fader & Hardie
+    note 009 eq. (41) (Pareto/NBD); computed as :func:`p_alive` times
+    :func:`alive_expectation`.
+    """
+    return p_alive(name, params, frequency, recency, T) * alive_expectation(name, params, frequency, T, t)
+
+
+def expected_purchases(name: str, params: Mapping[str, float] | Sequence, t: np.ndarray) -> np.ndarray:
+    """E[X(t)]: expected repeat purchases in (0, t] of a customer just acquired at time 0.
+
+    FHL (2005a) eq. (9) (BG/NBD); Batislam et al. (2007) (MBG/NBD:
+    ``b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]``); note 009 eq. (27)
+    (Pareto/NBD). Evaluated as the conditional expectation at x = t_x = T = 0; negative
+    ``t`` gives 0.
+    """
+    t = np.maximum(np.asarray(t, dtype=float), 0.0)
+    zero = np.zeros_like(t)
+    return conditional_expected_purchases(name, params, t, zero, zero, zero)
+
+
+# ---------------------------------------------------------------------------------------
+# Result objects
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class FittedModel:
+    """A fitted transaction model: estimates, fit statistics and predictions.
+
+    Attributes
+    ----------
+    name
+        ``"bgnbd"``, ``"pareto"`` or ``"mbgnbd"``.
+    params
+        Maximum-likelihood estimates: ``r, alpha, a, b`` or ``r, alpha, s, beta`` (alpha and
+        beta in ``time_unit``).
+    loglik, aic, bic
+        Sample log-likelihood in the papers' sense, ``AIC = 2k - 2 LL``,
+        ``BIC = k ln(n) - 2 LL`` with n = number of customers.
+    n_customers
+        Number of customers the model was fitted on.
+    ci
+        Confidence interval ``(low, high)`` per parameter at ``ci_level``:
+        ``exp(log(theta) -/+ z se)`` from ``cov_log``.
+    cov_log
+        Asymptotic covariance of the log-parameters (inverse Hessian of the total negative
+        log-likelihood in log-parameter space, central finite differences), in the order of
+        ``params``.
+    time_unit
+        ``"D"`` or ``"W"``.
+    ci_level
+        Confidence level of ``ci``.
+    penalizer
+        L2 penalizer passed to lifetimes (0: plain maximum likelihood).
+    """
+
+    name: str
+    params: dict[str, float]
+    loglik: float
+    aic: float
+    bic: float
+    n_customers: int
+    ci: dict[str, tuple[float, float]]
+    cov_log: np.ndarray
+    time_unit: str
+    ci_level: float = 0.95
+    penalizer: float = 0.0
+
+    @property
+    def log_params(self) -> np.ndarray:
+        """Log of the parameters in the order of ``params``."""
+        return np.log(np.array([self.params[k] for k in PARAM_NAMES[self.name]], dtype=float))
+
+    def p_alive(self, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """P(alive | x, t_x, T); see :func:`p_alive`."""
+        return p_alive(self.name, self.params, frequency, recency, T)
+
+    def conditional_expected_number_of_purchases_up_to_time(
+        self, t: np.ndarray, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray
+    ) -> np.ndarray:
+        """Expected repeat purchases in the next ``t`` time units given the history."""
+        return conditional_expected_purchases(self.name, self.params, t, frequency, recency, T)
+
+    def expected_number_of_purchases_up_to_time(self, t: np.ndarray) -> np.ndarray:
+        """Expected repeat purchases in ``(0, t]`` for a newly acquired customer."""
+        return expected_purchases(self.name, self.params, t)
+
+
+@dataclass(frozen=True, eq=False)
+class GammaGammaFit:
+    """A fitted Gamma-Gamma spend model (FHL 2005b; Fader & Hardie 2013, note 025).
+
+    Attributes
+    ----------
+    params
+        ``p, q, v`` (``v`` is the scale parameter gamma of the papers).
+    loglik, aic, bic, n_customers, ci, cov_log, ci_level
+        As in :class:`FittedModel`; n = repeat customers with positive spend.
+    correlation
+        ``{"pearson", "spearman"}`` correlation of frequency and monetary_value among
+        those customers; the model assumes they are independent.
+    correlation_warning
+        Plain-language warning when ``|correlation| > threshold``, otherwise ``None``.
+    """
+
+    params: dict[str, float]
+    loglik: float
+    aic: float
+    bic: float
+    n_customers: int
+    ci: dict[str, tuple[float, float]]
+    cov_log: np.ndarray
+    correlation: dict[str, float]
+    correlation_warning: str | None = None
+    ci_level: float = 0.95
+
+    @property
+    def log_params(self) -> np.ndarray:
+        """Log of ``p, q, v``."""
+        return np.log(np.array([self.params[k] for k in GAMMA_GAMMA_PARAMS], dtype=float))
+
+    @property
+    def population_mean_spend(self) -> float:
+        """Mean spend per transaction in the population, ``p v / (q - 1)``."""
+        p, q, v = (self.params[k] for k in GAMMA_GAMMA_PARAMS)
+        return p * v / (q - 1.0)
+
+    def conditional_expected_average_profit(self, frequency: np.ndarray, monetary_value: np.ndarray) -> np.ndarray:
+        """Expected mean spend per transaction; see :func:`expected_average_value`."""
+        return expected_average_value(self.params, frequency, monetary_value)
+
+
+def expected_average_value(
+    params: Mapping[str, float] | Sequence, frequency: np.ndarray, monetary_value: np.ndarray
+) -> np.ndarray:
+    """E[M | p, q, v, mbar, x]: expected mean spend per future transaction.
+
+    FHL (2005b), eq. (5) / note 025, eq. (5)::
+
+        E[M] = (v + mbar x) p / (p x + q - 1)
+             = (q-1)/(px+q-1) * p v/(q-1) + p x/(px+q-1) * mbar
+
+    a weighted average of the population mean ``p v/(q-1)`` and the customer's own mean;
+    customers with x = 0 get the population mean. Requires q > 1.
+    """
+    p, q, v = _as_params("gamma_gamma", params)
+    x = np.asarray(frequency, dtype=float)
+    m = np.where(x > 0, np.asarray(monetary_value, dtype=float), 0.0)
+    return (v + m * x) * p / (p * x + q - 1.0)
+
+
+# ---------------------------------------------------------------------------------------
+# Fitting
+# ---------------------------------------------------------------------------------------
+
+
+def _numerical_gradient_hessian(f: Callable[[np.ndarray], float], x0: np.ndarray, h: float = 1e-3):
+    """Central finite-difference gradient and Hessian of ``f`` at ``x0``."""
+    k = len(x0)
+    f0 = f(x0)
+    eye = np.eye(k) * h
+    fp = np.array([f(x0 + eye[i]) for i in range(k)])
+    fm = np.array([f(x0 - eye[i]) for i in range(k)])
+    grad = (fp - fm) / (2 * h)
+    H = np.empty((k, k))
+    for i in range(k):
+        H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h**2
+        for j in range(i):
+            H[i, j] = H[j, i] = (
+                f(x0 + eye[i] + eye[j]) - f(x0 + eye[i] - eye[j]) - f(x0 - eye[i] + eye[j]) + f(x0 - eye[i] - eye[j])
+            ) / (4 * h**2)
+    return grad, H
+
+
+def _covariance_and_ci(
+    label: str,
+    names: Sequence[str],
+    log_theta: np.ndarray,
+    nll: Callable[[np.ndarray], float],
+    ci_level: float,
+    unit: str,
+    check_stationary: bool,
+) -> tuple[np.ndarray, dict[str, tuple[float, float]]]:
+    grad, H = _numerical_gradient_hessian(nll, log_theta)
+    advice = _FIT_ADVICE.format(unit=unit)
+    if not np.all(np.isfinite(H)):
+        raise ModelFitError(f"{label}: the log-likelihood is not finite around the estimate. {advice}")
+    eig = np.linalg.eigvalsh((H + H.T) / 2)
+    if eig.min() <= 0:
+        raise ModelFitError(
+            f"{label}: the log-likelihood is flat or not at a maximum at the estimate (Hessian not positive"
+            f" definite, smallest eigenvalue {eig.min():.3g}), so standard errors are undefined. {advice}"
+        )
+    cov = np.linalg.inv(H)
+    cov = (cov + cov.T) / 2
+    se = np.sqrt(np.diag(cov))
+    if se.max() > _MAX_LOG_SE:
+        worst = names[int(np.argmax(se))]
+        raise ModelFitError(
+            f"{label}: the data do not pin down the parameters (the standard error of log({worst}) is"
+            f" {se.max():.3g}, i.e. its confidence interval spans more than a factor of 10,000 either way). {advice}"
+        )
+    if check_stationary:
+        step = np.linalg.solve(H, grad)
+        worst = np.max(np.abs(step) / se)
+        if worst > 0.5:
+            raise ModelFitError(
+                f"{label}: the optimizer stopped away from the maximum of the likelihood (a Newton step would move"
+                f" a parameter by {worst:.2f} standard errors). {advice}"
+            )
+    z = stats.norm.ppf(0.5 + ci_level / 2)
+    ci = {n: (float(np.exp(lt - z * s)), float(np.exp(lt + z * s))) for n, lt, s in zip(names, log_theta, se)}
+    return cov, ci
+
+
+def _check_estimates(label: str, params: Mapping[str, float], scale: float, unit: str) -> None:
+    values = np.array(list(params.values()), dtype=float)
+    advice = _FIT_ADVICE.format(unit=unit)
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        raise ModelFitError(f"{label}: the estimates are not finite positive numbers ({dict(params)}). {advice}")
+    for k, val in params.items():
+        rel = val / scale if k in ("alpha", "beta") else val
+        if rel > 1e5 or rel < 1e-6:
+            raise ModelFitError(
+                f"{label}: the estimate {k} = {val:.4g} is implausibly {'large' if rel > 1 else 'small'}"
+                f" (the optimizer ran off to the edge of the parameter space). {advice}"
+            )
+
+
+def fit_model(
+    summary: pd.DataFrame,
+    model: str = "bgnbd",
+    *,
+    penalizer: float = 0.0,
+    time_unit: str | None = None,
+    ci_level: float = 0.95,
+) -> FittedModel:
+    """Fit one transaction model to a customer summary.
+
+    Parameters
+    ----------
+    summary
+        Indexed by ``customer_id`` with ``frequency, recency, T``.
+    model
+        ``"bgnbd"`` (BG/NBD, FHL 2005a), ``"pareto"`` (Pareto/NBD, SMC 1987) or ``"mbgnbd"``
+        (MBG/NBD, Batislam et al. 2007).
+    penalizer
+        L2 penalizer coefficient passed to the lifetimes fitter (0 = maximum likelihood).
+    time_unit
+        ``"D"`` or ``"W"``, the unit of recency and T; defaults to ``summary.attrs["time_unit"]``.
+    ci_level
+        Level of the parameter confidence intervals.
+
+    Returns
+    -------
+    FittedModel
+
+    Raises
+    ------
+    ModelFitError
+        If the optimizer fails or the estimates are not usable; the message says what to try.
+    """
+    if model not in MODEL_NAMES:
+        raise ValueError(f"Unknown model {model!r}; expected one of {MODEL_NAMES}")
+    _validate_summary(summary, ["frequency", "recency", "T"])
+    unit = _resolve_time_unit(summary, time_unit)
+    if penalizer < 0:
+        raise ValueError(f"penalizer must be >= 0, got {penalizer}")
+    rows = (
+        summary[["frequency", "recency", "T"]].astype(float)
+        .groupby(["frequency", "recency", "T"], sort=True).size().rename("n").reset_index()
+    )
+    x, tx, T, n = (rows[c].to_numpy() for c in ("frequency", "recency", "T", "n"))
+    names = PARAM_NAMES[model]
+    label = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}[model]
+    advice = _FIT_ADVICE.format(unit=unit)
+
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from lifetimes import BetaGeoFitter, ModifiedBetaGeoFitter, ParetoNBDFitter
+        from lifetimes.utils import ConvergenceError
+
+        cls = {"bgnbd": BetaGeoFitter, "pareto": ParetoNBDFitter, "mbgnbd": ModifiedBetaGeoFitter}[model]
+        extra = {"initial_params": np.ones(4)} if model == "pareto" else {}  # deterministic start (no global RNG)
+        try:
+            fitter = cls(penalizer_coef=penalizer).fit(x.astype(int), tx, T, weights=n, **extra)
+        except (ConvergenceError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+            raise ModelFitError(f"{label}: the optimizer did not converge ({str(exc).strip()}). {advice}") from exc
+        est = {k: float(fitter.params_[k]) for k in names}
+
+    _check_estimates(label, est, float(T.max()), unit)
+
+    def nll(log_theta: np.ndarray) -> float:
+        return -float(np.sum(n * _LOGLIK[model](np.exp(log_theta), x, tx, T)))
+
+    log_theta = np.log([est[k] for k in names])
+    loglik = -nll(log_theta)
+    if not np.isfinite(loglik):
+        raise ModelFitError(f"{label}: the log-likelihood at the estimates is not finite ({est}). {advice}")
+    cov, ci = _covariance_and_ci(label, names, log_theta, nll, ci_level, unit, check_stationary=penalizer == 0)
+    n_cust = int(n.sum())
+    k = len(names)
+    return FittedModel(
+        name=model, params=est, loglik=loglik, aic=2 * k - 2 * loglik, bic=k * math.log(n_cust) - 2 * loglik,
+        n_customers=n_cust, ci=ci, cov_log=cov, time_unit=unit, ci_level=ci_level, penalizer=penalizer,
+    )
+
+
+def fit_models(
+    cal_summary: pd.DataFrame,
+    models: Iterable[str] = MODEL_NAMES,
+    penalizer: float = 0.0,
+    *,
+    time_unit: str | None = None,
+    ci_level: float = 0.95,
+) -> dict[str, FittedModel]:
+    """Fit each requested transaction model (see :func:`fit_model`).
+
+    Returns
+    -------
+    dict
+        Model name -> :class:`FittedModel`, in the requested order.
+    """
+    return {
+        m: fit_model(cal_summary, m, penalizer=penalizer, time_unit=time_unit, ci_level=ci_level) for m in models
+    }
+
+
+def frequency_spend_correlation(summary: pd.DataFrame) -> dict[str, float]:
+    """Pearson and Spearman correlation of frequency and monetary_value among repeat customers.
+
+    The Gamma-Gamma model assumes spend per transaction is independent of the transaction
+    process (FHL 2005b, section "Monetary value"); a clear correlation argues against it.
+    Customers with ``frequency > 0`` and ``monetary_value > 0`` are used.
+    """
+    _validate_summary(summary, ["frequency", "monetary_value"])
+    rep = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    if len(rep) < 3:
+        return {"pearson": float("nan"), "spearman": float("nan")}
+    f = rep["frequency"].to_numpy(dtype=float)
+    m = rep["monetary_value"].to_numpy(dtype=float)
+    return {"pearson": float(stats.pearsonr(f, m)[0]), "spearman": float(stats.spearmanr(f, m)[0])}
+
+
+def fit_gamma_gamma(
+    summary: pd.DataFrame,
+    penalizer: float = 0.0,
+    *,
+    ci_level: float = 0.95,
+    correlation_threshold: float = CORRELATION_THRESHOLD,
+) -> GammaGammaFit:
+    """Fit the Gamma-Gamma spend model on repeat customers with positive spend.
+
+    Parameters
+    ----------
+    summary
+        Indexed by ``customer_id`` with ``frequency, monetary_value``; customers with
+        ``frequency > 0`` and ``monetary_value > 0`` are used.
+    penalizer
+        L2 penalizer passed to lifetimes' ``GammaGammaFitter``.
+    ci_level
+        Level of the parameter confidence intervals.
+    correlation_threshold
+        ``|correlation|`` above which ``correlation_warning`` is set.
+
+    Returns
+    -------
+    GammaGammaFit
+
+    Raises
+    ------
+    ModelFitError
+        If the fit fails, or if q <= 1: the population mean spend ``p v/(q-1)`` is then
+        infinite (the fitted spend distribution has too heavy a tail), so expected spend and
+        CLV are undefined.
+    """
+    _validate_summary(summary, ["frequency", "monetary_value"])
+    rep = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
+    advice = (
+        "What to try: look for and remove or cap extreme spends (bulk orders, data errors, refunds recorded as"
+        " sales), check the currency and amount columns, or fit with a small penalizer."
+    )
+    if len(rep) < 10:
+        raise ModelFitError(
+            f"Gamma-Gamma: only {len(rep)} repeat customers with positive spend; at least 10 are needed. {advice}"
+        )
+    rows = rep[["frequency", "monetary_value"]].astype(float).groupby(["frequency", "monetary_value"]).size()
+    rows = rows.rename("n").reset_index()
+    x, m, n = (rows[c].to_numpy() for c in ("frequency", "monetary_value", "n"))
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        from lifetimes import GammaGammaFitter
+        from lifetimes.utils import ConvergenceError
+
+        try:
+            fitter = GammaGammaFitter(penalizer_coef=penalizer).fit(x, m, weights=n)
+        except (ConvergenceError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
+            raise ModelFitError(f"Gamma-Gamma: the optimizer did not converge ({str(exc).strip()}). {advice}") from exc
+        est = {k: float(fitter.params_[k]) for k in GAMMA_GAMMA_PARAMS}
+    if not all(np.isfinite(v) and v > 0 for v in est.values()):
+        raise ModelFitError(f"Gamma-Gamma: the estimates are not finite positive numbers ({est}). {advice}")
+    if est["q"] <= 1:
+        raise ModelFitError(
+            f"Gamma-Gamma: the estimate q = {est['q']:.3f} is <= 1. The mean spend of the population, p*v/(q-1),"
+            " is then infinite (the spend distribution has too heavy a right tail), so expected spend and CLV are"
+            f" undefined. {advice}"
+        )
+
+    def nll(log_theta: np.ndarray) -> float:
+        return -float(np.sum(n * gamma_gamma_log_likelihood(np.exp(log_theta), x, m)))
+
+    log_theta = np.log([est[k] for k in GAMMA_GAMMA_PARAMS])
+    loglik = -nll(log_theta)
+    cov, ci = _covariance_and_ci(
+        "Gamma-Gamma", GAMMA_GAMMA_PARAMS, log_theta, nll, ci_level, "any", check_stationary=penalizer == 0
+    )
+    corr = frequency_spend_correlation(rep)
+    biggest = max(abs(corr["pearson"]), abs(corr["spearman"]))
+    warning_text = None
+    if np.isfinite(biggest) and biggest > correlation_threshold:
+        warning_text = (
+            f"Frequency and average spend are correlated among repeat customers (Pearson {corr['pearson']:.2f},"
+            f" Spearman {corr['spearman']:.2f}); the Gamma-Gamma model assumes they are independent, so its"
+            " spend predictions (and CLV) should be read with caution."
+        )
+    n_cust = int(n.sum())
+    return GammaGammaFit(
+        params=est, loglik=loglik, aic=6 - 2 * loglik, bic=3 * math.log(n_cust) - 2 * loglik, n_customers=n_cust,
+        ci=ci, cov_log=cov, correlation=corr, correlation_warning=warning_text, ci_level=ci_level,
+    )
+
+
+def select_model(
+    results: Mapping[str, FittedModel], holdout_errors: Mapping[str, float], choice: str = "auto"
+) -> FittedModel:
+    """Choose the transaction model used downstream.
+
+    Parameters
+    ----------
+    results
+        Model name -> fitted model (from :func:`fit_models`).
+    holdout_errors
+        Model name -> per-customer mean absolute error of the holdout repeat transactions
+        (``holdout.holdout_errors(...)["mae"]``). Only used when ``choice="auto"``.
+    choice
+        ``"bgnbd"``, ``"pareto"``, ``"mbgnbd"`` or ``"auto"``. ``"auto"`` picks the fitted
+        model with the lowest MAE (see ``SELECTION_METRIC``); ties go to the earlier model in
+        ``("bgnbd", "pareto", "mbgnbd")``.
+
+    Returns
+    -------
+    FittedModel
+    """
+    valid = (*MODEL_NAMES, "auto")
+    if choice not in valid:
+        raise ValueError(f"model choice must be one of {valid}, not {choice!r}")
+    if choice != "auto":
+        if choice not in results:
+            raise ValueError(f"Model {choice!r} was requested but not fitted (fitted: {list(results)})")
+        return results[choice]
+    candidates = [m for m in MODEL_NAMES if m in results]
+    missing = [m for m in candidates if m not in holdout_errors or not np.isfinite(holdout_errors[m])]
+    if missing:
+        raise ValueError(f"No finite holdout error for fitted model(s) {missing}; cannot choose automatically")
+    if not candidates:
+        raise ValueError("No fitted models to choose from")
+    best = min(candidates, key=lambda m: (holdout_errors[m], MODEL_NAMES.index(m)))
+    return results[best]
+
+
+__all__ = [
+    "MODEL_NAMES", "PARAM_NAMES", "GAMMA_GAMMA_PARAMS", "SELECTION_METRIC", "ModelFitError", "FittedModel",
+    "GammaGammaFit", "bgnbd_log_likelihood", "mbgnbd_log_likelihood", "pareto_nbd_log_likelihood",
+    "gamma_gamma_log_likelihood", "p_alive", "alive_expectation", "conditional_expected_purchases",
+    "expected_purchases", "expected_average_value", "fit_model", "fit_models", "fit_gamma_gamma",
+    "frequency_spend_correlation", "select_model",
+]

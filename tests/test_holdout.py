@@ -1,0 +1,130 @@
+"""Tests for analysis.holdout.
+
+The model has round BG/NBD parameters r = 2, alpha = 1 (weeks), a = 2, b = 1, for which
+FHL (2005a) eqs. (9)-(10) have closed forms because 2F1(c, b; c; z) = (1 - z)^-b:
+
+* E[X(t)] = (a+b-1)/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b; a+b-1; t/(alpha+t))]
+          = 2 [1 - (1/(1+t))^2 (1+t)] = 2 t / (1 + t);
+* E[X(T, T+t) | x, t_x, T] = (x+2) [1 - u^(x+2) u^-(x+1)] P(alive) = (x+2) t/(1+T+t) P(alive),
+  u = (1+T)/(1+T+t), P(alive) = 1 / (1 + [x>0] (2/x) ((1+T)/(1+t_x))^(x+2)).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+try:
+    from analysis import holdout, models
+except ModuleNotFoundError:  # source checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+    from analysis import holdout, models
+
+BG = {"r": 2.0, "alpha": 1.0, "a": 2.0, "b": 1.0}
+
+
+def _model() -> models.FittedModel:
+    return models.FittedModel(
+        name="bgnbd", params=BG, loglik=float("nan"), aic=float("nan"), bic=float("nan"), n_customers=7,
+        ci={k: (v, v) for k, v in BG.items()}, cov_log=np.zeros((4, 4)), time_unit="W",
+    )
+
+
+def _by_hand(x: float, tx: float, T: float, t: float) -> float:
+    p_alive = 1.0 if x == 0 else 1.0 / (1.0 + (2.0 / x) * ((1 + T) / (1 + tx)) ** (x + 2))
+    return (x + 2) * t / (1 + T + t) * p_alive
+
+
+@pytest.fixture()
+def cal_holdout() -> pd.DataFrame:
+    rows = {  # customer: (x, t_x, T, holdout purchases)
+        "A": (0, 0, 4, 0),
+        "B": (0, 0, 2, 1),
+        "C": (1, 1, 4, 2),
+        "D": (2, 3, 4, 1),
+        "E": (3, 2, 5, 0),
+        "F": (7, 4, 5, 3),
+        "G": (9, 5, 5, 4),
+    }
+    df = pd.DataFrame.from_dict(rows, orient="index", columns=["frequency", "recency", "T", "frequency_holdout"])
+    df = df.astype(float)
+    df["monetary_value"] = 0.0
+    df["monetary_value_holdout"] = 0.0
+    df["duration_holdout"] = 4.0
+    df.index.name = "customer_id"
+    return df
+
+
+def test_holdout_predictions_by_hand(cal_holdout):
+    pred = holdout.holdout_predictions(cal_holdout, _model())
+    for cid, row in cal_holdout.iterrows():
+        assert pred.loc[cid, "expected"] == pytest.approx(_by_hand(row["frequency"], row["recency"], row["T"], 4.0), rel=1e-12)
+        assert pred.loc[cid, "actual"] == row["frequency_holdout"]
+
+
+def test_holdout_table_bins_and_sums(cal_holdout):
+    pred = holdout.holdout_predictions(cal_holdout, _model())
+    table = holdout.holdout_table(pred)
+    assert list(table.columns) == ["bin", "customers", "actual", "expected"]
+    assert list(table["bin"]) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert list(table["customers"]) == [2, 1, 1, 1, 0, 0, 0, 2]
+    assert list(table["actual"]) == [1.0, 2.0, 1.0, 0.0, 0.0, 0.0, 0.0, 7.0]
+    assert table["actual"].sum() == cal_holdout["frequency_holdout"].sum() == 11.0
+    exp_7plus = _by_hand(7, 4, 5, 4.0) + _by_hand(9, 5, 5, 4.0)
+    assert table.loc[table["bin"] == "7+", "expected"].item() == pytest.approx(exp_7plus, rel=1e-12)
+    assert table["expected"].sum() == pytest.approx(pred["expected"].sum(), rel=1e-12)
+
+
+def test_holdout_errors_by_hand(cal_holdout):
+    pred = holdout.holdout_predictions(cal_holdout, _model())
+    expected = np.array([_by_hand(r.frequency, r.recency, r.T, 4.0) for r in cal_holdout.itertuples()])
+    actual = cal_holdout["frequency_holdout"].to_numpy()
+    err = holdout.holdout_errors(pred)
+    assert err["total_actual"] == 11.0
+    assert err["total_expected"] == pytest.approx(expected.sum(), rel=1e-12)
+    assert err["total_error_pct"] == pytest.approx(100 * (expected.sum() - 11.0) / 11.0, rel=1e-12)
+    assert err["mae"] == pytest.approx(np.abs(expected - actual).sum() / 7, rel=1e-12)
+    assert err["rmse"] == pytest.approx(np.sqrt(((expected - actual) ** 2).sum() / 7), rel=1e-12)
+
+
+def test_holdout_aligned_by_customer_id(cal_holdout):
+    a = holdout.holdout_predictions(cal_holdout, _model())
+    shuffled = cal_holdout.iloc[::-1]
+    b = holdout.holdout_predictions(shuffled, _model())
+    pd.testing.assert_frame_equal(a, b.loc[a.index])
+
+
+def test_tracking_by_hand():
+    first = pd.Series({"c1": 0.0, "c2": 1.5}, name="t0")
+    first.index.name = "customer_id"
+    events = pd.DataFrame({"customer_id": ["c1", "c1", "c1", "c2", "c2"], "t": [0.5, 2.2, 3.0, 2.0, 5.5]})
+    track = holdout.tracking_table(first, events, _model(), calibration_end=2.5, holdout_end=4.0, period_length=1.0)
+    # periods (0,1], (1,2], (2,2.5], (2.5,3], (3,4]; the event at 5.5 is after the holdout and is ignored
+    assert list(track["period_end"]) == [1.0, 2.0, 2.5, 3.0, 4.0]
+    assert list(track["phase"]) == ["calibration"] * 3 + ["holdout"] * 2
+    assert list(track["actual"]) == [1.0, 1.0, 1.0, 1.0, 0.0]
+    assert list(track["cumulative_actual"]) == [1.0, 2.0, 3.0, 4.0, 4.0]
+    ex = lambda t: 2 * t / (1 + t) if t > 0 else 0.0  # noqa: E731  E[X(t)] for r=2, alpha=1, a=2, b=1
+    cum = [ex(e) + ex(e - 1.5) for e in (1.0, 2.0, 2.5, 3.0, 4.0)]
+    np.testing.assert_allclose(track["cumulative_expected"], cum, rtol=1e-12)
+    np.testing.assert_allclose(track["expected"], np.diff([0.0, *cum]), rtol=1e-12)
+
+
+def test_tracking_rejects_events_before_first_purchase():
+    first = pd.Series({"c1": 1.0}, name="t0")
+    first.index.name = "customer_id"
+    events = pd.DataFrame({"customer_id": ["c1"], "t": [0.5]})
+    with pytest.raises(ValueError, match="not after the customer's first purchase"):
+        holdout.tracking_table(first, events, _model(), calibration_end=2.0, holdout_end=3.0)
+    events = pd.DataFrame({"customer_id": ["zz"], "t": [2.5]})
+    with pytest.raises(ValueError, match="not in first_purchase"):
+        holdout.tracking_table(first, events, _model(), calibration_end=2.0, holdout_end=3.0)
+
+
+def test_holdout_requires_columns(cal_holdout):
+    with pytest.raises(ValueError, match="Required column duration_holdout missing"):
+        holdout.holdout_predictions(cal_holdout.drop(columns="duration_holdout"), _model())
