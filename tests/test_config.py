@@ -34,3 +34,13 @@ def test_negative_horizon_and_missing_file(tmp_path):
         load_params(path)
     with pytest.raises(ConfigError, match="not found"):
         load_params(tmp_path / "nope.yaml")
+
+
+def test_scenario_horizon_must_match_the_clv_horizon(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "data:\n  path: x.csv\nclv:\n  horizon_months: 24\nroi:\n  scenarios:\n"
+        "    - {name: s1, target: {best_n: 10}, cost_per_contact: 1, uplift: 0.1, horizon_months: 12}\n"
+    )
+    with pytest.raises(ConfigError, match="horizon"):
+        load_params(path)

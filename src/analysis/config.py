@@ -134,6 +134,16 @@ class RunParams(_Strict):
     roi: RoiParams = RoiParams()
     report: ReportParams = ReportParams()
 
+    @model_validator(mode="after")
+    def _scenario_horizons_match(self) -> "RunParams":
+        wrong = [s.name for s in self.roi.scenarios if s.horizon_months != self.clv.horizon_months]
+        if wrong:
+            raise ValueError(
+                f"roi scenario(s) {wrong} use a horizon other than clv.horizon_months ({self.clv.horizon_months}):"
+                " the customer scores are computed for that horizon, so set the scenarios' horizon_months to it"
+            )
+        return self
+
 
 def load_params(path: str | Path) -> RunParams:
     """Read and validate a run configuration.
