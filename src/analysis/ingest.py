@@ -3,20 +3,58 @@
 The file is never modified and never loaded into pandas as a whole: DuckDB
 scans it, checks it and writes one row per customer per purchase day to a
 Parquet file, which every later stage reads.
+
+Anything that goes wrong while reading -- a file that is not what its name says,
+a broken CSV line, text that is not UTF-8, the file disappearing during the run --
+ends in a :class:`~analysis.errors.DataValidationError` that names the file and says
+how to fix it. DuckDB's own error messages are never passed on as they are.
 """
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import gzip
+import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from analysis.config import DataParams
-from analysis.errors import DataValidationError, format_examples
+from analysis.errors import ConfigError, DataValidationError, KitError, format_examples
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+PARQUET_MAGIC = b"PAR1"
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"  # also .xlsx, .docx, ...
+UTF16_LE_BOM, UTF16_BE_BOM = b"\xff\xfe", b"\xfe\xff"
+HEAD_BYTES = 1 << 16
+
+MAX_ABS_AMOUNT = 1e15
+"""Largest amount (in absolute value) a single row may have. Doubles hold whole numbers
+exactly only up to 2**53 (about 9e15), so beyond 1e15 cents are lost and a handful of rows
+can make totals overflow; such values nearly always come from a wrong column (an id or a
+barcode read as the amount) or a broken export."""
+
+MISSING_ID_MARKERS = ("null", "na", "n/a", "#n/a", "nan", "none", "nil")
+"""Customer ids that spreadsheets and databases write for a missing value (any case)."""
+
+_DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                  "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL")
+# A plain number with the configured decimal separator: no thousands separators, currency
+# symbols or words (DuckDB's own cast would also accept '1_000', 'inf' and 'nan').
+_AMOUNT_PATTERN = {".": r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?",
+                   ",": r"[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)([eE][+-]?[0-9]+)?"}
+# Only used to explain rejected amounts.
+_THOUSANDS_PATTERN = {".": "[+-]?[0-9]{1,3}([,' \u00a0\u202f][0-9]{3})+([.][0-9]+)?",
+                      ",": "[+-]?[0-9]{1,3}([.' \u00a0\u202f][0-9]{3})+(,[0-9]+)?"}
+_OTHER_DECIMAL_PATTERN = {".": r"[+-]?[0-9]*,[0-9]+", ",": r"[+-]?[0-9]*[.][0-9]+"}
+_NOT_FINITE_PATTERN = r"[+-]?(inf|infinity|nan)"
+_DATE_LIKE = re.compile(r"\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}|\d{8}")
+_VALUE_LIKE = re.compile(r"[+-]?\d+([.,]\d+)?|\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}.*")
 
 
 @dataclass
@@ -53,21 +91,39 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _source_sql(params: DataParams) -> tuple[str, str]:
-    """The DuckDB table function that scans the file, and the format name."""
-    path = Path(params.path)
-    fmt = params.format
-    if fmt == "auto":
-        fmt = "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "csv"
-    if fmt == "parquet":
-        return f"read_parquet({_literal(str(path))})", fmt
-    options = ["header = true", "all_varchar = true"]
-    if params.delimiter:
-        options.append(f"delim = {_literal(params.delimiter)}")
-    return f"read_csv({_literal(str(path))}, {', '.join(options)})", fmt
+def _show(values) -> str:
+    """Example values for a message; a missing value shows as (empty)."""
+    values = list(values)[:5]
+    if not values:
+        return "(none)"
+    return ", ".join("(empty)" if v is None else format_examples([v]) for v in values)
 
 
-def _check_file(path: Path) -> None:
+@dataclass(frozen=True)
+class _Source:
+    """How DuckDB reads the transaction file, and what its first bytes said."""
+
+    path: Path
+    fmt: str  # "csv" or "parquet"
+    options: tuple[tuple[str, str], ...] = ()  # read_csv options as SQL literals
+    first_line: str = ""
+
+    def sql(self, **extra: str) -> str:
+        if self.fmt == "parquet":
+            return f"read_parquet({_literal(str(self.path))})"
+        opts = dict(self.options) | extra
+        return f"read_csv({_literal(str(self.path))}, {', '.join(f'{k} = {v}' for k, v in opts.items())})"
+
+
+def _gone(path: Path) -> DataValidationError:
+    return DataValidationError(
+        f"Transaction file {path} disappeared while it was being read (moved, renamed or deleted by another"
+        " program?). Keep the file in place until the run has finished and start the run again."
+    )
+
+
+def _check_file(path: Path) -> bytes:
+    """Check that ``path`` is a readable, non-empty file and return its first bytes."""
     if not path.exists():
         raise DataValidationError(
             f"Transaction file not found: {path}. Check data.path in the run configuration"
@@ -75,12 +131,253 @@ def _check_file(path: Path) -> None:
         )
     if not path.is_file():
         raise DataValidationError(f"Transaction file {path} is not a file (a folder?). Point data.path at a CSV or Parquet file.")
-    if path.stat().st_size == 0:
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            head = handle.read(HEAD_BYTES)
+    except FileNotFoundError:
+        raise _gone(path) from None
+    except OSError as exc:
+        raise DataValidationError(
+            f"Transaction file {path} cannot be opened ({exc.strerror or exc}). Check that the user running"
+            " the kit may read it."
+        ) from None
+    if size == 0:
         raise DataValidationError(f"Transaction file {path} is empty (0 bytes). Export the transactions again.")
+    return head
 
 
-def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    return format_examples(row[0] for row in con.execute(sql + " LIMIT 5").fetchall())
+def _open_source(params: DataParams, path: Path, head: bytes) -> _Source:
+    """Decide how to read the file from its name, the configuration and its first bytes."""
+    text_head = head
+    if head.startswith(GZIP_MAGIC):
+        try:
+            with gzip.open(path, "rb") as handle:
+                text_head = handle.read(HEAD_BYTES)
+        except FileNotFoundError:
+            raise _gone(path) from None
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataValidationError(
+                f"Transaction file {path} is gzip-compressed but cannot be decompressed ({exc}). The file is"
+                " damaged or incomplete: copy or download it again."
+            ) from None
+    fmt = params.format
+    if fmt == "auto":
+        fmt = "parquet" if path.suffix.lower() in PARQUET_SUFFIXES or head.startswith(PARQUET_MAGIC) else "csv"
+    if text_head.startswith(ZIP_MAGIC):
+        raise DataValidationError(
+            f"Transaction file {path} is an Excel workbook or a ZIP archive, not a {fmt.upper()} file. Save the"
+            " transactions as 'CSV UTF-8' (or Parquet) and point data.path at that file."
+        )
+    if fmt == "parquet":
+        if not head.startswith(PARQUET_MAGIC):
+            raise DataValidationError(
+                f"Transaction file {path} is not a Parquet file (it does not start with the Parquet signature"
+                " 'PAR1'). If it is a CSV file, set data.format: csv (or give it a .csv name); otherwise export"
+                " it again."
+            )
+        return _Source(path, "parquet")
+    if head.startswith(PARQUET_MAGIC):
+        raise DataValidationError(
+            f"Transaction file {path} is a Parquet file, but data.format is 'csv'. Set data.format to 'parquet'"
+            " or 'auto'."
+        )
+    options = [("header", "true"), ("all_varchar", "true")]
+    if params.delimiter:
+        options.append(("delim", _literal(params.delimiter)))
+    if head.startswith(GZIP_MAGIC):
+        options.append(("compression", "'gzip'"))  # also when the name does not end in .gz
+    encoding = "utf-8-sig"
+    if text_head.startswith(UTF16_LE_BOM):  # Excel's "Unicode text"
+        options.append(("encoding", "'utf-16'"))
+        encoding = "utf-16"
+    elif text_head.startswith(UTF16_BE_BOM):
+        raise DataValidationError(
+            f"Transaction file {path} is UTF-16 big-endian text, which the kit cannot read. Save it as"
+            " 'CSV UTF-8' or convert it, e.g. `iconv -f UTF-16 -t UTF-8`, and point data.path at the converted file."
+        )
+    elif b"\x00" in text_head:
+        raise DataValidationError(
+            f"Transaction file {path} contains NUL bytes, so it is not a plain-text CSV file (a binary file, or"
+            " UTF-16 text without a byte-order mark?). Export the transactions as 'CSV UTF-8' or Parquet."
+        )
+    text = text_head.decode(encoding, errors="replace")
+    if not text.strip() and len(text_head) < HEAD_BYTES:
+        raise DataValidationError(
+            f"Transaction file {path} contains no text (only blank lines or spaces). Export the transactions again."
+        )
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    return _Source(path, "csv", tuple(options), first_line)
+
+
+def _guess_delimiter(line: str) -> str | None:
+    counts = {d: line.count(d) for d in _DELIMITER_CANDIDATES}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else None
+
+
+def _split(line: str, delimiter: str | None) -> list[str]:
+    if not delimiter:
+        return [line.strip()]
+    return [f.strip() for f in next(csv.reader([line], delimiter=delimiter), [])]
+
+
+def _csv_line_problems(src: _Source, delimiter: str | None) -> DataValidationError | None:
+    """Scan the CSV once more, keeping the lines DuckDB rejects, and explain them.
+
+    Only called after something went wrong, so the extra scan costs nothing on good files.
+    """
+    limit = 10_000
+    extra = {"store_rejects": "true", "rejects_limit": str(limit), "skip": "0"}
+    if delimiter and "delim" not in dict(src.options):
+        extra["delim"] = _literal(delimiter)
+    con = duckdb.connect()
+    try:
+        con.execute(f"SELECT count(*) FROM {src.sql(**extra)}").fetchall()  # fetchall: the query must finish
+        rejected = con.execute(
+            "SELECT line, any_value(error_type), any_value(csv_line) FROM reject_errors"
+            " GROUP BY line ORDER BY line"
+        ).fetchall()
+    except duckdb.Error:
+        return None
+    finally:
+        con.close()
+    if not rejected:
+        return None
+    path = src.path
+    by_type: dict[str, list[tuple[int, str]]] = {}
+    for line, error_type, text in rejected:
+        by_type.setdefault(str(error_type), []).append((int(line), text or ""))
+    encoding = by_type.get("INVALID ENCODING") or by_type.get("INVALID UNICODE")
+    if encoding:
+        many = "or more " if len(rejected) >= limit else ""
+        return DataValidationError(
+            f"{path} is not UTF-8 text: {len(encoding):,} {many}line(s) contain bytes that are not valid UTF-8, "
+            f"first on line {encoding[0][0]:,} (an accented letter such as 'é' saved as Latin-1/Windows-1252?). "
+            "Lines: " + ", ".join(f"{n:,}" for n, _ in encoding[:5]) + ". Save the export as 'CSV UTF-8' or "
+            f"convert it, e.g. `iconv -f WINDOWS-1252 -t UTF-8 {path.name} > utf8-{path.name}`, and point "
+            "data.path at the converted file."
+        )
+    fields = by_type.get("TOO MANY COLUMNS", []) + by_type.get("MISSING COLUMNS", [])
+    header_fields = len(_split(src.first_line, delimiter))
+    if fields:
+        fields.sort()
+        many = "or more " if len(rejected) >= limit else ""
+        return DataValidationError(
+            f"{path}: {len(fields):,} {many}line(s) do not have the {header_fields} fields of the header line "
+            f"(fields separated by {delimiter!r}). Examples: "
+            + format_examples(f"line {n:,}: {text}" for n, text in fields)
+            + ". A value that contains the delimiter must be in double quotes: correct those lines or export the"
+            " file again with quoting."
+        )
+    any_type, examples = next(iter(by_type.items()))
+    return DataValidationError(
+        f"{path}: {len(rejected):,} line(s) cannot be read as CSV ({any_type.lower()}). Examples: "
+        + format_examples(f"line {n:,}: {text}" for n, text in examples)
+        + ". Check the quotes in those lines (a value with an opening \" must also close it) or export the file again."
+    )
+
+
+def _detail(exc: BaseException, path: Path | None = None) -> str:
+    """The first line of an error without DuckDB's "IO Error: " prefix, for inside a sentence."""
+    text = str(exc).strip()
+    line = re.sub(r"^[A-Za-z ]*(Error|Exception): ", "", text.splitlines()[0]) if text else type(exc).__name__
+    if path is not None:
+        line = line.replace(f": {path}", "").replace(str(path), path.name)
+    return line.rstrip(".")
+
+
+def _read_error(src: _Source, exc: duckdb.Error) -> KitError:
+    """Turn a DuckDB error while reading ``src`` into a message a user can act on."""
+    path = src.path
+    if not path.is_file():
+        return _gone(path)
+    text = str(exc)
+    detail = _detail(exc, path)
+    if src.fmt == "parquet":
+        return DataValidationError(
+            f"Could not read {path} as Parquet ({detail}). The file may be damaged or incomplete: export it"
+            " again, or set data.format: csv if it is a CSV file."
+        )
+    if "gzip" in text.lower() or "zlib" in text.lower():
+        return DataValidationError(
+            f"Could not decompress {path} ({detail}). The gzip file is damaged or incomplete: copy or download"
+            " it again."
+        )
+    configured = dict(src.options).get("delim")  # an SQL literal
+    delimiter = configured[1:-1].replace("''", "'") if configured else _guess_delimiter(src.first_line)
+    explained = _csv_line_problems(src, delimiter)
+    if explained is not None:
+        return explained
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f" (line {int(line.group(1)):,})" if line else ""
+    if "utf-8" in text.lower() or "unicode" in text.lower():
+        return DataValidationError(
+            f"{path} is not UTF-8 text{where}. Save the export as 'CSV UTF-8' or convert it, e.g. "
+            f"`iconv -f WINDOWS-1252 -t UTF-8 {path.name} > utf8-{path.name}`, and point data.path at the"
+            " converted file."
+        )
+    if "sniffing" in text.lower():
+        return DataValidationError(
+            f"Could not work out the layout of {path} (delimiter, quotes, header). Check that it is a plain CSV"
+            " export with a header line and set data.delimiter to its delimiter (',', ';', a tab or '|')."
+        )
+    return DataValidationError(
+        f"Could not read {path} as CSV{where}: {detail}. Check that it is a complete CSV export with a header"
+        " line; set data.delimiter if the columns are not separated by ',', ';', a tab or '|'."
+    )
+
+
+def _missing_columns_error(
+    src: _Source, params: DataParams, names: list[str], missing: list[str]
+) -> DataValidationError:
+    """Explain why the configured columns are not among the columns DuckDB found."""
+    path = src.path
+    cols = params.columns
+    wanted = [cols.customer_id, cols.date, cols.amount]
+    if src.fmt == "csv" and src.first_line:
+        guess = _guess_delimiter(src.first_line)
+        header = _split(src.first_line, guess)
+        header_ok = all(w in header for w in wanted)
+        if header_ok and params.delimiter and guess and guess != params.delimiter:
+            return DataValidationError(
+                f"{path}: data.delimiter is {params.delimiter!r} but the header line is separated by {guess!r} "
+                f"({src.first_line[:200]!r}). Set data.delimiter to {guess!r}, or leave it out to let the kit"
+                " detect it."
+            )
+        if header_ok:
+            # The header is right, so the lines after it confused the CSV reader.
+            explained = _csv_line_problems(src, params.delimiter or guess)
+            if explained is not None:
+                return explained
+    if not any(m in names for m in wanted) and any(_VALUE_LIKE.fullmatch(n.strip()) for n in names):
+        return DataValidationError(
+            f"{path}: the first line looks like data, not like column names ({format_examples(names, limit=20)}): "
+            f"the file seems to have no header line. Add a header line with the column names (e.g. "
+            f"{','.join(wanted)}) to the export."
+        )
+    hints = []
+    for m in missing:
+        close = [n for n in names if n.strip().casefold() == m.strip().casefold()]
+        if close:
+            hints.append(f"{m!r} is written {close[0]!r} in the file")
+    return DataValidationError(
+        f"{path}: column(s) {', '.join(repr(m) for m in missing)} not found. The file has columns "
+        f"{format_examples(names, limit=20)}. "
+        + (f"Column names must match exactly: {'; '.join(hints)}. " if hints else "")
+        + "Set data.columns in the run configuration to the file's names"
+        + (" or data.delimiter if the columns run together." if len(names) == 1 else ".")
+    )
+
+
+def _check_date_format(con: duckdb.DuckDBPyConnection, date_format: str) -> None:
+    try:
+        con.execute(f"SELECT try_strptime('2000-01-01', {_literal(date_format)})").fetchone()
+    except duckdb.Error as exc:
+        raise ConfigError(
+            f"data.date_format {date_format!r} is not a valid date format ({_detail(exc)}). Use"
+            " strptime codes, e.g. '%Y-%m-%d' for 2024-01-31, '%d/%m/%Y' for 31/01/2024, '%Y%m%d' for 20240131."
+        ) from None
 
 
 def ingest_transactions(
@@ -115,34 +412,45 @@ def ingest_transactions(
     Raises
     ------
     DataValidationError
-        Missing or empty file, missing column, no rows, missing customer ids, unreadable
-        dates, non-numeric amounts, dates after ``today``, or returns under ``returns: error``.
+        Missing, empty, unreadable or damaged file (including a file that is not what
+        ``data.format`` says, text that is not UTF-8 and CSV lines with the wrong number of
+        fields), missing column, no rows, a repeated header line, missing customer ids
+        (empty or 'NULL', 'NA', ...), unreadable dates, amounts that are not plain numbers
+        (thousands separators, currency symbols, 'inf', 'nan'), amounts beyond
+        ``MAX_ABS_AMOUNT``, dates after ``today``, or returns under ``returns: error``.
         The message names the file, the column, how many rows and up to five examples.
+    ConfigError
+        ``data.date_format`` is not a valid strptime format.
     """
     path = Path(params.path)
-    _check_file(path)
+    head = _check_file(path)
+    src = _open_source(params, path, head)
     today = today or dt.date.today()
     con = con or duckdb.connect()
-    source, fmt = _source_sql(params)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_input AS SELECT * FROM {source}")
-        described = con.execute("DESCRIBE raw_input").fetchall()
+        return _ingest(src, params, Path(purchases_path), observation_end, today, con)
     except duckdb.Error as exc:
-        raise DataValidationError(f"Could not read {path} as {fmt.upper()}: {str(exc).splitlines()[0]}") from exc
-    types = {name: typ for name, typ, *_ in described}
+        raise _read_error(src, exc) from None
+
+
+def _ingest(
+    src: _Source,
+    params: DataParams,
+    out: Path,
+    observation_end: dt.date | None,
+    today: dt.date,
+    con: duckdb.DuckDBPyConnection,
+) -> DataQuality:
+    path = src.path
+    con.execute(f"CREATE OR REPLACE TEMP VIEW raw_input AS SELECT * FROM {src.sql()}")
+    types = {name: typ for name, typ, *_ in con.execute("DESCRIBE raw_input").fetchall()}
 
     cols = params.columns
     missing = [c for c in (cols.customer_id, cols.date, cols.amount) if c not in types]
     if missing:
-        raise DataValidationError(
-            f"{path}: column(s) {', '.join(repr(m) for m in missing)} not found. The file has columns "
-            f"{format_examples(types, limit=20)}. Set data.columns in the run configuration to the file's names"
-            + (" or data.delimiter if the columns run together." if len(types) == 1 else ".")
-        )
-
-    rows_read = con.execute("SELECT count(*) FROM raw_input").fetchone()[0]
-    if rows_read == 0:
-        raise DataValidationError(f"{path} has a header but no transaction rows.")
+        raise _missing_columns_error(src, params, list(types), missing)
+    if params.date_format:
+        _check_date_format(con, params.date_format)
 
     cid, date, amount = (_quote(c) for c in (cols.customer_id, cols.date, cols.amount))
     date_type = types[cols.date].upper()
@@ -152,58 +460,85 @@ def ingest_transactions(
         date_expr = f"CAST(try_strptime(trim(CAST({date} AS VARCHAR)), {_literal(params.date_format)}) AS DATE)"
     else:
         date_expr = f"TRY_CAST(trim(CAST({date} AS VARCHAR)) AS DATE)"
-    amount_text = f"trim(CAST({amount} AS VARCHAR))"
-    if params.decimal == ",":
-        amount_text = f"replace({amount_text}, ',', '.')"
-    amount_expr = f"TRY_CAST({amount_text} AS DOUBLE)"
+    if types[cols.amount].upper().startswith(_NUMERIC_TYPES):
+        amount_expr = f"CAST({amount} AS DOUBLE)"
+    else:
+        text = f"trim(CAST({amount} AS VARCHAR))"
+        number = f"replace({text}, ',', '.')" if params.decimal == "," else text
+        amount_expr = (f"CASE WHEN regexp_full_match({text}, {_literal(_AMOUNT_PATTERN[params.decimal])})"
+                       f" THEN TRY_CAST({number} AS DOUBLE) END")
+    markers = ", ".join(_literal(m) for m in MISSING_ID_MARKERS)
+    id_text = f"trim(CAST({cid} AS VARCHAR))"
 
+    # One scan of the file into a table: every check below sees the same rows, and a file
+    # that changes or disappears later in the run cannot change the result.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP VIEW parsed AS
-        SELECT nullif(trim(CAST({cid} AS VARCHAR)), '') AS customer_id,
+        CREATE OR REPLACE TEMP TABLE parsed AS
+        SELECT CASE WHEN lower({id_text}) IN ({markers}) THEN NULL ELSE nullif({id_text}, '') END AS customer_id,
                {date_expr} AS date, {amount_expr} AS amount,
-               CAST({date} AS VARCHAR) AS raw_date, CAST({amount} AS VARCHAR) AS raw_amount
+               CAST({date} AS VARCHAR) AS raw_date, CAST({amount} AS VARCHAR) AS raw_amount,
+               {id_text} AS raw_id
         FROM raw_input
         """
     )
+    rows_read = con.execute("SELECT count(*) FROM parsed").fetchone()[0]
+    if rows_read == 0:
+        raise DataValidationError(
+            f"{path} has a header but no transaction rows. Export the transactions again (was the export"
+            " filtered down to nothing?)."
+        )
+
+    today_sql = f"DATE {_literal(today.isoformat())}"
+    is_header = (f"raw_id = {_literal(cols.customer_id)} AND trim(raw_date) = {_literal(cols.date)}"
+                 f" AND trim(raw_amount) = {_literal(cols.amount)}")
+    bad_amount = "amount IS NULL OR NOT isfinite(amount)"
+    huge_amount = f"isfinite(amount) AND abs(amount) > {MAX_ABS_AMOUNT!r}"
     bad = con.execute(
         f"""
-        SELECT count(*) FILTER (WHERE customer_id IS NULL),
+        SELECT count(*) FILTER (WHERE {is_header}),
+               count(*) FILTER (WHERE customer_id IS NULL),
                count(*) FILTER (WHERE date IS NULL),
-               count(*) FILTER (WHERE amount IS NULL OR NOT isfinite(amount)),
-               count(*) FILTER (WHERE date > DATE {_literal(today.isoformat())}),
+               count(*) FILTER (WHERE {bad_amount}),
+               count(*) FILTER (WHERE {huge_amount}),
+               count(*) FILTER (WHERE date > {today_sql}),
                count(*) FILTER (WHERE amount < 0),
                count(*) FILTER (WHERE amount = 0)
         FROM parsed
         """
     ).fetchone()
-    n_missing_id, n_bad_date, n_bad_amount, n_future, n_returns, n_zero = bad
+    n_header, n_missing_id, n_bad_date, n_bad_amount, n_huge, n_future, n_returns, n_zero = bad
     of_rows = f"of {rows_read:,} rows"
+    if n_header:
+        lines = con.execute(f"SELECT count(*) FROM parsed WHERE {is_header}").fetchone()[0]
+        raise DataValidationError(
+            f"{path}: {lines:,} {of_rows} repeat the header line ({cols.customer_id}, {cols.date}, {cols.amount}),"
+            " as happens when exports are pasted together. Remove the repeated header lines."
+        )
     if n_missing_id:
         raise DataValidationError(
-            f"{path}, column {cols.customer_id!r}: {n_missing_id:,} {of_rows} have no customer id. "
-            f"Examples (date, amount of such rows): "
-            + _examples(con, "SELECT raw_date || ' / ' || raw_amount FROM parsed WHERE customer_id IS NULL")
+            f"{path}, column {cols.customer_id!r}: {n_missing_id:,} {of_rows} have no customer id (empty, or a "
+            "missing-value marker such as 'NULL' or 'NA'). Examples (id / date / amount of such rows): "
+            + _examples(con, "SELECT coalesce(raw_id, '') || ' / ' || coalesce(raw_date, '') || ' / '"
+                             " || coalesce(raw_amount, '') FROM parsed WHERE customer_id IS NULL")
             + ". Remove those rows or fill in the ids."
         )
     if n_bad_date:
-        fmt_text = f"the format {params.date_format!r}" if params.date_format else "ISO format (YYYY-MM-DD)"
-        raise DataValidationError(
-            f"{path}, column {cols.date!r}: {n_bad_date:,} {of_rows} have dates that cannot be read as {fmt_text}. "
-            "Examples: " + _examples(con, "SELECT raw_date FROM parsed WHERE date IS NULL")
-            + ". Set data.date_format in the run configuration to match the file, or correct those rows."
-        )
+        raise DataValidationError(_bad_dates_message(con, params, path, n_bad_date, rows_read))
     if n_bad_amount:
+        raise DataValidationError(_bad_amounts_message(con, params, path, n_bad_amount, rows_read, bad_amount))
+    if n_huge:
         raise DataValidationError(
-            f"{path}, column {cols.amount!r}: {n_bad_amount:,} {of_rows} have amounts that are not numbers"
-            f" (decimal separator {params.decimal!r}). Examples: "
-            + _examples(con, "SELECT raw_amount FROM parsed WHERE amount IS NULL OR NOT isfinite(amount)")
-            + ". Set data.decimal if the file uses another decimal separator, or correct those rows."
+            f"{path}, column {cols.amount!r}: {n_huge:,} {of_rows} have amounts larger than "
+            f"{MAX_ABS_AMOUNT:,.0f} (1e15) in absolute value. Examples: "
+            + _examples(con, f"SELECT raw_amount FROM parsed WHERE {huge_amount}")
+            + ". No single purchase is that large: check that data.columns.amount names the amount column"
+            " (not an id or a barcode) and correct those rows."
         )
     if n_future:
         raise DataValidationError(
             f"{path}, column {cols.date!r}: {n_future:,} {of_rows} are dated after today ({today}). Examples: "
-            + _examples(con, f"SELECT raw_date FROM parsed WHERE date > DATE {_literal(today.isoformat())} ORDER BY date DESC")
+            + _examples(con, f"SELECT raw_date FROM parsed WHERE date > {today_sql} ORDER BY date DESC")
             + ". Check the date format (day and month swapped?) or correct those rows."
         )
     if n_returns and params.returns == "error":
@@ -248,8 +583,6 @@ def ingest_transactions(
     # One row per customer and day. Under returns: net a day whose net amount is not
     # positive is no purchase (everything was sent back); it is counted below.
     having = "HAVING sum(amount) > 0 OR count(*) FILTER (WHERE amount < 0) = 0" if params.returns == "net" else ""
-    out = Path(purchases_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE purchases AS
@@ -268,11 +601,22 @@ def ingest_transactions(
         "SELECT count(DISTINCT customer_id), count(*), min(date), max(date) FROM purchases"
     ).fetchone()
     if stats[1] == 0:
+        first, last = con.execute("SELECT min(date), max(date) FROM parsed").fetchone()
         raise DataValidationError(
             f"{path}: none of the {rows_read:,} rows is left after the policies and the observation end "
-            f"({', '.join(f'{k}: {v:,}' for k, v in left_out.items())}). Check period.observation_end and data.returns."
+            f"({', '.join(f'{k}: {v:,}' for k, v in left_out.items())}); the file runs from {first} to {last}. "
+            "Check period.observation_end and data.returns."
         )
-    con.execute(f"COPY (SELECT * FROM purchases ORDER BY customer_id, date) TO {_literal(str(out))} (FORMAT parquet)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        con.execute(
+            f"COPY (SELECT * FROM purchases ORDER BY customer_id, date) TO {_literal(str(out))} (FORMAT parquet)"
+        )
+    except (OSError, duckdb.Error) as exc:  # not a problem of the input file
+        raise KitError(
+            f"Could not write {out} ({_detail(exc, out)}). Check the free disk space and that the report folder"
+            " is writable."
+        ) from None
     return DataQuality(
         file=str(path),
         rows_read=int(rows_read),
@@ -288,6 +632,81 @@ def ingest_transactions(
         observation_end=(observation_end or stats[3]).isoformat(),
         policies={"returns": params.returns, "zero_amounts": params.zero_amounts, "duplicates": params.duplicates},
     )
+
+
+def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> str:
+    return _show(row[0] for row in con.execute(sql + " LIMIT 5").fetchall())
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row" + ("" if n == 1 else "s")
+
+
+def _shape(value: str) -> str:
+    return re.sub(r"[A-Za-z]", "a", re.sub(r"\d", "9", value.strip()))
+
+
+def _bad_dates_message(con, params: DataParams, path: Path, n_bad: int, rows_read: int) -> str:
+    cols = params.columns
+    fmt_text = f"the format {params.date_format!r}" if params.date_format else "ISO format (YYYY-MM-DD)"
+    examples = [r[0] for r in con.execute("SELECT raw_date FROM parsed WHERE date IS NULL LIMIT 5").fetchall()]
+    good_shapes = {_shape(r[0]) for r in con.execute(
+        "SELECT raw_date FROM parsed WHERE date IS NOT NULL LIMIT 20").fetchall() if r[0] is not None}
+    datelike = [e for e in examples if e is not None and _DATE_LIKE.fullmatch(e.strip())]
+    n_empty = con.execute(
+        "SELECT count(*) FROM parsed WHERE date IS NULL AND coalesce(trim(raw_date), '') = ''"
+    ).fetchone()[0]
+    if params.date_format and "%" not in params.date_format:
+        hint = (f"data.date_format must use strptime codes, e.g. '%Y-%m-%d' for 2024-01-31 or '%d/%m/%Y' for"
+                f" 31/01/2024, not {params.date_format!r}.")
+    elif good_shapes and any(_shape(e) not in good_shapes for e in datelike):
+        hint = (f"The other {rows_read - n_bad:,} rows could be read, so the file mixes date formats: export all"
+                " dates in one format (and set data.date_format to it), or correct those rows.")
+    elif datelike:
+        hint = ("Set data.date_format in the run configuration to match the file, or correct those rows (dates"
+                " that do not exist, such as month 13 or 31 February, or day and month swapped).")
+    elif n_empty == n_bad:
+        hint = f"Empty dates ({_rows(n_empty)}): fill them in or remove those rows."
+    else:
+        hint = "Set data.date_format in the run configuration to match the file, or correct those rows."
+    return (f"{path}, column {cols.date!r}: {n_bad:,} of {rows_read:,} rows have dates that cannot be read as "
+            f"{fmt_text}. Examples: {_show(examples)}. {hint}")
+
+
+def _bad_amounts_message(con, params: DataParams, path: Path, n_bad: int, rows_read: int, bad: str) -> str:
+    dec = params.decimal
+    other = "," if dec == "." else "."
+    kinds = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE raw_amount IS NULL OR trim(raw_amount) = ''),
+               count(*) FILTER (WHERE regexp_full_match(trim(raw_amount), {_literal(_THOUSANDS_PATTERN[dec])})),
+               count(*) FILTER (WHERE regexp_full_match(trim(raw_amount), {_literal(_OTHER_DECIMAL_PATTERN[dec])})),
+               count(*) FILTER (WHERE regexp_full_match(lower(trim(raw_amount)), {_literal(_NOT_FINITE_PATTERN)})
+                                   OR regexp_full_match(trim(raw_amount), {_literal(_AMOUNT_PATTERN[dec])}))
+        FROM parsed WHERE {bad}
+        """
+    ).fetchone()
+    n_empty, n_thousands, n_other_decimal, n_not_finite = kinds
+    hints = []
+    if n_thousands:
+        hints.append(
+            f"Thousands separators ({other!r} or a space, as in '1{other}234{dec}50'; {_rows(n_thousands)}) are not"
+            f" read: export the amounts without them (1234{dec}50)"
+            + (", or set data.decimal: ',' if ',' is the decimal separator" if dec == "." else "")
+        )
+    elif n_other_decimal:
+        hints.append(f"Set data.decimal to {other!r} if the file uses {other!r} as the decimal separator")
+    if n_not_finite:
+        hints.append(f"'inf', 'nan' and numbers too large to compute with ({_rows(n_not_finite)}) are not amounts:"
+                     " correct those rows")
+    if n_empty:
+        hints.append(f"Empty amounts ({_rows(n_empty)}): fill them in or remove those rows")
+    if not hints:
+        hints.append("Remove currency symbols, units and text from the amounts, or correct those rows")
+    return (f"{path}, column {params.columns.amount!r}: {n_bad:,} of {rows_read:,} rows have amounts that are not"
+            f" numbers (decimal separator {dec!r}). Examples: "
+            + _examples(con, f"SELECT raw_amount FROM parsed WHERE {bad}")
+            + ". " + ". ".join(hints) + ".")
 
 
 def quality_table(quality: dict) -> "pd.DataFrame":

@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from analysis.summary import _date, purchases_relation
+from analysis.summary import _date, exact_sum_sql, purchases_relation
 
 PERIOD_UNITS = {"M": "month", "Q": "quarter"}
 
@@ -67,14 +67,14 @@ def period_series(
         f"""
         WITH p AS (
             SELECT customer_id, date_trunc('{unit}', CAST(date AS DATE)) AS period_start,
-                   sum(amount) AS amount, count(DISTINCT CAST(date AS DATE)) AS orders
+                   {exact_sum_sql('amount')} AS amount, count(DISTINCT CAST(date AS DATE)) AS orders
             FROM {source} WHERE CAST(date AS DATE) <= {end} GROUP BY ALL),
         firsts AS (SELECT customer_id, min(period_start) AS first_period FROM p GROUP BY customer_id),
         periods AS (
             SELECT CAST(range AS DATE) AS period_start
             FROM range((SELECT min(period_start) FROM p), {end} + INTERVAL 1 DAY, INTERVAL 1 {unit})),
         agg AS (
-            SELECT period_start, count(*) AS active_customers, sum(amount) AS revenue, sum(orders) AS orders
+            SELECT period_start, count(*) AS active_customers, {exact_sum_sql('amount')} AS revenue, sum(orders) AS orders
             FROM p GROUP BY period_start),
         retained AS (
             SELECT cur.period_start, count(*) AS retained_customers
@@ -125,13 +125,13 @@ def headline_kpis(
     end = _date(observation_end)
     customers, orders, revenue, repeaters, active = con.execute(
         f"""
-        SELECT count(*), sum(days), sum(amount), count(*) FILTER (WHERE days >= 2),
+        SELECT count(*), sum(days), {exact_sum_sql('amount')}, count(*) FILTER (WHERE days >= 2),
                count(*) FILTER (WHERE last_date > {end} - INTERVAL {int(active_window_days)} DAY)
-        FROM (SELECT customer_id, count(DISTINCT CAST(date AS DATE)) AS days, sum(amount) AS amount,
+        FROM (SELECT customer_id, count(DISTINCT CAST(date AS DATE)) AS days, {exact_sum_sql('amount')} AS amount,
                      max(CAST(date AS DATE)) AS last_date
               FROM {source} WHERE CAST(date AS DATE) <= {end} GROUP BY customer_id)
         """
-    ).fetchone()
+    ).fetchall()[0]
     series = period_series(purchases, observation_end, period, con=con)
     rated = series[series["complete"] & series["retention_rate"].notna()]
     last = rated.iloc[-1] if len(rated) else None
