@@ -51,3 +51,12 @@ def test_table_cells_are_translated():
     out = translate_frame(df, "nl")
     assert out.iloc[:, 0].tolist() == ["Kampioenen", "Verloren"]
     assert list(out.columns) == ["Segment", "Klanten"]
+
+
+def test_category_tick_labels_are_translated():
+    fig = Figure()
+    ax = fig.add_subplot()
+    ax.barh([0, 1], [1, 2])
+    ax.set_yticks([0, 1], ["Champions", "Next 40%"])
+    translate_figure(fig, "nl")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["Kampioenen", "Volgende 40%"]

@@ -172,3 +172,30 @@ def test_summary_page_tiles_match_the_artifacts(run_dir):
     for name in ("roi.csv", "at_risk_high_value.csv"):
         assert f'href="artifacts/{name}"' in html
     assert (run_dir / "artifacts" / f"targets_{best['scenario']}.csv").is_file()
+
+
+def test_optional_inputs_and_dutch_labels(tmp_path):
+    """Cost to serve and a survey file make the segment report say more; language nl translates labels."""
+    ids = sorted(pd.read_csv(SAMPLE / "cdnow_sample.csv", dtype=str)["customer_id"].unique())[:40]
+    survey = tmp_path / "survey.csv"
+    rows = [f"{cid},1998-05-01,{i % 11},{1 + i % 5}" for i, cid in enumerate(ids)] + ["99999,1998-05-02,10,5"]
+    survey.write_text("customer_id,date,nps,csat\n" + "\n".join(rows) + "\n")
+    text = (ROOT / "params" / "cdnow_sample.yaml").read_text()
+    text = text.replace("path: data/sample/cdnow_sample.csv", f"path: {SAMPLE / 'cdnow_sample.csv'}")
+    text = text.replace("  language: en", "  language: nl").replace("  n_draws: 200", "  n_draws: 50")
+    costs = "".join(f'    "{seg}": {cost}\n' for seg, cost in [
+        ("High value, active", 12), ("High value, at risk", 8), ("Medium value, active", 6),
+        ("Medium value, at risk", 4), ("Low value, active", 3), ("Low value, at risk", 1)])
+    text = text.replace("  abc_b_share: 0.95\n", f"  abc_b_share: 0.95\n  cost_to_serve:\n{costs}  survey:\n    path: {survey}\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    out = tmp_path / "run"
+    result = _make_report(params, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    segments_html = (out / "03_segments.html").read_text()
+    assert "Net Promoter Score" in segments_html and "Unknown customer" in segments_html
+    assert "Kampioenen" in segments_html  # RFM segment names in Dutch
+    profiles = pd.read_csv(out / "artifacts" / "segments.csv")
+    assert {"serving_cost", "expected_profit"} <= set(profiles.columns)
+    index = (out / "index.html").read_text()
+    assert '<html lang="nl">' in index and '<div class="l">Klanten</div>' in index and "Bevindingen" in index

@@ -148,6 +148,19 @@ NL_PATTERNS: list[tuple[str, str]] = [
     (r"^Cumulative expected net gain \((.+)\)$", r"Cumulatieve verwachte netto opbrengst (\1)"),
     (r"^Best: contact (.+) customers, (.+)$", r"Beste: benader \1 klanten, \2"),
     (r"^Net gain over uplift and cost per contact: (.+)$", r"Netto opbrengst naar effect en kosten per contact: \1"),
+    (r"^Bought in the last (\d+) days \((.+) of all\)\.$", r"Kocht in de laatste \1 dagen (\2 van alle klanten)."),
+    (r"^Of last month's buyers, the share who bought again in the latest month\.$",
+     "Van de kopers van vorige maand het aandeel dat deze maand opnieuw kocht."),
+    (r"^Of last quarter's buyers, the share who bought again in the latest quarter\.$",
+     "Van de kopers van vorig kwartaal het aandeel dat dit kwartaal opnieuw kocht."),
+    (r"^1 - retention rate, latest month\.$", "1 - klantbehoud, laatste maand."),
+    (r"^1 - retention rate, latest quarter\.$", "1 - klantbehoud, laatste kwartaal."),
+    (r"^Discounted margin expected from today's customers in the next (\d+) months; (.+) band (.+)\.$",
+     r"Verdisconteerde marge die de huidige klanten in de komende \1 maanden naar verwachting opleveren; \2-band \3."),
+    (r"^Worth (.+) together; see the at-risk list\.$", r"Samen goed voor \1; zie de lijst van klanten die dreigen te vertrekken."),
+    (r"^Scenario (.+): ROI (.+), (.+) customers contacted\.$", r"Scenario \1: ROI \2, \3 klanten benaderd."),
+    (r"^Next (\d+%)$", r"Volgende \1"),
+    (r"^Bottom (\d+%)$", r"Onderste \1"),
     (r"^Repeat purchases per (week|day)$", "Herhaalaankopen per week"),
     (r"^Cumulative repeat purchases$", "Cumulatieve herhaalaankopen"),
     (r"^repeat purchases \(count\)$", "herhaalaankopen (aantal)"),
@@ -174,20 +187,20 @@ def translate_figure(fig, lang: str = "en"):
     """Translate titles, axis labels, category tick labels, legends and annotations of ``fig``."""
     if lang == "en":
         return fig
-    from matplotlib.ticker import FixedFormatter
-
     for ax in fig.axes:
         ax.set_title(translate(ax.get_title(), lang))
         ax.set_xlabel(translate(ax.get_xlabel(), lang))
         ax.set_ylabel(translate(ax.get_ylabel(), lang))
-        for axis, get_labels, set_ticks, get_ticks in (
-            (ax.xaxis, ax.get_xticklabels, ax.set_xticks, ax.get_xticks),
-            (ax.yaxis, ax.get_yticklabels, ax.set_yticks, ax.get_yticks),
+        for get_labels, set_ticks, get_ticks in (
+            (ax.get_xticklabels, ax.set_xticks, ax.get_xticks),
+            (ax.get_yticklabels, ax.set_yticks, ax.get_yticks),
         ):
-            if isinstance(axis.get_major_formatter(), FixedFormatter):
-                old = get_labels()
-                style = {"rotation": old[0].get_rotation(), "ha": old[0].get_ha()} if old else {}
-                set_ticks(get_ticks(), [translate(label.get_text(), lang) for label in old], **style)
+            old = get_labels()
+            texts = [label.get_text() for label in old]
+            new = [translate(text, lang) for text in texts]
+            if new != texts:  # category labels; numeric tick labels never match an entry
+                style = {"rotation": old[0].get_rotation(), "ha": old[0].get_ha()}
+                set_ticks(get_ticks(), new, **style)
         legend = ax.get_legend()
         if legend is not None:
             for text in legend.get_texts():
