@@ -144,7 +144,9 @@ def test_customer_table_has_scores_and_segments(run_dir):
         assert group["customers"].sum() == len(customers)
     at_risk = pd.read_csv(run_dir / "artifacts" / "at_risk_high_value.csv", dtype={"customer_id": str})
     assert list(at_risk.columns[:3]) == ["customer_id", "clv", "p_alive"]
-    assert set(at_risk["customer_id"]) <= set(customers.index)
+    # exported with keyed pseudonyms by default (privacy.crm_export_real_ids: false), one per at-risk customer
+    assert at_risk["customer_id"].str.fullmatch(r"c_[0-9a-f]{16}").all() and at_risk["customer_id"].is_unique
+    assert len(at_risk) == (customers["value_risk_segment"] == "High value, at risk").sum()
 
 
 def test_summary_page_tiles_match_the_artifacts(run_dir):

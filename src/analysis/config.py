@@ -122,6 +122,22 @@ class ReportParams(_Strict):
     currency: str = "$"
 
 
+class PrivacyParams(_Strict):
+    """Personal data in what leaves the machine (see analysis.privacy and the README)."""
+
+    key_file: Path | None = Field(
+        default=None,
+        description="File with the secret key of the customer pseudonyms, outside the repository. null: the"
+        " environment variable RETENTION_KIT_PSEUDONYM_KEY, else ~/.config/retention-kit/pseudonym.key (created"
+        " with a random key on the first run).",
+    )
+    crm_export_real_ids: bool = Field(
+        default=False,
+        description="true: at_risk_high_value.csv (the CRM export) has the real customer ids. The HTML reports and"
+        " targets_<scenario>.csv always show pseudonyms; customers.parquet always has the real ids.",
+    )
+
+
 class RunParams(_Strict):
     """One run of the pipeline."""
 
@@ -133,6 +149,7 @@ class RunParams(_Strict):
     segments: SegmentParams = SegmentParams()
     roi: RoiParams = RoiParams()
     report: ReportParams = ReportParams()
+    privacy: PrivacyParams = PrivacyParams()
 
     @model_validator(mode="after")
     def _scenario_horizons_match(self) -> "RunParams":

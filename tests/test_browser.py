@@ -1,0 +1,122 @@
+"""The HTML reports as a stakeholder's browser shows them: headless Chromium via Playwright.
+
+Every page of a pipeline run must load without console errors, show every chart (no broken
+images), request nothing from the network (only ``file:`` and ``data:`` URLs) and link only to
+files that exist. The pipeline's screenshot of the summary (``summary.png``) must be a real picture.
+
+Uses Debian's Chromium (``make setup-browser``), never a browser downloaded by Playwright. Without
+Chromium or Playwright the tests are skipped with the reason, unless RETENTION_KIT_REQUIRE_BROWSER=1
+(set by .ci/run in CI), where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from analysis import pipeline, privacy
+from conftest import ROOT, SAMPLE
+
+pytestmark = pytest.mark.slow
+
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+#: Least number of charts (<img>) on each page; every page of the kit has charts.
+MIN_IMAGES = {"index.html": 4, "01_data_and_kpis.html": 4, "02_clv_models.html": 4, "03_segments.html": 3,
+              "04_retention_roi.html": 3}
+
+
+def _unavailable(reason: str):
+    if os.environ.get("RETENTION_KIT_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser test required (RETENTION_KIT_REQUIRE_BROWSER=1) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = pipeline.find_chromium()
+    if path is None:
+        _unavailable("Chromium not found (no chromium on PATH, or RETENTION_KIT_CHROMIUM=none): run `make setup-browser`"
+                    " (Debian: apt-get install -y chromium) or set RETENTION_KIT_CHROMIUM=/path/to/chromium")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("the playwright package is not installed (it is pinned in requirements.lock: make setup)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def run_dir(chromium, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("browser")
+    raw = yaml.safe_load((ROOT / "params" / "cdnow_sample.yaml").read_text())
+    raw["data"]["path"] = str(SAMPLE / "cdnow_sample.csv")
+    raw["models"]["n_draws"] = 50
+    params = folder / "params.yaml"
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = folder / "run"
+    env = {**os.environ, privacy.ENV_VAR: "browser-test-key-0123456789", pipeline.CHROMIUM_ENV: chromium}
+    result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def _visit(browser, path: Path) -> dict:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    console, requests, failed = [], [], []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("requestfailed", lambda r: failed.append(r.url[:120]))
+    page.goto(path.as_uri(), wait_until="load")
+    images = page.evaluate(
+        "Array.from(document.images).map(i => ({src: i.currentSrc.slice(0, 40), complete: i.complete,"
+        " width: i.naturalWidth, alt: i.alt}))")
+    links = page.evaluate("Array.from(document.querySelectorAll('a[href]')).map(a => a.getAttribute('href'))")
+    page.close()
+    return {"console": console, "requests": requests, "failed": failed, "images": images, "links": links}
+
+
+def test_every_report_page_loads_cleanly_offline_with_all_charts(browser, run_dir):
+    pages = sorted(run_dir.glob("*.html"))
+    assert {p.name for p in pages} == set(MIN_IMAGES), [p.name for p in pages]
+    for path in pages:
+        seen = _visit(browser, path)
+        assert not seen["console"], (path.name, seen["console"][:5])
+        outside = [u[:120] for u in seen["requests"] if urlparse(u).scheme not in ("file", "data")]
+        assert not outside, (path.name, "network requests", outside[:5])
+        assert not seen["failed"], (path.name, "failed requests", seen["failed"][:5])
+        images = seen["images"]
+        assert len(images) >= MIN_IMAGES[path.name], (path.name, f"{len(images)} charts")
+        broken = [i for i in images if not i["complete"] or i["width"] == 0]
+        assert not broken, (path.name, "broken images", broken[:3])
+        for href in seen["links"]:
+            target = urlparse(href)
+            assert target.scheme in ("", "file"), (path.name, "link off the machine", href)
+            if target.path:
+                assert (path.parent / target.path).exists(), (path.name, "broken link", href)
+
+
+def test_summary_screenshot_is_a_real_picture(run_dir):
+    from PIL import Image, ImageStat
+
+    png = run_dir / "summary.png"
+    assert png.is_file(), "the pipeline saves summary.png when Chromium is available"
+    with Image.open(png) as image:
+        assert image.format == "PNG" and image.width >= 1000 and image.height >= 1000, image.size
+        grey = image.convert("L")
+        assert grey.getextrema()[0] < 100, "no dark pixels: the page did not render"
+        assert ImageStat.Stat(grey).stddev[0] > 10, "a blank picture"
