@@ -78,6 +78,7 @@ def test_run_folder_contract(run_dir):
     assert "commit" in manifest["git"]
     steps = [s["step"] for s in manifest["steps"]]
     assert steps[0] == "ingest" and steps[-1] == "html" and all(s["seconds"] >= 0 for s in manifest["steps"])
+    assert all(s["started_at"] <= s["ended_at"] for s in manifest["steps"])
 
 
 def test_executed_notebooks_have_no_stderr_warnings_or_errors(run_dir):

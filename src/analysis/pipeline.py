@@ -431,8 +431,9 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
 
             def __exit__(self_inner, *exc):
                 seconds = time.time() - self_inner.t0
-                steps.append({"step": name, "started_at": self_inner.start, "seconds": round(seconds, 3),
-                              "ok": exc[0] is None})
+                steps.append({"step": name, "started_at": self_inner.start,
+                              "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                              "seconds": round(seconds, 3), "ok": exc[0] is None})
                 if exc[0] is None:
                     _say(f"      done in {seconds:.1f} s")
                 return False
