@@ -10,7 +10,7 @@ PARAMS  ?= params/default.yaml
 OUT     ?=
 PYTHON  ?= python3
 
-.PHONY: help setup setup-browser report test lab clean
+.PHONY: help setup setup-browser setup-spark report test bench lab clean
 
 help: ## list the targets
 	@echo "Customer retention & CLV reporting kit"
@@ -52,6 +52,20 @@ setup-browser: ## install Debian's Chromium (browser test, summary.png); needs r
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && \
 		echo "Chromium installed: $$(command -v chromium)"; \
 	fi
+
+SIZES   ?= 100k,1m
+REPEAT  ?= 3
+SPARK_STAMP := $(VENV)/.spark-installed
+
+setup-spark: $(SPARK_STAMP) ## install the optional Spark engine (pyspark; needs Java 17)
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	@command -v java >/dev/null 2>&1 || { echo "The Spark engine needs Java 17: java was not found on the PATH."; exit 1; }
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
+	@touch $@
+
+bench: setup ## benchmark the model stage against lifetimes (SIZES=100k,1m,10m REPEAT=3)
+	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT)
 
 report: setup ## run the reports on the bundled sample data (PARAMS=..., OUT=...)
 	$(PY) -m analysis.pipeline run --params $(PARAMS) $(if $(OUT),--out $(OUT))

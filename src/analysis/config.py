@@ -138,9 +138,22 @@ class PrivacyParams(_Strict):
     )
 
 
+class SparkParams(_Strict):
+    """The Spark engine (``engine: spark``); see bench/README.md."""
+
+    master: str | None = Field(default="local[2]", description="'local[N]': Spark on this machine with N threads;"
+                               " null: the session of spark-submit or the Databricks job.")
+    app_name: str = "retention-kit"
+    conf: dict[str, str] = Field(default_factory=dict, description="Extra Spark settings, e.g. spark.sql.shuffle.partitions.")
+
+
 class RunParams(_Strict):
     """One run of the pipeline."""
 
+    engine: Literal["duckdb", "spark"] = Field(
+        default="duckdb", description="Who reads and reduces the transaction file: DuckDB on this machine,"
+        " or Spark (optional install: make setup-spark).")
+    spark: SparkParams = SparkParams()
     data: DataParams
     period: PeriodParams = PeriodParams()
     kpis: KpiParams = KpiParams()

@@ -39,7 +39,7 @@ from analysis import privacy
 
 PROJECT_KERNEL = "retention-kit"
 NOTEBOOK_DIR = Path("notebooks")
-PACKAGES = ["analysis", "duckdb", "pandas", "numpy", "scipy", "lifetimes", "matplotlib", "seaborn",
+PACKAGES = ["analysis", "duckdb", "pyspark", "pandas", "numpy", "scipy", "lifetimes", "matplotlib", "seaborn",
             "papermill", "nbconvert", "nbformat", "ipykernel", "pyarrow", "pydantic", "PyYAML", "Jinja2"]
 
 
@@ -449,10 +449,18 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
         nb_list = notebooks(project_dir / NOTEBOOK_DIR)
         total = len(nb_list) + 2
         data_path = Path(params.data.path)
-        _say(f"[1/{total}] ingest: reading {data_path} with DuckDB")
+        engine = "Spark" if params.engine == "spark" else "DuckDB"
+        _say(f"[1/{total}] ingest: reading {data_path} with {engine}")
         with step("ingest"):
-            quality = ingest_transactions(params.data, artifacts / "purchases.parquet",
-                                          observation_end=params.period.observation_end)
+            if params.engine == "spark":
+                from analysis import spark_engine
+
+                session = spark_engine.spark_session(params.spark.master, params.spark.app_name, params.spark.conf)
+                quality = spark_engine.ingest_transactions(params.data, artifacts / "purchases.parquet", spark=session,
+                                                           observation_end=params.period.observation_end)
+            else:
+                quality = ingest_transactions(params.data, artifacts / "purchases.parquet",
+                                              observation_end=params.period.observation_end)
             dates = resolve_dates(params, quality.observation_end, quality.first_date)
             (artifacts / "data_quality.json").write_text(json.dumps(quality.to_dict(), indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
@@ -478,7 +486,9 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
             "params_file": str(params_path),
             "params_sha256": sha256_of(Path(params_path)),
             "params": params_to_dict(params),
-            "input": {"path": str(data_path), "bytes": data_path.stat().st_size, "sha256": sha256_of(data_path)},
+            "input": {"path": str(data_path),
+                      **({"bytes": data_path.stat().st_size, "sha256": sha256_of(data_path)} if data_path.is_file()
+                         else {"bytes": None, "sha256": None})},
             "dates": dates,
             "seed": params.models.seed,
             "privacy": {"pseudonyms": f"{privacy.PREFIX} + first {privacy.HEX_DIGITS} hex digits of HMAC-SHA256(key, id)",

@@ -1,0 +1,723 @@
+"""``engine: spark``: the purchases, summaries and customer scores with PySpark.
+
+For transaction logs too large for one machine. The definitions are those of
+:mod:`analysis.ingest` and :mod:`analysis.summary` (same-day lines are one purchase,
+weeks are days / 7, amounts are added as ``DECIMAL(38, 10)`` so totals do not depend on
+the order of the rows), and the results are the same to the last bit:
+
+1. :func:`read_transactions` / :func:`purchases` read a CSV or Parquet file (local path
+   or object storage URI), check it like the DuckDB ingest and reduce it to one row per
+   customer and purchase day;
+2. :func:`rfm_summary` and :func:`calibration_holdout_summary` compute the per-customer
+   summaries on the cluster;
+3. :func:`fit_model` and :func:`fit_gamma_gamma` bring only the *unique*
+   ``(frequency, recency, T)`` (and ``(frequency, monetary_value)``) rows with their
+   counts to the driver and fit there with :mod:`analysis.models`;
+4. :func:`score_customers` sends the fitted models to the executors (a broadcast
+   variable) and scores every customer there with :func:`analysis.clv.customer_lifetime_value`
+   on pandas chunks (``mapInPandas``): P(alive), expected purchases, expected order value,
+   CLV and its band.
+
+pyspark is an optional install (``requirements-spark.txt``): it is imported only inside
+the functions, and a missing pyspark gives a :class:`SparkNotInstalled` error that says how
+to install it. Importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from analysis.config import DataParams
+from analysis.errors import DataValidationError, KitError, format_examples
+from analysis.ingest import MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
+from analysis.summary import days_per_unit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from analysis.models import FittedModel, GammaGammaFit
+
+LOCAL_CONF: dict[str, str] = {
+    "spark.sql.shuffle.partitions": "8",
+    "spark.default.parallelism": "4",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
+}
+"""Settings for ``local[...]`` sessions: few shuffle partitions, no UI, no network beyond loopback."""
+
+CLUSTER_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
+}
+"""Settings the kit needs on any cluster (timestamps are cut to dates in UTC)."""
+
+SCORE_SCHEMA = (
+    "customer_id string, p_alive double, expected_purchases double, expected_avg_value double,"
+    " clv double, clv_low double, clv_high double"
+)
+
+# A plain number with the configured decimal separator (as analysis.ingest accepts it).
+_AMOUNT_PATTERN = {".": r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$",
+                   ",": r"^[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)([eE][+-]?[0-9]+)?$"}
+_DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+_STRPTIME_TO_SPARK = {
+    "Y": "yyyy", "y": "yy", "m": "MM", "d": "dd", "H": "HH", "I": "hh", "M": "mm", "S": "ss",
+    "f": "SSSSSS", "p": "a", "b": "MMM", "B": "MMMM", "j": "DDD", "z": "Z", "%": "%",
+}
+
+
+class SparkNotInstalled(KitError):
+    """``engine: spark`` was chosen but pyspark is not installed."""
+
+
+def _spark_modules():
+    try:
+        from pyspark.sql import functions as F
+        from pyspark.sql import types as T
+    except ImportError as exc:
+        raise SparkNotInstalled(
+            "engine: spark needs pyspark, which is not installed. Install it with `make setup-spark`"
+            " (or `.venv/bin/pip install -r requirements-spark.txt`; it needs Java 17), or set engine: duckdb."
+        ) from exc
+    return F, T
+
+
+def spark_session(
+    master: str | None = "local[2]", app_name: str = "retention-kit", conf: Mapping[str, str] | None = None
+) -> SparkSession:
+    """Get or create the Spark session the engine uses.
+
+    Parameters
+    ----------
+    master
+        ``"local[N]"`` runs Spark on this machine with N threads and :data:`LOCAL_CONF`
+        (tests, a laptop); its Python workers use this interpreter (``PYSPARK_PYTHON`` is set
+        to it unless already set). ``None`` keeps whatever ``spark-submit`` or the Databricks job
+        configured, adding only :data:`CLUSTER_CONF`.
+    app_name
+        Name shown in the cluster's UI.
+    conf
+        Further Spark settings; they override the defaults above.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+    """
+    _spark_modules()
+    from pyspark.sql import SparkSession
+
+    settings = dict(LOCAL_CONF if master and master.startswith("local") else CLUSTER_CONF)
+    if master and master.startswith("local"):
+        # Python workers of a local session run in this environment (pyspark reads the variable when
+        # the SparkContext starts; the spark.pyspark.python setting only reaches spark-submit).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    settings.update(conf or {})
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    for key in ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled"):
+        spark.conf.set(key, settings[key])  # also when the session already existed
+    return spark
+
+
+def spark_date_pattern(date_format: str) -> str:
+    """Translate a strptime format (``data.date_format``) into a Spark datetime pattern.
+
+    ``"%Y%m%d"`` becomes ``"yyyyMMdd"``, ``"%d/%m/%Y"`` becomes ``"dd/MM/yyyy"``; letters
+    outside the codes are quoted. Raises ``ValueError`` for codes Spark cannot parse
+    (e.g. ``%a``, ``%U``).
+    """
+    out: list[str] = []
+    literal = ""
+    i = 0
+
+    def flush() -> None:
+        nonlocal literal
+        if literal:
+            out.append("'" + literal.replace("'", "''") + "'" if any(c.isalpha() or c == "'" for c in literal) else literal)
+            literal = ""
+
+    while i < len(date_format):
+        ch = date_format[i]
+        if ch == "%" and i + 1 < len(date_format):
+            code = date_format[i + 1]
+            if code not in _STRPTIME_TO_SPARK:
+                raise ValueError(f"data.date_format {date_format!r}: the code %{code} has no Spark equivalent")
+            if code == "%":
+                literal += "%"
+            else:
+                flush()
+                out.append(_STRPTIME_TO_SPARK[code])
+            i += 2
+            continue
+        literal += ch
+        i += 1
+    flush()
+    return "".join(out)
+
+
+def data_path_text(path: str | Path) -> str:
+    """``data.path`` as Spark needs it: local paths as they are, object-storage URIs intact.
+
+    ``pathlib.Path`` (the type of ``data.path``) collapses ``s3a://bucket/x`` to
+    ``s3a:/bucket/x``; the second slash is put back for every scheme except ``dbfs:`` and
+    ``file:``, whose single-slash form is the usual one.
+    """
+    text = str(path)
+    match = re.match(r"^([A-Za-z][A-Za-z0-9+.-]+):/(?!/)", text)
+    if match and len(match.group(1)) > 1 and match.group(1).lower() not in ("dbfs", "file"):
+        return f"{match.group(1)}://{text[match.end():]}"
+    return text
+
+
+def _is_local(path: str) -> bool:
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", path) is None or path.startswith("file:")
+
+
+def _guess_delimiter(spark: SparkSession, path: str) -> str:
+    first = spark.read.text(path).limit(1).collect()
+    line = first[0][0] if first else ""
+    counts = {d: line.count(d) for d in _DELIMITER_CANDIDATES}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
+    """Read the transaction file into ``customer_id, date, amount, raw_id, raw_date, raw_amount``.
+
+    ``customer_id`` is a trimmed string (missing-value markers such as ``NULL`` become
+    null), ``date`` a date (null if unreadable), ``amount`` a double (null if not a plain
+    number with the configured decimal separator). Nothing is checked yet: see
+    :func:`purchases`.
+    """
+    F, T = _spark_modules()
+    path = data_path_text(params.path)
+    if _is_local(path) and not path.startswith("file:") and not Path(path).exists():
+        raise DataValidationError(
+            f"Transaction file not found: {path}. Check data.path in the run configuration"
+            " (relative paths start at the project folder)."
+        )
+    fmt = params.format
+    if fmt == "auto":
+        fmt = "parquet" if Path(path).suffix.lower() in PARQUET_SUFFIXES or (_is_local(path) and Path(path).is_dir()) else "csv"
+    if fmt == "parquet":
+        raw = spark.read.parquet(path)
+    else:
+        delimiter = params.delimiter or _guess_delimiter(spark, path)
+        raw = (spark.read.option("header", True).option("sep", delimiter).option("inferSchema", False)
+               .option("encoding", "UTF-8").csv(path))
+    cols = params.columns
+    missing = [c for c in (cols.customer_id, cols.date, cols.amount) if c not in raw.columns]
+    if missing:
+        raise DataValidationError(
+            f"{path}: column(s) {', '.join(repr(m) for m in missing)} not found. The file has columns "
+            f"{format_examples(raw.columns, limit=20)}. Set data.columns in the run configuration to the file's names."
+        )
+    types = dict(raw.dtypes)
+    cid, date, amount = (F.col(f"`{c}`") for c in (cols.customer_id, cols.date, cols.amount))
+
+    id_text = F.trim(cid.cast("string"))
+    customer_id = F.when(F.lower(id_text).isin(list(MISSING_ID_MARKERS)) | (id_text == ""), F.lit(None)).otherwise(id_text)
+    if types[cols.date] in ("date", "timestamp", "timestamp_ntz"):
+        date_expr = F.to_date(date)
+    elif params.date_format:
+        pattern = spark_date_pattern(params.date_format)
+        date_expr = F.to_date(F.try_to_timestamp(F.trim(date.cast("string")), F.lit(pattern)))
+    else:
+        date_expr = F.expr(f"try_cast(trim(cast(`{cols.date}` AS STRING)) AS DATE)")
+    if types[cols.amount].startswith(("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")):
+        amount_expr = amount.cast("double")
+    else:
+        text = F.trim(amount.cast("string"))
+        number = F.regexp_replace(text, ",", ".") if params.decimal == "," else text
+        # the pattern admits only plain numbers, so the cast cannot fail (also under ANSI mode)
+        amount_expr = F.when(text.rlike(_AMOUNT_PATTERN[params.decimal]), number.cast("double"))
+    return raw.select(
+        customer_id.alias("customer_id"), date_expr.alias("date"), amount_expr.alias("amount"),
+        id_text.alias("raw_id"), date.cast("string").alias("raw_date"), amount.cast("string").alias("raw_amount"),
+    )
+
+
+def _examples(df: DataFrame, condition: Column, column: str) -> str:
+    return format_examples(r[0] for r in df.where(condition).select(column).limit(5).collect())
+
+
+def purchases(
+    spark: SparkSession,
+    params: DataParams,
+    *,
+    observation_end: dt.date | None = None,
+    today: dt.date | None = None,
+) -> tuple[DataFrame, DataQuality]:
+    """Check the transaction file and reduce it to one row per customer and purchase day.
+
+    The Spark counterpart of :func:`analysis.ingest.ingest_transactions`, with the same
+    policies (``data.returns``, ``data.zero_amounts``, ``data.duplicates``) and the same
+    errors for missing ids, unreadable dates, non-numeric or huge amounts, dates after
+    ``today`` and returns under ``returns: error``.
+
+    Returns
+    -------
+    (pyspark.sql.DataFrame, DataQuality)
+        ``customer_id, date, amount, lines`` (cached), and what happened to the rows.
+    """
+    _spark_modules()
+    from pyspark import StorageLevel
+
+    path = data_path_text(params.path)
+    today = today or dt.date.today()
+    parsed = read_transactions(spark, params).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        return _purchases(parsed, params, path, observation_end, today)
+    finally:
+        parsed.unpersist()
+
+
+def _purchases(
+    parsed: DataFrame, params: DataParams, path: str, observation_end: dt.date | None, today: dt.date
+) -> tuple[DataFrame, DataQuality]:
+    F, _ = _spark_modules()
+    from pyspark import StorageLevel
+
+    cols = params.columns
+    bad_amount = F.col("amount").isNull() | F.isnan("amount") | (F.abs("amount") == float("inf"))
+    huge = ~bad_amount & (F.abs("amount") > MAX_ABS_AMOUNT)
+    counts = parsed.agg(
+        F.count(F.lit(1)).alias("rows"),
+        F.count_if(F.col("customer_id").isNull()).alias("missing_id"),
+        F.count_if(F.col("date").isNull()).alias("bad_date"),
+        F.count_if(bad_amount).alias("bad_amount"),
+        F.count_if(huge).alias("huge"),
+        F.count_if(F.col("date") > F.lit(today)).alias("future"),
+        F.count_if(F.col("amount") < 0).alias("returns"),
+        F.count_if(F.col("amount") == 0).alias("zero"),
+    ).collect()[0].asDict()
+    rows_read = counts["rows"]
+    of_rows = f"of {rows_read:,} rows"
+    if rows_read == 0:
+        raise DataValidationError(f"{path} has a header but no transaction rows. Export the transactions again.")
+    if counts["missing_id"]:
+        raise DataValidationError(
+            f"{path}, column {cols.customer_id!r}: {counts['missing_id']:,} {of_rows} have no customer id. Examples"
+            " (date / amount of such rows): "
+            + format_examples(f"{r[0]} / {r[1]}" for r in parsed.where(F.col("customer_id").isNull())
+                              .select("raw_date", "raw_amount").limit(5).collect())
+            + ". Remove those rows or fill in the ids."
+        )
+    if counts["bad_date"]:
+        fmt_text = f"the format {params.date_format!r}" if params.date_format else "ISO format (YYYY-MM-DD)"
+        raise DataValidationError(
+            f"{path}, column {cols.date!r}: {counts['bad_date']:,} {of_rows} have dates that cannot be read as"
+            f" {fmt_text}. Examples: {_examples(parsed, F.col('date').isNull(), 'raw_date')}. Set"
+            " data.date_format in the run configuration to match the file, or correct those rows."
+        )
+    if counts["bad_amount"]:
+        raise DataValidationError(
+            f"{path}, column {cols.amount!r}: {counts['bad_amount']:,} {of_rows} have amounts that are not"
+            f" numbers (decimal separator {params.decimal!r}). Examples: {_examples(parsed, bad_amount, 'raw_amount')}."
+            " Set data.decimal if the file uses another decimal separator, or correct those rows."
+        )
+    if counts["huge"]:
+        raise DataValidationError(
+            f"{path}, column {cols.amount!r}: {counts['huge']:,} {of_rows} have amounts larger than"
+            f" {MAX_ABS_AMOUNT:,.0f} in absolute value. Examples: {_examples(parsed, huge, 'raw_amount')}."
+            " Check that data.columns.amount names the amount column and correct those rows."
+        )
+    if counts["future"]:
+        raise DataValidationError(
+            f"{path}, column {cols.date!r}: {counts['future']:,} {of_rows} are dated after today ({today})."
+            f" Examples: {_examples(parsed, F.col('date') > F.lit(today), 'raw_date')}. Check the date format"
+            " (day and month swapped?) or correct those rows."
+        )
+    if counts["returns"] and params.returns == "error":
+        raise DataValidationError(
+            f"{path}, column {cols.amount!r}: {counts['returns']:,} {of_rows} have negative amounts (returns)."
+            f" Examples: {_examples(parsed, F.col('amount') < 0, 'raw_amount')}. Set data.returns to 'drop' or"
+            " 'net' to handle them."
+        )
+
+    n_duplicates = (parsed.groupBy("customer_id", "raw_date", "raw_amount").count()
+                    .where(F.col("count") > 1).agg(F.sum(F.col("count") - 1)).collect()[0][0]) or 0
+    left_out: dict[str, int] = {}
+    base = parsed
+    if params.duplicates == "drop" and n_duplicates:
+        base = parsed.dropDuplicates(["customer_id", "raw_date", "raw_amount"])
+        left_out["duplicate rows"] = int(n_duplicates)
+    keep = F.lit(True)
+    steps: list[tuple[str, Column]] = []
+    if observation_end is not None:
+        steps.append(("after the observation end", F.col("date") > F.lit(observation_end)))
+    if params.returns == "drop":
+        steps.append(("returns (negative amounts)", F.col("amount") < 0))
+    if params.zero_amounts == "drop":
+        steps.append(("zero amounts", F.col("amount") == 0))
+    if steps:  # rows are counted under the first reason that applies, as in analysis.ingest
+        conditions, aggs = F.lit(True), []
+        for reason, cond in steps:
+            aggs.append(F.count_if(conditions & cond).alias(reason))
+            conditions = conditions & ~cond
+        for reason, n in base.agg(*aggs).collect()[0].asDict().items():
+            if n:
+                left_out[reason] = int(n)
+        keep = conditions
+    used = base.where(keep)
+    days = used.repartition("customer_id").groupBy("customer_id", "date").agg(
+        _exact_sum(F.col("amount")).alias("amount"), F.count(F.lit(1)).alias("lines"),
+        F.count_if(F.col("amount") < 0).alias("_returns"),
+    )
+    if params.returns == "net":
+        days = days.where((F.col("amount") > 0) | (F.col("_returns") == 0))
+    days = days.drop("_returns").persist(StorageLevel.MEMORY_AND_DISK)
+    stats = days.agg(
+        F.count_distinct("customer_id"), F.count(F.lit(1)), F.min("date"), F.max("date"), F.sum("lines"),
+    ).collect()[0]
+    rows_used = int(used.count())
+    if params.returns == "net" and rows_used - (stats[4] or 0):
+        left_out["days fully returned (net amount not positive)"] = int(rows_used - (stats[4] or 0))
+        rows_used = int(stats[4] or 0)
+    if stats[1] == 0:
+        days.unpersist()
+        raise DataValidationError(
+            f"{path}: none of the {rows_read:,} rows is left after the policies and the observation end "
+            f"({', '.join(f'{k}: {v:,}' for k, v in left_out.items())}). Check period.observation_end and data.returns."
+        )
+    quality = DataQuality(
+        file=path, rows_read=int(rows_read), rows_used=rows_used, left_out=left_out,
+        returns_rows=int(counts["returns"]), zero_amount_rows=int(counts["zero"]), duplicate_rows=int(n_duplicates),
+        customers=int(stats[0]), purchase_days=int(stats[1]), first_date=stats[2].isoformat(),
+        last_date=stats[3].isoformat(), observation_end=(observation_end or stats[3]).isoformat(),
+        policies={"returns": params.returns, "zero_amounts": params.zero_amounts, "duplicates": params.duplicates},
+    )
+    return days, quality
+
+
+def _exact_sum(column: Column) -> Column:
+    """Sum as DECIMAL(38, 10), back to double: :func:`analysis.summary.exact_sum_sql` in Spark."""
+    F, _ = _spark_modules()
+    return F.sum(column.cast("decimal(38,10)")).cast("double")
+
+
+def _purchase_days(purchases_df: DataFrame, end: dt.date) -> DataFrame:
+    """Lines up to ``end`` collapsed to one row per customer and day, partitioned by customer."""
+    F, _ = _spark_modules()
+    lines = purchases_df.select(F.col("customer_id").cast("string").alias("customer_id"),
+                                F.to_date("date").alias("date"), F.col("amount").cast("double").alias("amount"))
+    # One shuffle by customer: both aggregations below then run without another one.
+    return (lines.where(F.col("date") <= F.lit(end)).repartition("customer_id")
+            .groupBy("customer_id", "date").agg(_exact_sum(F.col("amount")).alias("amount")))
+
+
+def rfm_summary(purchases_df: DataFrame, observation_end: dt.date | str, time_unit: str = "W") -> DataFrame:
+    """Per-customer summary up to and including ``observation_end`` (Spark DataFrame).
+
+    Same columns and values as :func:`analysis.summary.rfm_summary`: ``customer_id,
+    frequency, recency, T, monetary_value, first_purchase, last_purchase, n_purchases,
+    revenue, days_since_last``. ``purchases_df`` has ``customer_id, date, amount`` (purchases
+    or raw lines: same-day lines are added up here).
+    """
+    F, _ = _spark_modules()
+    unit = days_per_unit(time_unit)
+    end = pd.Timestamp(observation_end).date()
+    agg = _purchase_days(purchases_df, end).groupBy("customer_id").agg(
+        F.min("date").alias("first_purchase"), F.max("date").alias("last_purchase"),
+        F.count(F.lit(1)).alias("n_purchases"), _exact_sum(F.col("amount")).alias("revenue"),
+        F.min_by("amount", "date").alias("first_amount"),
+    )
+    n, end_lit = F.col("n_purchases"), F.lit(end)
+    return agg.select(
+        "customer_id",
+        (n - 1).cast("double").alias("frequency"),
+        (F.datediff("last_purchase", "first_purchase") / F.lit(unit)).alias("recency"),
+        (F.datediff(end_lit, "first_purchase") / F.lit(unit)).alias("T"),
+        F.when(n > 1, (F.col("revenue") - F.col("first_amount")) / (n - 1)).otherwise(F.lit(0.0)).alias("monetary_value"),
+        "first_purchase", "last_purchase", n.cast("long").alias("n_purchases"), "revenue",
+        F.datediff(end_lit, "last_purchase").cast("long").alias("days_since_last"),
+    )
+
+
+def calibration_holdout_summary(
+    purchases_df: DataFrame, calibration_end: dt.date | str, observation_end: dt.date | str, time_unit: str = "W"
+) -> DataFrame:
+    """Calibration/holdout split (Spark DataFrame), as :func:`analysis.summary.calibration_holdout_summary`.
+
+    Customers whose first purchase is after ``calibration_end`` are left out. Columns:
+    ``customer_id, frequency, recency, T, monetary_value, frequency_holdout,
+    monetary_value_holdout, duration_holdout, first_purchase``.
+    """
+    F, _ = _spark_modules()
+    cal, end = pd.Timestamp(calibration_end).date(), pd.Timestamp(observation_end).date()
+    if cal >= end:
+        raise ValueError(f"calibration_end {calibration_end} must be before observation_end {observation_end}")
+    unit = days_per_unit(time_unit)
+    in_cal = F.col("date") <= F.lit(cal)
+    agg = _purchase_days(purchases_df, end).groupBy("customer_id").agg(
+        F.min("date").alias("first_purchase"),
+        F.max(F.when(in_cal, F.col("date"))).alias("last_purchase"),
+        F.count_if(in_cal).alias("n"),
+        _exact_sum(F.when(in_cal, F.col("amount"))).alias("revenue"),
+        F.min_by("amount", "date").alias("first_amount"),
+        F.count_if(~in_cal).alias("n_holdout"),
+        _exact_sum(F.when(~in_cal, F.col("amount"))).alias("revenue_holdout"),
+    ).where(F.col("first_purchase") <= F.lit(cal))
+    n, n_h = F.col("n"), F.col("n_holdout")
+    return agg.select(
+        "customer_id",
+        (n - 1).cast("double").alias("frequency"),
+        (F.datediff("last_purchase", "first_purchase") / F.lit(unit)).alias("recency"),
+        (F.datediff(F.lit(cal), "first_purchase") / F.lit(unit)).alias("T"),
+        F.when(n > 1, (F.col("revenue") - F.col("first_amount")) / (n - 1)).otherwise(F.lit(0.0)).alias("monetary_value"),
+        n_h.cast("double").alias("frequency_holdout"),
+        F.when(n_h > 0, F.col("revenue_holdout") / n_h).otherwise(F.lit(0.0)).alias("monetary_value_holdout"),
+        (F.lit(float((end - cal).days)) / F.lit(unit)).alias("duration_holdout"),
+        "first_purchase",
+    )
+
+
+def to_pandas(summary: DataFrame) -> pd.DataFrame:
+    """A Spark summary as the pandas frame the DuckDB functions return (sorted, indexed by ``customer_id``)."""
+    return summary.toPandas().sort_values("customer_id", kind="stable").set_index("customer_id")
+
+
+def unique_rows(summary: DataFrame, columns: list[str], where: Column | None = None) -> pd.DataFrame:
+    """The distinct combinations of ``columns`` and how many customers have each (column ``n``), on the driver."""
+    F, _ = _spark_modules()
+    df = summary if where is None else summary.where(where)
+    rows = df.groupBy(*columns).agg(F.count(F.lit(1)).alias("n")).toPandas()
+    return rows.sort_values(columns, kind="stable").reset_index(drop=True)
+
+
+def _expand(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per customer again (numbered ids): what :mod:`analysis.models` fits on."""
+    counts = rows["n"].to_numpy(dtype=np.int64)
+    out = pd.DataFrame({c: np.repeat(rows[c].to_numpy(dtype=float), counts) for c in columns})
+    out.index.name = "customer_id"
+    return out
+
+
+def fit_model(
+    summary: DataFrame, model: str = "bgnbd", *, time_unit: str, penalizer: float = 0.0, ci_level: float = 0.95
+) -> FittedModel:
+    """Fit a transaction model on the driver from the unique ``(frequency, recency, T)`` rows.
+
+    Only the distinct rows and their counts leave the cluster; the fit is
+    :func:`analysis.models.fit_model` (so the estimates equal the DuckDB engine's).
+    """
+    from analysis import models
+
+    rows = unique_rows(summary, ["frequency", "recency", "T"])
+    return models.fit_model(_expand(rows, ["frequency", "recency", "T"]), model, penalizer=penalizer,
+                            time_unit=time_unit, ci_level=ci_level)
+
+
+def fit_gamma_gamma(summary: DataFrame, *, penalizer: float = 0.0, ci_level: float = 0.95) -> GammaGammaFit:
+    """Fit the Gamma-Gamma model on the driver from the unique ``(frequency, monetary_value)`` rows of repeat buyers."""
+    F, _ = _spark_modules()
+    from analysis import models
+
+    rows = unique_rows(summary, ["frequency", "monetary_value"],
+                       where=(F.col("frequency") > 0) & (F.col("monetary_value") > 0))
+    return models.fit_gamma_gamma(_expand(rows, ["frequency", "monetary_value"]), penalizer=penalizer,
+                                  ci_level=ci_level)
+
+
+def score_customers(
+    summary: DataFrame,
+    model: FittedModel,
+    gamma_gamma: GammaGammaFit,
+    *,
+    horizon_months: int,
+    annual_discount_rate: float,
+    gross_margin: float,
+    n_draws: int = 200,
+    level: float = 0.90,
+    seed: int | None = 0,
+) -> DataFrame:
+    """Score every customer on the executors: P(alive), expected purchases, CLV and its band.
+
+    The fitted models go to the executors once (a broadcast variable); each executor runs
+    :func:`analysis.clv.customer_lifetime_value` on pandas chunks of the summary
+    (``mapInPandas``; chunk size ``spark.sql.execution.arrow.maxRecordsPerBatch``). With
+    the same ``seed`` every chunk uses the same parameter draws, so each customer's band is
+    the one the single-machine run gives. The band of the *total* CLV needs all customers
+    at once and is not computed here.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id`` and :data:`analysis.clv.CLV_COLUMNS`.
+    """
+    payload = (model, gamma_gamma, dict(horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
+                                        gross_margin=gross_margin, n_draws=n_draws, level=level, seed=seed))
+    try:
+        shared = summary.sparkSession.sparkContext.broadcast(payload)
+
+        def get_payload():
+            return shared.value
+    except Exception:  # noqa: BLE001 - Spark Connect (e.g. Databricks shared clusters) has no SparkContext
+        def get_payload():
+            return payload
+
+    def score(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from analysis.clv import CLV_COLUMNS, customer_lifetime_value
+
+        fitted, spend, kwargs = get_payload()
+        for chunk in chunks:
+            if len(chunk) == 0:
+                continue
+            result = customer_lifetime_value(chunk.set_index("customer_id"), fitted, spend, **kwargs)
+            yield result.customers[CLV_COLUMNS].reset_index()
+
+    columns = ["customer_id", "frequency", "recency", "T", "monetary_value"]
+    return summary.select(*columns).mapInPandas(score, SCORE_SCHEMA)
+
+
+def ingest_transactions(
+    params: DataParams,
+    purchases_path: str | Path,
+    *,
+    spark: SparkSession | None = None,
+    observation_end: dt.date | None = None,
+    today: dt.date | None = None,
+) -> DataQuality:
+    """The pipeline's ingest step on Spark: same checks, same ``purchases.parquet``.
+
+    A drop-in for :func:`analysis.ingest.ingest_transactions` when ``engine: spark``: Spark
+    reads and checks the (large, possibly remote) transaction file and reduces it to
+    purchases; the executors write them to ``<purchases_path>.parts/``, and DuckDB on the
+    driver merges the parts into the one sorted file ``purchases_path`` that the report
+    notebooks read (one row per customer and day: ``customer_id, date, amount, lines``).
+    ``purchases_path`` must therefore be a path the driver and the executors can both
+    reach (local mode, a single-node cluster, or a mounted volume such as ``/dbfs/...``).
+    """
+    import shutil
+
+    import duckdb
+
+    spark = spark or spark_session()
+    days, quality = purchases(spark, params, observation_end=observation_end, today=today)
+    out = Path(purchases_path)
+    parts = out.with_name(out.name + ".parts")
+    try:
+        days.write.mode("overwrite").parquet(str(parts))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        glob = str(parts / "*.parquet").replace("'", "''")
+        target = str(out).replace("'", "''")
+        duckdb.connect().execute(
+            f"COPY (SELECT customer_id, date, amount, lines FROM read_parquet('{glob}') ORDER BY customer_id, date)"
+            f" TO '{target}' (FORMAT parquet)"
+        )
+    finally:
+        days.unpersist()
+        shutil.rmtree(parts, ignore_errors=True)
+    return quality
+
+
+def run_job(
+    spark: SparkSession,
+    params: DataParams,
+    *,
+    observation_end: dt.date,
+    time_unit: str,
+    scores_path: str,
+    model: str = "bgnbd",
+    penalizer: float = 0.0,
+    horizon_months: int = 12,
+    annual_discount_rate: float = 0.10,
+    gross_margin: float = 0.30,
+    n_draws: int = 200,
+    level: float = 0.90,
+    seed: int | None = 0,
+) -> dict:
+    """Transactions to customer scores on a cluster, in one call (the body of a spark-submit job).
+
+    Purchases, summary, fits on the driver, scores on the executors, written as Parquet to
+    ``scores_path`` (a folder or object-storage URI): ``customer_id``, the summary columns
+    and :data:`analysis.clv.CLV_COLUMNS`.
+
+    Returns
+    -------
+    dict
+        Data quality, fitted parameters (with their intervals) and the number of customers.
+    """
+    F, _ = _spark_modules()
+    days, quality = purchases(spark, params, observation_end=observation_end)
+    summary = rfm_summary(days, observation_end, time_unit).cache()
+    n_customers = summary.count()
+    fitted = fit_model(summary, model, time_unit=time_unit, penalizer=penalizer)
+    spend = fit_gamma_gamma(summary, penalizer=penalizer)
+    scores = score_customers(summary, fitted, spend, horizon_months=horizon_months,
+                             annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
+                             n_draws=n_draws, level=level, seed=seed)
+    (summary.select("customer_id", "frequency", "recency", "T", "monetary_value", "n_purchases", "revenue")
+     .join(scores, "customer_id").write.mode("overwrite").parquet(scores_path))
+    total = scores.agg(F.sum("clv")).collect()[0][0]
+    summary.unpersist()
+    days.unpersist()
+    return {
+        "data_quality": quality.to_dict(),
+        "customers": int(n_customers),
+        "model": {"name": fitted.name, "params": fitted.params, "ci": fitted.ci, "loglik": fitted.loglik},
+        "gamma_gamma": {"params": spend.params, "ci": spend.ci, "correlation_warning": spend.correlation_warning},
+        "total_clv": float(total or 0.0),
+        "scores": scores_path,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``spark-submit .../analysis/spark_engine.py --params run.yaml --scores s3://bucket/scores``."""
+    import argparse
+    import json
+
+    from analysis.config import load_params
+
+    parser = argparse.ArgumentParser(prog="analysis.spark_engine", description=run_job.__doc__.split("\n\n")[0])
+    parser.add_argument("--params", required=True, help="run configuration (YAML); data.path may be an object-storage URI")
+    parser.add_argument("--scores", required=True, help="folder or URI to write the customer scores to (Parquet)")
+    parser.add_argument("--master", default=None, help="e.g. local[4]; default: what spark-submit/the cluster set")
+    args = parser.parse_args(argv)
+    run = load_params(args.params)
+    if run.period.observation_end is None:
+        parser.error("period.observation_end must be set in the run configuration for a Spark job")
+    if run.models.model == "auto":
+        parser.error("models.model: auto compares the models on the holdout, which the Spark job does not do;"
+                     " set bgnbd, pareto or mbgnbd")
+    spark = spark_session(args.master)
+    result = run_job(
+        spark, run.data, observation_end=run.period.observation_end, time_unit=run.period.time_unit,
+        scores_path=args.scores, model=run.models.model,
+        penalizer=run.models.penalizer, horizon_months=run.clv.horizon_months,
+        annual_discount_rate=run.clv.annual_discount_rate, gross_margin=run.clv.gross_margin,
+        n_draws=run.models.n_draws, level=run.models.interval_level, seed=run.models.seed,
+    )
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+__all__ = [
+    "LOCAL_CONF", "CLUSTER_CONF", "SCORE_SCHEMA", "SparkNotInstalled", "spark_session", "spark_date_pattern",
+    "data_path_text",
+    "read_transactions", "purchases", "rfm_summary", "calibration_holdout_summary", "to_pandas", "unique_rows",
+    "fit_model", "fit_gamma_gamma", "score_customers", "ingest_transactions", "run_job", "main",
+]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
