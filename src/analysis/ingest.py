@@ -24,6 +24,7 @@ import duckdb
 
 from analysis.config import DataParams
 from analysis.errors import ConfigError, DataValidationError, KitError, format_examples
+from analysis.summary import exact_sum_sql
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 PARQUET_MAGIC = b"PAR1"
@@ -582,11 +583,14 @@ def _ingest(
 
     # One row per customer and day. Under returns: net a day whose net amount is not
     # positive is no purchase (everything was sent back); it is counted below.
-    having = "HAVING sum(amount) > 0 OR count(*) FILTER (WHERE amount < 0) = 0" if params.returns == "net" else ""
+    # Day totals are exact sums, like every sum in the kit, so they do not depend on the
+    # order in which DuckDB's (or Spark's) threads deliver the lines.
+    day_total = exact_sum_sql("amount")
+    having = f"HAVING {day_total} > 0 OR count(*) FILTER (WHERE amount < 0) = 0" if params.returns == "net" else ""
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE purchases AS
-        SELECT customer_id, date, sum(amount) AS amount, count(*) AS lines
+        SELECT customer_id, date, {day_total} AS amount, count(*) AS lines
         FROM {base} WHERE {where}
         GROUP BY customer_id, date {having}
         """
