@@ -8,9 +8,28 @@ STAMP   := $(VENV)/.installed
 KERNEL  := retention-kit
 PARAMS  ?= params/default.yaml
 OUT     ?=
+AS_OF   ?=
+EVERY   ?= month
+REPORTS ?= reports
 PYTHON  ?= python3
 
-.PHONY: help setup setup-browser setup-spark report test bench lab clean
+.PHONY: help setup setup-browser setup-spark report backfill reports-index test bench lab clean
+
+# What a run's result depends on: its configuration and the files it names (transactions,
+# survey, ...), the notebooks, the library and its templates, the pinned packages. A run
+# folder older than any of them is rebuilt; inside the run, the pipeline re-executes only
+# the steps whose inputs changed (by content) and reuses the others.
+ifneq ($(filter report backfill,$(MAKECMDGOALS)),)
+RUN_DEPS := $(PARAMS) $(wildcard notebooks/[0-9][0-9]_*.ipynb) requirements.lock \
+            $(shell find src/analysis -name '*.py' -o -name '*.j2' -o -name '*.json' | sort) \
+            $(if $(wildcard $(STAMP)),$(shell $(PY) -m analysis.pipeline deps --params $(PARAMS) 2>/dev/null))
+endif
+ifneq ($(filter backfill,$(MAKECMDGOALS)),)
+BACKFILL_DATES := $(shell PYTHONPATH=src $(PYTHON) -m analysis.periods --from "$(FROM)" --to "$(TO)" --every "$(EVERY)" 2>&1)
+ifneq ($(.SHELLSTATUS),0)
+$(error make backfill FROM=YYYY-MM-DD TO=YYYY-MM-DD [EVERY=month|quarter|week]: $(BACKFILL_DATES))
+endif
+endif
 
 help: ## list the targets
 	@echo "Customer retention & CLV reporting kit"
@@ -18,6 +37,9 @@ help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 	@echo
 	@echo "  make report PARAMS=params/other.yaml OUT=reports/other   another configuration, another folder"
+	@echo "  make report AS_OF=1998-05-31                              as of a date: reports/1998-05-31/"
+	@echo "  make -j2 backfill FROM=1998-01-01 TO=1998-06-30           one report per month end (EVERY=quarter|week)"
+	@echo "  make report FRESH=1                                        execute every step, reuse nothing"
 
 setup: $(STAMP) ## create .venv, install the pinned packages, register the Jupyter kernel
 
@@ -67,8 +89,30 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 bench: setup ## benchmark the model stage against lifetimes (SIZES=100k,1m,10m REPEAT=3)
 	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT)
 
-report: setup ## run the reports on the bundled sample data (PARAMS=..., OUT=...)
-	$(PY) -m analysis.pipeline run --params $(PARAMS) $(if $(OUT),--out $(OUT))
+ifeq ($(strip $(AS_OF))$(strip $(OUT)),$(strip $(AS_OF)))
+ifneq ($(strip $(AS_OF)),)
+# make report AS_OF=YYYY-MM-DD: the run folder reports/AS_OF, rebuilt only when out of date
+report: $(REPORTS)/$(AS_OF)/manifest.json
+	@echo "Report as of $(AS_OF): $(REPORTS)/$(AS_OF)/index.html (all reports: $(REPORTS)/index.html)"
+else
+report: setup ## run the reports on the bundled sample data (PARAMS=..., AS_OF=YYYY-MM-DD, OUT=...)
+	$(PY) -m analysis.pipeline run --params $(PARAMS) $(if $(FRESH),--no-reuse)
+endif
+else
+report: setup
+	$(PY) -m analysis.pipeline run --params $(PARAMS) --out $(OUT) $(if $(AS_OF),--as-of $(AS_OF)) $(if $(FRESH),--no-reuse)
+endif
+
+# One as-of run. Runs are independent (make -j2 runs two at once); each waits only for an
+# earlier date still being written before comparing itself with it.
+$(REPORTS)/%/manifest.json: $(RUN_DEPS) | $(STAMP)
+	$(PY) -m analysis.pipeline run --params $(PARAMS) --as-of $* --out $(REPORTS)/$* $(if $(FRESH),--no-reuse)
+
+backfill: $(foreach d,$(BACKFILL_DATES),$(REPORTS)/$(d)/manifest.json) ## as-of runs FROM=... TO=... EVERY=month|quarter|week; up-to-date ones are skipped
+	@$(PY) -m analysis.pipeline index --reports $(REPORTS)
+
+reports-index: setup ## rewrite reports/index.html and reports/latest from the published runs
+	$(PY) -m analysis.pipeline index --reports $(REPORTS)
 
 test: setup ## run the test suite
 	$(PY) -m pytest

@@ -62,8 +62,8 @@ def _visible_html(path: Path) -> str:
     return re.sub(r"data:image/[a-z]+;base64,[A-Za-z0-9+/=]+", "data:image", path.read_text(encoding="utf-8"))
 
 
-def _command(params: Path, out: Path) -> list[str]:
-    return ["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"]
+def _command(params: Path, out: Path, *extra: str) -> list[str]:
+    return ["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}", *extra]
 
 
 def _run(params: Path, out: Path, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -71,10 +71,10 @@ def _run(params: Path, out: Path, timeout: int = 600) -> subprocess.CompletedPro
                           env=_env())
 
 
-def _start(params: Path, out: Path, log: Path) -> subprocess.Popen:
+def _start(params: Path, out: Path, log: Path, *extra: str) -> subprocess.Popen:
     """``make report`` in its own process group (so the test can signal the whole group)."""
     with open(log, "w") as handle:  # the child keeps its own copy of the file descriptor
-        return subprocess.Popen(_command(params, out), cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, text=True,
+        return subprocess.Popen(_command(params, out, *extra), cwd=ROOT, stdout=handle, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True, env=_env())
 
 
@@ -255,7 +255,7 @@ def test_killing_a_run_mid_way_keeps_the_last_good_report(baseline, tmp_path):
     params, out, good = baseline
     for sig in (signal.SIGTERM, signal.SIGKILL):
         log = tmp_path / f"{sig.name}.log"
-        proc = _start(params, out, log)
+        proc = _start(params, out, log, "FRESH=1")  # execute every step, even though nothing changed
         try:
             _wait_for(lambda: "02_clv_models: executing" in log.read_text(), 120, "a notebook to run")
             pid = _lock_holder(out)

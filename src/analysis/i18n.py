@@ -129,6 +129,9 @@ NL: dict[str, str] = {
     "actual": "werkelijk",
     "expected": "verwacht",
     "calibration end": "einde kalibratie",
+    # since the last report (analysis.history)
+    "Key figures across reports": "Kerncijfers per rapport",
+    "report date (data up to)": "rapportdatum (gegevens tot en met)",
 }
 
 # Labels with a variable part: (pattern, Dutch template using the groups).

@@ -38,16 +38,23 @@ class Run:
     def read_json(self, name: str) -> dict:
         return json.loads((self.artifacts / name).read_text(encoding="utf-8"))
 
-    def read_customers(self):
-        """``artifacts/customers.parquet`` indexed by ``customer_id`` (string)."""
+    def read_customers(self, name: str = "customers.parquet"):
+        """A customer table from ``artifacts/`` (default the final ``customers.parquet``), indexed by
+        ``customer_id`` (string)."""
         import pandas as pd
 
-        df = pd.read_parquet(self.artifacts / "customers.parquet")
+        df = pd.read_parquet(self.artifacts / name)
         return df.astype({"customer_id": str}).set_index("customer_id")
 
-    def write_customers(self, customers) -> Path:
-        """Write the customer table with ``customer_id`` as a plain column."""
-        path = self.artifacts / "customers.parquet"
+    def write_customers(self, customers, name: str = "customers.parquet") -> Path:
+        """Write a customer table with ``customer_id`` as a plain column.
+
+        Each stage writes its own file and never rewrites another stage's (01 writes
+        ``customers_01_rfm.parquet``, 02 ``customers_02_scores.parquet``, 03 the final
+        ``customers.parquet``), so the pipeline can reuse a stage's outputs when nothing it
+        depends on changed.
+        """
+        path = self.artifacts / name
         customers.rename_axis("customer_id").reset_index().to_parquet(path, index=False)
         return path
 

@@ -20,7 +20,6 @@ import ctypes
 import datetime as dt
 import errno
 import fcntl
-import hashlib
 import json
 import os
 import platform
@@ -35,7 +34,7 @@ from pathlib import Path
 
 from analysis.config import RunParams, load_params, params_to_dict
 from analysis.errors import KitError
-from analysis import privacy
+from analysis import incremental, privacy
 
 PROJECT_KERNEL = "retention-kit"
 NOTEBOOK_DIR = Path("notebooks")
@@ -55,16 +54,17 @@ class Terminated(BaseException):
     """The pipeline received SIGTERM (raised by the handler :func:`main` installs)."""
 
 
+#: Put before every console line; the as-of date in runs of a backfill, whose output
+#: ``make -j2`` interleaves.
+_prefix = ""
+
+
 def _say(message: str) -> None:
-    print(message, flush=True)
+    lines = message.split("\n")
+    print("\n".join(f"{_prefix}{line}" if line.strip() else line for line in lines), flush=True)
 
 
-def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+sha256_of = incremental.sha256_file
 
 
 def package_versions() -> dict[str, str]:
@@ -125,10 +125,27 @@ def notebooks(folder: Path = NOTEBOOK_DIR) -> list[Path]:
     return found
 
 
-def resolve_dates(params: RunParams, quality_observation_end: str, first_date: str) -> dict:
+def as_of_calibration_end(period, as_of: dt.date) -> dt.date | None:
+    """The calibration end of a run as of ``as_of`` (``make report AS_OF=...``).
+
+    The holdout keeps its length so the runs of a series are alike: with both
+    ``observation_end`` and ``calibration_end`` configured, the calibration end moves with
+    the as-of date; otherwise it is ``holdout_days`` before it (None: decided later).
+    """
+    if period.calibration_end and period.observation_end:
+        return as_of - (period.observation_end - period.calibration_end)
+    return None
+
+
+def resolve_dates(params: RunParams, quality_observation_end: str, first_date: str,
+                  calibration_end: dt.date | None = None, as_of: dt.date | None = None) -> dict:
     """Observation and calibration end of the run, checked against the data."""
     obs_end = dt.date.fromisoformat(quality_observation_end)
-    cal_end = params.period.calibration_end or (obs_end - dt.timedelta(days=params.period.holdout_days))
+    if as_of is not None:
+        calibration_end = calibration_end or as_of_calibration_end(params.period, as_of)
+    else:
+        calibration_end = calibration_end or params.period.calibration_end
+    cal_end = calibration_end or (obs_end - dt.timedelta(days=params.period.holdout_days))
     first = dt.date.fromisoformat(first_date)
     if cal_end >= obs_end:
         raise KitError(f"The calibration end ({cal_end}) must be before the observation end ({obs_end}).")
@@ -159,12 +176,20 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
 
 
-def render_html(executed: Path, target: Path, title: str) -> None:
-    """Executed notebook -> stand-alone HTML without code, prompts or stderr."""
+def render_html(executed: Path, target: Path, title: str, section: str = "") -> None:
+    """Executed notebook -> stand-alone HTML without code, prompts or stderr.
+
+    ``section`` (HTML, e.g. "since the last report") goes right after the title cell.
+    """
     import nbformat
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(executed, as_version=4)
+    if section:
+        first_md = next((i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"), -1)
+        cell = nbformat.v4.new_raw_cell(section, metadata={"kit_html": True})
+        cell["id"] = "since-last-report"
+        nb.cells.insert(first_md + 1, cell)
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id; keep the HTML reproducible
@@ -393,8 +418,101 @@ def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2400, tim
     return None
 
 
-def run(params_path: Path, out: Path | None = None, project_dir: Path | None = None) -> Path:
-    """Execute the pipeline; returns the run folder. Raises KitError or StepFailed."""
+def input_files(params: RunParams) -> list[Path]:
+    """The data files a run reads: the transactions and any other ``path`` in the configuration."""
+    found: list[Path] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "path" and isinstance(value, str):
+                    found.append(Path(value))
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(params_to_dict(params))
+    return found
+
+
+def dependencies(params: RunParams, project_dir: Path) -> list[Path]:
+    """Every file a run's result depends on, for the Makefile: configuration inputs, notebooks, library."""
+    src = Path(__file__).resolve().parent
+    files = [p for p in input_files(params) if p.is_file()]
+    files += notebooks(project_dir / NOTEBOOK_DIR)
+    files += sorted(src.rglob("*.py")) + sorted(p for p in (src / "templates").rglob("*") if p.is_file())
+    lock = project_dir / "requirements.lock"
+    return files + ([lock] if lock.is_file() else [])
+
+
+class _Steps:
+    """Runs the steps of one run: times them, records their key and outputs, reuses what it can."""
+
+    def __init__(self, staging: Path, reuse: incremental.Reuse, render_only: bool) -> None:
+        self.staging, self.reuse, self.render_only = staging, reuse, render_only
+        self.records: list[dict] = []
+
+    def run(self, name: str, key: str | None, action, header: str) -> bool:
+        """Run ``action()`` as step ``name``, unless its outputs can be reused; True if it ran.
+
+        ``header`` is the console line announcing the step, e.g. "[2/7] 01_data_and_kpis: executing
+        with papermill"; when the step is reused, only its part before the colon is shown.
+        """
+        t0 = time.time()
+        record = {"step": name, "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        reused = self.reuse.take(name, key, self.staging) if key is not None else None
+        _say(header if reused is None else header.split(":")[0] + ": unchanged, reused from the last run of this folder")
+        ok = False
+        try:
+            if reused is not None:
+                if self.render_only:  # keep the key the reused outputs were made with
+                    key = self.reuse.steps[name]["key"]
+                record.update(outputs=reused, reused=True)
+            else:
+                before = incremental.snapshot(self.staging)
+                action()
+                if key is not None:
+                    record.update(outputs=incremental.written_since(self.staging, before), reused=False)
+            ok = True
+        finally:
+            seconds = time.time() - t0
+            if key is not None:
+                record["key"] = key
+            record.update(ended_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                          seconds=round(seconds, 3), ok=ok)
+            self.records.append(record)
+        if reused is None:
+            _say(f"      done in {seconds:.1f} s")
+        return reused is None
+
+
+def run(params_path: Path, out: Path | None = None, project_dir: Path | None = None, *,
+        as_of: dt.date | None = None, reuse: bool = True, render_only: bool = False,
+        params_label: str | None = None, refresh_following: bool = True) -> Path:
+    """Execute the pipeline; returns the run folder. Raises KitError or StepFailed.
+
+    ``as_of``: the observation end (later transactions are left out and counted); the run
+    goes to ``reports/<as_of>/`` unless ``out`` is given. ``reuse``: copy the outputs of
+    steps whose inputs did not change from the published run of the same folder
+    (:mod:`analysis.incremental`). ``render_only``: reuse every computing step as it is
+    and only redo the comparison with the previous report and the HTML (used to refresh a
+    later report when an earlier one was re-run).
+    """
+    global _prefix
+    previous_prefix, _prefix = _prefix, (f"{as_of} " if as_of else "")
+    try:
+        return _run(params_path, out, project_dir, as_of=as_of, reuse=reuse, render_only=render_only,
+                    params_label=params_label, refresh_following=refresh_following)
+    finally:
+        _prefix = previous_prefix
+
+
+def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of: dt.date | None, reuse: bool,
+         render_only: bool, params_label: str | None, refresh_following: bool) -> Path:
+    """One run; see :func:`run`."""
+    from analysis import history, series
     from analysis.ingest import ingest_transactions
     from analysis.report import write_index
 
@@ -408,8 +526,11 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
              f"      Customer ids in the HTML reports and exported lists are replaced by pseudonyms (c_...) made with\n"
              f"      it. Keep the file (and a backup) so later runs give the same pseudonyms, or set\n"
              f"      {privacy.ENV_VAR} or privacy.key_file to use another key.")
+    observation_end = as_of or params.period.observation_end
     out = out.resolve() if out else None
     reports_root = (out.parent if out else project_dir / "reports").resolve()
+    if out is None and observation_end is not None:
+        out = reports_root / observation_end.isoformat()
     reports_root.mkdir(parents=True, exist_ok=True)
     for line in clean_stale(reports_root):
         _say(f"      {line}")
@@ -419,26 +540,8 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
     lock = FolderLock(out).acquire() if out else None
     staging = reports_root / f".staging-{os.getpid()}-{int(started)}"
     staging.mkdir()
-    steps: list[dict] = []
     published = False
-
-    def step(name: str):
-        class _Timer:
-            def __enter__(self_inner):
-                self_inner.t0 = time.time()
-                self_inner.start = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-                return self_inner
-
-            def __exit__(self_inner, *exc):
-                seconds = time.time() - self_inner.t0
-                steps.append({"step": name, "started_at": self_inner.start,
-                              "ended_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                              "seconds": round(seconds, 3), "ok": exc[0] is None})
-                if exc[0] is None:
-                    _say(f"      done in {seconds:.1f} s")
-                return False
-
-        return _Timer()
+    steps = _Steps(staging, incremental.Reuse(out, enabled=reuse or render_only, force=render_only), render_only)
 
     try:
         artifacts = staging / "artifacts"
@@ -447,54 +550,108 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
         (staging / "logs").mkdir()
         shutil.copyfile(params_path, staging / "params.yaml")
         nb_list = notebooks(project_dir / NOTEBOOK_DIR)
-        total = len(nb_list) + 2
+        total = len(nb_list) + 3
         data_path = Path(params.data.path)
+        # the dates the run is cut at, not how they were given: "AS_OF=1998-06-30" and a configured
+        # observation end of 1998-06-30 are the same run
+        cut_dates = [str(observation_end), str(as_of_calibration_end(params.period, as_of) if as_of
+                                                  else params.period.calibration_end)]
+        common = {"params": sha256_of(Path(params_path)), "dates": cut_dates, "packages": package_versions(),
+                  "inputs": {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params)},
+                  "pseudonym_key": pseudonyms.fingerprint}
         engine = "Spark" if params.engine == "spark" else "DuckDB"
-        _say(f"[1/{total}] ingest: reading {data_path} with {engine}")
-        with step("ingest"):
+        cut = f" as of {as_of}" if as_of else ""
+        code = ["ingest", "pipeline"] + (["spark_engine"] if params.engine == "spark" else [])
+
+        def ingest():
             if params.engine == "spark":
                 from analysis import spark_engine
 
                 session = spark_engine.spark_session(params.spark.master, params.spark.app_name, params.spark.conf)
                 quality = spark_engine.ingest_transactions(params.data, artifacts / "purchases.parquet", spark=session,
-                                                           observation_end=params.period.observation_end)
+                                                           observation_end=observation_end)
             else:
                 quality = ingest_transactions(params.data, artifacts / "purchases.parquet",
-                                              observation_end=params.period.observation_end)
-            dates = resolve_dates(params, quality.observation_end, quality.first_date)
+                                              observation_end=observation_end)
+            dates = resolve_dates(params, quality.observation_end, quality.first_date, as_of=as_of)
             (artifacts / "data_quality.json").write_text(json.dumps(quality.to_dict(), indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
-            _say(f"      {quality.rows_read:,} rows read, {quality.rows_used:,} used, "
-                 f"{quality.customers:,} customers, {quality.first_date} to {quality.observation_end}")
+
+        steps.run("ingest", incremental.digest({**common, "code": incremental.files_digest(
+            incremental.module_closure(code))}), ingest, f"[1/{total}] ingest: reading {data_path} with {engine}{cut}")
+        quality = json.loads((artifacts / "data_quality.json").read_text())
+        dates = json.loads((artifacts / "run.json").read_text())
+        _say(f"      {quality['rows_read']:,} rows read, {quality['rows_used']:,} used, "
+             f"{quality['customers']:,} customers, {quality['first_date']} to {dates['observation_end']}")
         if out is None:
             out = reports_root / dates["observation_end"]
             lock = FolderLock(out).acquire()
+            steps.reuse = incremental.Reuse(out, enabled=reuse)
         for i, nb in enumerate(nb_list, start=2):
-            _say(f"[{i}/{total}] {nb.stem}: executing with papermill")
-            with step(nb.stem):
-                run_notebook(nb, staging / "executed" / nb.name, staging / "params.yaml", staging, project_dir)
-        _say(f"[{total}/{total}] html: rendering reports")
-        with step("html"):
-            pages = []
+            key = incremental.digest({**common, "notebook": sha256_of(nb),
+                                      "code": incremental.files_digest(incremental.notebook_code(nb)),
+                                      "artifacts": incremental.files_digest(sorted(p for p in artifacts.rglob("*")
+                                                                                   if p.is_file()), staging)})
+            steps.run(nb.stem, key, lambda nb=nb: run_notebook(nb, staging / "executed" / nb.name,
+                                                              staging / "params.yaml", staging, project_dir),
+                      f"[{i}/{total}] {nb.stem}: executing with papermill")
+
+        # ---- since the last report: compare with the previous run of the series
+        series_date = series.folder_date(out)
+        comparison, previous, trend = None, None, None
+
+        def compare():
+            nonlocal comparison, previous, trend
+            if series_date is None:
+                _say(f"      {out.name} is not named by a date (YYYY-MM-DD): no comparison")
+                return
+            series.wait_for_earlier(reports_root, series_date, _say)
+            previous = series.previous_run(reports_root, series_date, str(data_path))
+            earlier = [r.dir for r in series.complete_runs(reports_root)
+                       if r.date < series_date and series.same_series(r, str(data_path))]
+            trend = history.kpi_trend(earlier + [staging])
+            if previous is None:
+                _say("      no earlier report of this data in the folder: this is the first of the series")
+                return
+            comparison = history.compare_runs(staging, previous.dir, params)
+            _say(f"      compared with {previous.dir.name}")
+
+        steps.run("compare", None, compare, f"[{total - 1}/{total}] compare: with the previous report")
+        pseudonym = privacy.Pseudonymiser(pseudonyms)
+
+        def section(stage: str) -> str:
+            if series_date is None:
+                return ""
+            return history.section_html(comparison, stage, params, pseudonym, trend)
+
+        pages = []
+
+        def html():
             for nb in nb_list:
                 title = nb.stem[3:].replace("_", " ").capitalize()
-                render_html(staging / "executed" / nb.name, staging / f"{nb.stem}.html", title)
+                render_html(staging / "executed" / nb.name, staging / f"{nb.stem}.html", title, section(nb.stem))
                 pages.append((nb.stem + ".html", title))
+
+        steps.run("html", None, html, f"[{total}/{total}] html: rendering reports")
         git = git_state(project_dir)
+        label = params_label or str(params_path)
         manifest = {
             "kit_version": _kit_version(),
-            "params_file": str(params_path),
+            "params_file": label,
             "params_sha256": sha256_of(Path(params_path)),
             "params": params_to_dict(params),
+            "as_of": as_of.isoformat() if as_of else None,
             "input": {"path": str(data_path),
-                      **({"bytes": data_path.stat().st_size, "sha256": sha256_of(data_path)} if data_path.is_file()
-                         else {"bytes": None, "sha256": None})},
+                      **({"bytes": data_path.stat().st_size, "sha256": common["inputs"].get(str(data_path))}
+                         if data_path.is_file() else {"bytes": None, "sha256": None})},
             "dates": dates,
+            "previous_run": ({"folder": previous.dir.name, "observation_end": previous.date.isoformat()}
+                             if previous else None),
             "seed": params.models.seed,
             "privacy": {"pseudonyms": f"{privacy.PREFIX} + first {privacy.HEX_DIGITS} hex digits of HMAC-SHA256(key, id)",
                         "key_source": pseudonyms.source, "key_fingerprint": pseudonyms.fingerprint,
                         "crm_export_real_ids": params.privacy.crm_export_real_ids},
-            "packages": package_versions(),
+            "packages": common["packages"],
             "environment": installed_distributions(),
             "git": git,
             "python": {"version": sys.version.split()[0], "implementation": platform.python_implementation(),
@@ -503,16 +660,16 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
             "machine": {"system": platform.system(), "release": platform.release(), "arch": platform.machine()},
             "env": {name: os.environ[name] for name in REPRODUCIBILITY_ENV if name in os.environ},
             "repeat": (f"git checkout {git['commit']} && " if git.get("commit") else "")
-                      + f"make report PARAMS={params_path} OUT={out}",
+                      + f"make report PARAMS={label}" + (f" AS_OF={as_of}" if as_of else "") + f" OUT={out}",
             "artifacts": {p.relative_to(staging).as_posix(): sha256_of(p)
                           for p in sorted(artifacts.rglob("*")) if p.is_file()},
             "started_at": started_at,
-            "steps": steps,
+            "steps": steps.records,
         }
         manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         manifest["duration_seconds"] = round(time.time() - started, 3)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
-        write_index(staging, params, pages, manifest)
+        write_index(staging, params, pages, manifest, since_html=section("summary"))
         t0 = time.time()
         why_not = screenshot(staging / "index.html", staging / "summary.png")
         manifest["screenshot"] = ({"file": "summary.png", "seconds": round(time.time() - t0, 3)} if why_not is None
@@ -522,7 +679,6 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         _replace_dir(staging, out)
         published = True
-        return out
     except RunLocked:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -540,6 +696,43 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
     finally:
         if lock is not None:
             lock.release()
+    if series_date is not None:
+        for note in series.publish_index(reports_root):
+            _say(f"      note: {note}")
+        if refresh_following:
+            _refresh_next(reports_root, out, series_date, str(data_path), project_dir)
+    return out
+
+
+def _refresh_next(reports_root: Path, published: Path, date: dt.date, data_path: str, project_dir: Path) -> None:
+    """Redo the comparison of the next report in the series if it was made against another report
+    than ``published`` (e.g. an earlier month was re-run or added later). Only HTML is rebuilt."""
+    import tempfile
+
+    from analysis import series
+
+    following = series.next_run(reports_root, date, data_path)
+    if following is None:
+        return
+    since = following.artifact("since_last.json").get("previous") or {}
+    current = {name: sha256_of(published / "artifacts" / name) for name in (since.get("artifacts_sha256") or {})
+               if (published / "artifacts" / name).is_file()}
+    if since.get("folder") == published.name and current and current == since.get("artifacts_sha256"):
+        return
+    _say(f"\nThe report of {following.date} was compared with "
+         f"{since.get('folder') or 'no earlier report'}; updating its comparison with {published.name}")
+    with tempfile.TemporaryDirectory(prefix="retention-kit-refresh-") as tmp:
+        params_copy = Path(tmp) / "params.yaml"
+        shutil.copyfile(following.dir / "params.yaml", params_copy)
+        try:
+            as_of = following.manifest.get("as_of")
+            run(params_copy, following.dir, project_dir, as_of=dt.date.fromisoformat(as_of) if as_of else None,
+                render_only=True,
+                params_label=following.manifest.get("params_file"), refresh_following=False)
+        except RunLocked:
+            _say(f"      {following.dir.name} is being written by another run, which does its own comparison")
+        except (KitError, StepFailed) as exc:
+            _say(f"      note: could not update {following.dir.name}: {exc}")
 
 
 def _kit_version() -> str:
@@ -554,8 +747,38 @@ def main(argv: list[str] | None = None) -> int:
     run_p = sub.add_parser("run", help="run the reports for one configuration")
     run_p.add_argument("--params", default="params/default.yaml", type=Path)
     run_p.add_argument("--out", default=None, type=Path, help="run folder (default reports/<observation end>)")
+    run_p.add_argument("--as-of", default=None, help="observation end YYYY-MM-DD: later transactions are left out")
+    run_p.add_argument("--no-reuse", action="store_true", help="execute every step, even if nothing changed")
+    index_p = sub.add_parser("index", help="rewrite reports/index.html and reports/latest from the published runs")
+    index_p.add_argument("--reports", default=Path("reports"), type=Path)
+    deps_p = sub.add_parser("deps", help="print the files a run depends on (for the Makefile)")
+    deps_p.add_argument("--params", default="params/default.yaml", type=Path)
     args = parser.parse_args(argv)
     t0 = time.time()
+    if args.command == "index":
+        from analysis import series
+
+        for note in series.publish_index(args.reports.resolve()):
+            _say(f"note: {note}")
+        _say(f"Index of {len(series.complete_runs(args.reports.resolve()))} report(s): {args.reports / 'index.html'}")
+        return 0
+    if args.command == "deps":
+        try:
+            files = dependencies(load_params(args.params), Path.cwd())
+        except (KitError, StepFailed) as exc:
+            print(f"ERROR: {exc}", file=sys.stderr)
+            return 2
+        print(" ".join(str(f).replace(" ", "\\ ") for f in [args.params, *files]))
+        return 0
+    as_of = None
+    if args.as_of:
+        from analysis.periods import parse_date
+
+        try:
+            as_of = parse_date(args.as_of, "AS_OF")
+        except ValueError as exc:
+            _say(f"ERROR: {exc}")
+            return 2
 
     def _on_sigterm(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up is enough
@@ -563,7 +786,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        out = run(args.params, args.out)
+        out = run(args.params, args.out, as_of=as_of, reuse=not args.no_reuse)
     except RunLocked as exc:
         _say(f"\nERROR: {exc}")
         return 3

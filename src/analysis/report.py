@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from analysis.config import RunParams
 from analysis.i18n import translate, translate_figure
@@ -133,7 +134,7 @@ def findings(kpis: dict, model: dict, customers: pd.DataFrame | None, at_risk: p
     return out
 
 
-def _png(fig) -> str:
+def png_data_uri(fig) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -152,7 +153,7 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
         fig = Figure(figsize=(8, 4.2))
         draw(fig.add_subplot())
         translate_figure(fig, lang)
-        charts.append({"src": _png(fig), "alt": translate(caption, lang), "caption": translate(caption, lang)})
+        charts.append({"src": png_data_uri(fig), "alt": translate(caption, lang), "caption": translate(caption, lang)})
 
     series_path = artifacts / "kpi_series.csv"
     if series_path.exists():
@@ -184,8 +185,12 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
     return charts
 
 
-def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict) -> Path:
-    """Render ``run_dir/index.html`` (the executive summary) from the run's artifacts."""
+def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict,
+                since_html: str = "") -> Path:
+    """Render ``run_dir/index.html`` (the executive summary) from the run's artifacts.
+
+    ``since_html``: the "since the last report" section (:func:`analysis.history.section_html`).
+    """
     artifacts = run_dir / "artifacts"
     lang, currency = params.report.language, params.report.currency
     kpis = _read_json(artifacts / "kpis.json")
@@ -217,6 +222,7 @@ def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], 
         dates=manifest.get("dates", {}),
         manifest=manifest,
         params=params,
+        since_html=Markup(since_html),
     )
     target = run_dir / "index.html"
     target.write_text(html, encoding="utf-8")
