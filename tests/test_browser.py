@@ -66,7 +66,7 @@ def run_dir(chromium, tmp_path_factory) -> Path:
     raw["models"]["n_draws"] = 50
     params = folder / "params.yaml"
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
-    out = folder / "run"
+    out = folder / "1998-06-30"  # a dated run: the folder gets the reports index too
     env = {**os.environ, privacy.ENV_VAR: "browser-test-key-0123456789", pipeline.CHROMIUM_ENV: chromium}
     result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"],
                             cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
@@ -120,3 +120,13 @@ def test_summary_screenshot_is_a_real_picture(run_dir):
         grey = image.convert("L")
         assert grey.getextrema()[0] < 100, "no dark pixels: the page did not render"
         assert ImageStat.Stat(grey).stddev[0] > 10, "a blank picture"
+
+
+def test_reports_index_loads_cleanly_and_links_the_run(browser, run_dir):
+    index = run_dir.parent / "index.html"
+    seen = _visit(browser, index)
+    assert not seen["console"] and not seen["failed"], seen
+    assert all(urlparse(u).scheme in ("file", "data") for u in seen["requests"])
+    assert [i for i in seen["images"] if i["complete"] and i["width"] > 0 and i["alt"]], "the KPI trend chart"
+    assert "1998-06-30/index.html" in seen["links"]
+    assert (run_dir.parent / "latest").resolve() == run_dir.resolve()

@@ -132,6 +132,18 @@ NL: dict[str, str] = {
     # since the last report (analysis.history)
     "Key figures across reports": "Kerncijfers per rapport",
     "report date (data up to)": "rapportdatum (gegevens tot en met)",
+    # reports/index.html (analysis.series)
+    "all reports": "alle rapporten",
+    "Every published report in this folder, newest first.": "Alle gepubliceerde rapporten in deze map, nieuwste eerst.",
+    "Latest report": "Nieuwste rapport",
+    "Reports": "Rapporten",
+    "Compared with": "Vergeleken met",
+    "Trend across the reports": "Verloop over de rapporten",
+    "Retention rate, churn rate, active customers and total expected customer value in each report.":
+        "Klantbehoud, klantverloop, actieve klanten en totale verwachte klantwaarde in elk rapport.",
+    "Updated": "Bijgewerkt",
+    "A run that fails is not listed and does not change this page.":
+        "Een mislukte run wordt niet vermeld en verandert deze pagina niet.",
 }
 
 # Labels with a variable part: (pattern, Dutch template using the groups).
