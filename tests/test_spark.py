@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.util
+import os
 import shutil
 import sys
 
@@ -34,6 +35,8 @@ if importlib.util.find_spec("pyspark") is None:
     _why_not = "pyspark is not installed (optional: `make setup-spark` or pip install -r requirements-spark.txt)"
 elif shutil.which("java") is None:
     _why_not = "Java is not on the PATH (pyspark needs Java 17)"
+if _why_not and os.environ.get("RETENTION_KIT_REQUIRE_SPARK") == "1":  # set by .ci/run in CI: no silent skip
+    raise RuntimeError(f"RETENTION_KIT_REQUIRE_SPARK=1 but the Spark tests cannot run: {_why_not}")
 needs_spark = pytest.mark.skipif(_why_not is not None, reason=_why_not or "")
 
 
