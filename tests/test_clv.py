@@ -179,6 +179,67 @@ def test_simulation_is_seeded_and_ordered():
     assert inside > 0.95
 
 
+def _krinsky_robb_reference(data, m, gg, n_draws, seed, level, **kw):
+    """The band by its definition: every draw's CLV for every customer in one array, no shortcuts.
+
+    Per draw the CLV is margin * E[M] * sum_m (E[X(t_m)] - E[X(t_{m-1})]) / (1+d)^m with the
+    conditional expectation of models.conditional_expected_purchases at whole months.
+    """
+    rng = np.random.default_rng(seed)
+    theta = clv._draw_log_params(rng, m.log_params, m.cov_log, n_draws, lambda z: np.all(np.isfinite(z), axis=1))
+    phi = clv._draw_log_params(rng, gg.log_params, gg.cov_log, n_draws, lambda z: np.exp(z[:, 1]) > 1.0)
+    x, tx, T, mbar = (data[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
+    month = clv.month_length(m.time_unit)
+    rate = clv.monthly_discount_rate(kw["annual_discount_rate"])
+    draws = np.empty((n_draws, len(data)))
+    for d in range(n_draws):
+        params = dict(zip(models.PARAM_NAMES[m.name], np.exp(theta[d])))
+        disc, prev = 0.0, 0.0
+        for k in range(1, kw["horizon_months"] + 1):
+            e = models.conditional_expected_purchases(m.name, params, k * month, x, tx, T)
+            disc = disc + (e - prev) / (1 + rate) ** k
+            prev = e
+        draws[d] = kw["gross_margin"] * models.expected_average_value(np.exp(phi[d]), x, mbar) * disc
+    tails = [(1 - level) / 2, (1 + level) / 2]
+    return np.quantile(draws, tails, axis=0), np.quantile(draws.sum(axis=1), tails)
+
+
+@pytest.mark.parametrize("name", models.MODEL_NAMES)
+def test_blocked_band_is_the_krinsky_robb_band(name):
+    data = _cdnow("W")
+    m = models.fit_model(data, name, time_unit="W")
+    gg = models.fit_gamma_gamma(data)
+    kw = dict(horizon_months=6, annual_discount_rate=0.1, gross_margin=0.3)
+    got = clv.customer_lifetime_value(data, m, gg, n_draws=60, seed=7, level=0.8, block_size=500, **kw)
+    (low, high), (total_low, total_high) = _krinsky_robb_reference(data, m, gg, 60, 7, 0.8, **kw)
+    np.testing.assert_allclose(got.customers["clv_low"].to_numpy(), low, rtol=1e-9)
+    np.testing.assert_allclose(got.customers["clv_high"].to_numpy(), high, rtol=1e-9)
+    assert got.total_clv_low == pytest.approx(total_low, rel=1e-12)
+    assert got.total_clv_high == pytest.approx(total_high, rel=1e-12)
+    assert got.n_draws == 60
+
+
+def test_band_does_not_depend_on_blocks_or_threads():
+    data = _cdnow("W")
+    m = models.fit_model(data, "bgnbd", time_unit="W")
+    gg = models.fit_gamma_gamma(data)
+    kw = dict(horizon_months=12, annual_discount_rate=0.1, gross_margin=0.3, n_draws=50, seed=2)
+    ref = clv.customer_lifetime_value(data, m, gg, n_threads=1, block_size=len(data), **kw)
+    for threads, block in ((1, 7), (3, 100), (None, clv.BLOCK_SIZE)):
+        got = clv.customer_lifetime_value(data, m, gg, n_threads=threads, block_size=block, **kw)
+        pd.testing.assert_frame_equal(got.customers, ref.customers, check_exact=True)
+        assert got.total_clv_low == pytest.approx(ref.total_clv_low, rel=1e-13)
+        assert got.total_clv_high == pytest.approx(ref.total_clv_high, rel=1e-13)
+
+
+@pytest.mark.parametrize("k", [1, 2, 11, 200])
+def test_quantiles_of_sorted_rows_equal_numpy(k):
+    rows = np.sort(np.random.default_rng(k).lognormal(size=(50, k)), axis=1)
+    probs = [0.05, 0.95, 0.5, (1 - 0.9) / 2, (1 + 0.9) / 2, 0.0, 1.0]
+    for q, got in zip(probs, clv._lerp_quantiles(rows, probs)):
+        np.testing.assert_array_equal(got, np.quantile(rows, q, axis=1))
+
+
 def test_invalid_inputs():
     data = _cdnow("W").iloc[:10]
     m, gg = _model(BG), _gamma_gamma(GG)

@@ -15,6 +15,7 @@ Data flow (Fader, Hardie & Lee 2005):
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from analysis.config import RunParams
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
 from analysis.models import FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model, select_model
 from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,6 +144,7 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     cal_end = dt.date.fromisoformat(dates["calibration_end"])
     obs_end = dt.date.fromisoformat(dates["observation_end"])
     mp = params.models
+    _log.info("model stage: calibration/holdout split at %s", cal_end)
     cal = calibration_holdout_summary(purchases, cal_end, obs_end, unit)
     if cal.empty:
         raise ModelFitError(f"No customer bought before the calibration end {cal_end}: set period.calibration_end later.")
@@ -158,6 +162,7 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     if not fits:
         raise ModelFitError("None of the purchase models could be fitted: " + "; ".join(failures.values()))
 
+    _log.info("model stage: holdout predictions of %s", ", ".join(fits))
     predictions = {name: holdout_predictions(cal, m) for name, m in fits.items()}
     errors = {name: holdout_errors(p) for name, p in predictions.items()}
     tables = {name: holdout_table(p) for name, p in predictions.items()}
@@ -177,8 +182,10 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
                               period_length=7.0 / unit_days)
 
     full = customers[["frequency", "recency", "T", "monetary_value"]].copy()
+    _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", selected, f"{len(full):,}", obs_end)
     final = fit_model(full, selected, penalizer=mp.penalizer, time_unit=unit)
     gg_final = fit_gamma_gamma(full)
+    _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", f"{len(full):,}", mp.n_draws)
     clv = customer_lifetime_value(full, final, gg_final, horizon_months=params.clv.horizon_months,
                                   annual_discount_rate=params.clv.annual_discount_rate,
                                   gross_margin=params.clv.gross_margin, n_draws=mp.n_draws,

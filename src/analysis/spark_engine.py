@@ -504,27 +504,20 @@ def unique_rows(summary: DataFrame, columns: list[str], where: Column | None = N
     return rows.sort_values(columns, kind="stable").reset_index(drop=True)
 
 
-def _expand(rows: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """One row per customer again (numbered ids): what :mod:`analysis.models` fits on."""
-    counts = rows["n"].to_numpy(dtype=np.int64)
-    out = pd.DataFrame({c: np.repeat(rows[c].to_numpy(dtype=float), counts) for c in columns})
-    out.index.name = "customer_id"
-    return out
-
-
 def fit_model(
     summary: DataFrame, model: str = "bgnbd", *, time_unit: str, penalizer: float = 0.0, ci_level: float = 0.95
 ) -> FittedModel:
     """Fit a transaction model on the driver from the unique ``(frequency, recency, T)`` rows.
 
     Only the distinct rows and their counts leave the cluster; the fit is
-    :func:`analysis.models.fit_model` (so the estimates equal the DuckDB engine's).
+    :func:`analysis.models.fit_model` on those rows weighted by their counts (so the
+    estimates equal the DuckDB engine's, and the driver's memory does not grow with the
+    number of customers).
     """
     from analysis import models
 
     rows = unique_rows(summary, ["frequency", "recency", "T"])
-    return models.fit_model(_expand(rows, ["frequency", "recency", "T"]), model, penalizer=penalizer,
-                            time_unit=time_unit, ci_level=ci_level)
+    return models.fit_model(rows, model, penalizer=penalizer, time_unit=time_unit, ci_level=ci_level, weights="n")
 
 
 def fit_gamma_gamma(summary: DataFrame, *, penalizer: float = 0.0, ci_level: float = 0.95) -> GammaGammaFit:
@@ -534,8 +527,7 @@ def fit_gamma_gamma(summary: DataFrame, *, penalizer: float = 0.0, ci_level: flo
 
     rows = unique_rows(summary, ["frequency", "monetary_value"],
                        where=(F.col("frequency") > 0) & (F.col("monetary_value") > 0))
-    return models.fit_gamma_gamma(_expand(rows, ["frequency", "monetary_value"]), penalizer=penalizer,
-                                  ci_level=ci_level)
+    return models.fit_gamma_gamma(rows, penalizer=penalizer, ci_level=ci_level, weights="n")
 
 
 def score_customers(
@@ -582,7 +574,8 @@ def score_customers(
         for chunk in chunks:
             if len(chunk) == 0:
                 continue
-            result = customer_lifetime_value(chunk.set_index("customer_id"), fitted, spend, **kwargs)
+            # one thread per task: Spark runs one task per executor core
+            result = customer_lifetime_value(chunk.set_index("customer_id"), fitted, spend, n_threads=1, **kwargs)
             yield result.customers[CLV_COLUMNS].reset_index()
 
     columns = ["customer_id", "frequency", "recency", "T", "monetary_value"]

@@ -28,6 +28,7 @@ than ``MAX_BITMAP_DAYS`` use the two-level SQL instead. Both give identical resu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import duckdb
@@ -36,6 +37,8 @@ import pandas as pd
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0}
 
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
+
+_log = logging.getLogger(__name__)
 
 MAX_BITMAP_DAYS = 2048
 """Longest period (in days) counted with a per-customer bitmap (2048 bits = 256 bytes per customer)."""
@@ -198,7 +201,9 @@ def rfm_summary(
         FROM ({_customer_periods_sql(con, source, _iso(observation_end))})
         ORDER BY customer_id
     """
+    _log.info("summary: reading purchases up to %s", observation_end)
     df = con.execute(sql).df().set_index("customer_id")
+    _log.info("summary: %s customers", f"{len(df):,}")
     return df
 
 
