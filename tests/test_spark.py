@@ -226,3 +226,154 @@ def test_spark_job_writes_scores(spark, cdnow, tmp_path):
     reference = models.fit_model(rfm_summary(cdnow[0], CDNOW_END, "W"), "bgnbd", time_unit="W")
     for k, v in reference.params.items():
         assert result["model"]["params"][k] == pytest.approx(v, rel=1e-9), k
+
+
+# --- the band of the total from per-draw totals (without Spark) ---------------------------
+
+
+def test_total_band_is_the_quantile_band_of_the_finite_draws():
+    # hand calculation: the finite totals 1, 2, 3, 4; 25% at position 0.75 -> 1.75, 75% at 2.25 -> 3.25
+    assert clv.total_band(np.array([4.0, np.nan, 1.0, 3.0, 2.0]), 0.5) == (1.75, 3.25, 4)
+    low, high, used = clv.total_band(np.array([np.nan, np.inf]), 0.9)
+    assert np.isnan(low) and np.isnan(high) and used == 0
+
+
+@pytest.fixture(scope="module")
+def cdnow_duck(tmp_path_factory):
+    """The CDNOW sample through the DuckDB ingest and summary, with its fitted models."""
+    path = tmp_path_factory.mktemp("cdnow_duck") / "purchases.parquet"
+    ingest_transactions(CDNOW_PARAMS, path, observation_end=CDNOW_END)
+    summary = rfm_summary(path, CDNOW_END, "W")
+    return path, summary, models.fit_model(summary, "bgnbd", time_unit="W"), models.fit_gamma_gamma(summary)
+
+
+def test_per_draw_totals_of_customer_groups_add_up_to_the_whole(cdnow_duck):
+    """What the Spark chunks rely on: per-draw totals of disjoint groups add up to the whole's."""
+    _, summary, bg, gg = cdnow_duck
+    whole = clv.customer_lifetime_value(summary, bg, gg, **CLV_KW)
+    assert whole.draw_totals.shape == (CLV_KW["n_draws"],) and np.isfinite(whole.draw_totals).all()
+    assert clv.total_band(whole.draw_totals, CLV_KW["level"]) == (whole.total_clv_low, whole.total_clv_high,
+                                                                  whole.n_draws)
+    # the total at the estimates lies inside the band of the draws
+    assert whole.total_clv_low < whole.total_clv < whole.total_clv_high
+    groups = [summary.iloc[i::3] for i in range(3)]  # interleaved, unlike any sort order
+    parts = [clv.customer_lifetime_value(g, bg, gg, **CLV_KW) for g in groups]
+    np.testing.assert_allclose(np.sum([p.draw_totals for p in parts], axis=0), whole.draw_totals, rtol=1e-12)
+    for group, part in zip(groups, parts):
+        pd.testing.assert_frame_equal(part.customers, whole.customers.loc[group.index], rtol=1e-12)
+    assert clv.customer_lifetime_value(summary, bg, gg, **{**CLV_KW, "n_draws": 0}).draw_totals is None
+
+
+# --- the engine: spark run of the pipeline -------------------------------------------------
+
+
+@needs_spark
+def test_spark_clv_with_the_band_of_the_total_equals_the_pandas_path(spark, simulated):
+    from analysis import spark_engine
+
+    path, end = simulated
+    spark_summary = spark_engine.rfm_summary(spark_engine.read_transactions(spark, DataParams(path=path)), end, "W")
+    spark_summary = spark_summary.repartition(3).cache()  # several chunks
+    duck = rfm_summary(path, end, "W")
+    bg, gg = models.fit_model(duck, "bgnbd", time_unit="W"), models.fit_gamma_gamma(duck)
+    ref = clv.customer_lifetime_value(duck, bg, gg, **CLV_KW)
+
+    ours = spark_engine.customer_lifetime_value(spark_summary, bg, gg, **CLV_KW)
+    assert list(ours.customers.index) == list(ref.customers.index)
+    assert list(ours.customers.columns) == clv.CLV_COLUMNS
+    for col in clv.CLV_COLUMNS:
+        np.testing.assert_allclose(ours.customers[col].to_numpy(), ref.customers[col].to_numpy(),
+                                   rtol=1e-9, atol=1e-12, err_msg=col)
+    assert ours.total_clv == pytest.approx(ref.total_clv, rel=1e-12)
+    np.testing.assert_allclose(ours.draw_totals, ref.draw_totals, rtol=1e-12)
+    assert ours.total_clv_low == pytest.approx(ref.total_clv_low, rel=1e-12)
+    assert ours.total_clv_high == pytest.approx(ref.total_clv_high, rel=1e-12)
+    assert (ours.n_draws, ours.level, ours.seed, ours.model_name) == (ref.n_draws, ref.level, ref.seed, ref.model_name)
+
+
+@needs_spark
+def test_customer_summary_with_spark_has_the_duckdb_columns_and_dtypes(spark, cdnow_duck):
+    from analysis import modelstage, spark_engine
+    from analysis.config import RunParams, SparkParams
+
+    path, duck, _, _ = cdnow_duck
+    settings = SparkParams(master="local[2]", conf={"spark.sql.shuffle.partitions": "4"})
+    params = RunParams(data=CDNOW_PARAMS, engine="spark", spark=settings)
+    assert spark_engine.run_session(settings) is spark_engine.run_session(settings)  # one session per process
+    ours = modelstage.customer_summary(path, CDNOW_END, params)
+    pd.testing.assert_frame_equal(ours, duck, check_exact=True)
+    pd.testing.assert_frame_equal(modelstage.customer_summary(path, CDNOW_END, RunParams(data=CDNOW_PARAMS)), duck)
+
+
+def _run_pipeline(tmp_path, name: str, extra: dict):
+    import subprocess
+
+    import yaml
+
+    from conftest import ROOT
+
+    raw = yaml.safe_load((ROOT / "params" / "cdnow_sample.yaml").read_text())
+    raw["data"]["path"] = str(SAMPLE / "cdnow_sample.csv")
+    raw["models"]["n_draws"] = 50
+    raw.update(extra)
+    params = tmp_path / f"{name}.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    out = tmp_path / name / "run"
+    env = {**os.environ, "RETENTION_KIT_PSEUDONYM_KEY": "test-key-not-secret-0123456789",
+           "RETENTION_KIT_CHROMIUM": "none"}
+    result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(params), "--out",
+                             str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+@pytest.mark.slow
+@needs_spark
+def test_pipeline_with_engine_spark_writes_the_duckdb_artifacts(tmp_path):
+    """The whole pipeline twice on the CDNOW sample: DuckDB (the reference) and engine: spark."""
+    import json
+
+    duck = _run_pipeline(tmp_path, "duckdb", {})
+    ours = _run_pipeline(tmp_path, "spark", {"engine": "spark", "spark": {
+        "master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "4"}}})
+    for run in (duck, ours):  # timings, for the record (pytest -rP shows them)
+        steps = json.loads((run / "manifest.json").read_text())["steps"]
+        print(run.parent.name, {s["step"]: s["seconds"] for s in steps})
+    # the Spark path really ran in the notebooks
+    assert "summary: with Spark" in (ours / "logs" / "01_data_and_kpis.log").read_text()
+    assert "split at 1997-09-30 (spark)" in (ours / "logs" / "02_clv_models.log").read_text()
+
+    a, b = (pd.read_parquet(run / "artifacts" / "customers.parquet") for run in (duck, ours))
+    assert list(b.columns) == list(a.columns) and (b.dtypes == a.dtypes).all()
+    assert len(a) == 2357
+    summary = ["customer_id", "frequency", "recency", "T", "monetary_value", "first_purchase", "last_purchase",
+               "n_purchases", "revenue", "days_since_last"]
+    pd.testing.assert_frame_equal(b[summary], a[summary], check_exact=True)
+    for col in clv.CLV_COLUMNS:
+        np.testing.assert_allclose(b[col].to_numpy(), a[col].to_numpy(), rtol=1e-9, atol=1e-12, err_msg=col)
+    rest = [c for c in a.columns if c not in summary and c not in clv.CLV_COLUMNS]
+    assert rest  # segments and ROI columns follow from the scores
+    pd.testing.assert_frame_equal(b[rest], a[rest])
+
+    def read(run, name):
+        return json.loads((run / "artifacts" / name).read_text())
+
+    assert read(ours, "kpis.json") == read(duck, "kpis.json")
+    ref, got = read(duck, "model.json"), read(ours, "model.json")
+    assert got["selected_model"] == ref["selected_model"]
+    pairs = [(got["final"]["params"], ref["final"]["params"]),
+             (got["final"]["gamma_gamma"], ref["final"]["gamma_gamma"]),
+             (got["gamma_gamma"]["params"], ref["gamma_gamma"]["params"])]
+    pairs += [(got["models"][name]["params"], ref["models"][name]["params"]) for name in ref["models"]]
+    for ours_params, ref_params in pairs:
+        assert ours_params.keys() == ref_params.keys()
+        for key, value in ref_params.items():
+            assert ours_params[key] == pytest.approx(value, rel=1e-6), key
+    assert got["holdout"]["actual"] == ref["holdout"]["actual"]
+    assert got["holdout"]["expected"] == pytest.approx(ref["holdout"]["expected"], rel=1e-9)
+    assert got["clv"]["total"] == pytest.approx(ref["clv"]["total"], rel=1e-12)
+    for key in ("low", "high"):
+        assert got["clv"][key] == pytest.approx(ref["clv"][key], rel=1e-9), key
+    for key in ("level", "n_draws", "seed", "horizon_months"):
+        assert got["clv"][key] == ref["clv"][key], key
+    assert (ours / "artifacts" / "tracking.csv").read_text() == (duck / "artifacts" / "tracking.csv").read_text()

@@ -93,6 +93,12 @@ class ClvResult:
         Band level, number of parameter draws used, random seed, ``UNCERTAINTY_METHOD``.
     horizon_months, annual_discount_rate, gross_margin, model_name, time_unit
         The inputs, for the record.
+    draw_totals
+        Total CLV of all customers under each of the parameter draws requested, NaN for the
+        draws left out (non-finite CLVs); ``None`` without draws. Totals of disjoint groups
+        of customers add up draw by draw (a draw left out in one group is NaN in the sum), and
+        :func:`total_band` of the sum is the band of the whole: this is how the Spark engine
+        gets the band of the total from its chunks.
     """
 
     customers: pd.DataFrame
@@ -108,6 +114,31 @@ class ClvResult:
     gross_margin: float
     model_name: str
     time_unit: str
+    draw_totals: np.ndarray | None = None
+
+
+def total_band(draw_totals: np.ndarray, level: float) -> tuple[float, float, int]:
+    """Band at ``level`` of the total CLV from its per-draw totals (see ``UNCERTAINTY_METHOD``).
+
+    Parameters
+    ----------
+    draw_totals
+        Total CLV under each parameter draw; non-finite entries (draws left out) are ignored.
+    level
+        Band level, e.g. 0.90.
+
+    Returns
+    -------
+    (low, high, used)
+        The central ``level`` interval of the finite totals (``numpy.quantile``, linear) and how
+        many draws it uses.
+    """
+    totals = np.asarray(draw_totals, dtype=float)
+    kept = totals[np.isfinite(totals)]
+    if len(kept) == 0:
+        return float("nan"), float("nan"), 0
+    low, high = np.quantile(kept, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high), int(len(kept))
 
 
 def _unique_rows(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
@@ -402,6 +433,7 @@ def customer_lifetime_value(
     low = high = np.full(len(summary), np.nan)
     total_low = total_high = float("nan")
     used = 0
+    draw_totals = None
     if n_draws > 0:
         rng = np.random.default_rng(seed)
         theta = _draw_log_params(rng, model.log_params, model.cov_log, n_draws, lambda z: np.all(np.isfinite(z), axis=1))
@@ -419,7 +451,8 @@ def customer_lifetime_value(
                 f"Only {used} of {n_draws} parameter draws gave finite CLVs; the estimates are too uncertain for"
                 " a simulated band (try a longer calibration period)."
             )
-        total_low, total_high = (float(v) for v in np.quantile(sums[use], [(1 - level) / 2, (1 + level) / 2]))
+        draw_totals = np.where(use, sums, np.nan)
+        total_low, total_high, _ = total_band(draw_totals, level)
     customers["clv_low"] = low
     customers["clv_high"] = high
     return ClvResult(
@@ -436,6 +469,7 @@ def customer_lifetime_value(
         gross_margin=gross_margin,
         model_name=model.name,
         time_unit=model.time_unit,
+        draw_totals=draw_totals,
     )
 
 
@@ -490,5 +524,5 @@ def to_jsonable(
 
 __all__ = [
     "DAYS_PER_MONTH", "UNCERTAINTY_METHOD", "CLV_COLUMNS", "ClvResult", "monthly_discount_rate", "month_length",
-    "customer_lifetime_value", "to_jsonable",
+    "customer_lifetime_value", "total_band", "to_jsonable",
 ]

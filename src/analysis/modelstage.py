@@ -10,10 +10,17 @@ Data flow (Fader, Hardie & Lee 2005):
 4. both models refitted on all data up to the observation end; those parameters
    score the customers (P(alive), expected purchases, expected order value, CLV
    with its band).
+
+With ``engine: spark`` in the run configuration the summaries (steps 1 and 4) are computed
+by Spark, the models are fitted on the driver from the distinct summary rows with their
+counts, and the customers are scored on the cluster (:mod:`analysis.spark_engine`); the
+holdout check and the tracking table use the calibration summary brought to the driver
+(one row per customer), exactly as with DuckDB.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -27,7 +34,7 @@ from analysis.clv import ClvResult, customer_lifetime_value, to_jsonable
 from analysis.config import RunParams
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
 from analysis.models import FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model, select_model
-from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation
+from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
 
 _log = logging.getLogger(__name__)
 
@@ -125,6 +132,107 @@ def _events(purchases, cohort_start: dt.date, calibration_end: dt.date, observat
     return first, repeats
 
 
+def _spark_purchases(purchases: str | Path | pd.DataFrame, params: RunParams):
+    """The purchases table as a Spark DataFrame, in the process's session (:func:`analysis.spark_engine.run_session`)."""
+    from analysis import spark_engine
+
+    spark = spark_engine.run_session(params.spark)
+    if isinstance(purchases, pd.DataFrame):
+        return spark.createDataFrame(purchases[["customer_id", "date", "amount"]].astype({"customer_id": str}))
+    return spark.read.parquet(spark_engine.data_path_text(purchases))
+
+
+def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.date | str,
+                     params: RunParams) -> pd.DataFrame:
+    """The whole-period customer summary with the run's engine (``params.engine``).
+
+    :func:`analysis.summary.rfm_summary` with DuckDB, :func:`analysis.spark_engine.rfm_summary`
+    with Spark; either way a pandas frame indexed by ``customer_id`` in the same order, with
+    the same columns and dtypes.
+
+    Parameters
+    ----------
+    purchases
+        The purchases table (Parquet path or DataFrame) with ``customer_id, date, amount``.
+    observation_end
+        Last day of the period (inclusive).
+    params
+        The run configuration (``engine``, ``spark``, ``period.time_unit``).
+    """
+    unit = params.period.time_unit
+    if params.engine != "spark":
+        return rfm_summary(purchases, observation_end, unit)
+    from analysis import spark_engine
+
+    _log.info("summary: with Spark, up to %s", observation_end)
+    df = spark_engine.to_pandas(spark_engine.rfm_summary(_spark_purchases(purchases, params), observation_end, unit))
+    _log.info("summary: %s customers", f"{len(df):,}")
+    return df
+
+
+class _DuckDBStage:
+    """Summaries, fits and scores on this machine (DuckDB summaries, pandas fits and scores)."""
+
+    def __init__(self, purchases, customers: pd.DataFrame, params: RunParams):
+        self.purchases, self.params = purchases, params
+        self.full = customers[["frequency", "recency", "T", "monetary_value"]].copy()
+        self.cal: pd.DataFrame | None = None
+
+    def calibration(self, cal_end: dt.date, obs_end: dt.date, unit: str) -> pd.DataFrame:
+        self.cal = calibration_holdout_summary(self.purchases, cal_end, obs_end, unit)
+        return self.cal
+
+    def fit(self, period: str, name: str, unit: str) -> FittedModel:
+        data = self.cal if period == "calibration" else self.full
+        return fit_model(data, name, penalizer=self.params.models.penalizer, time_unit=unit)
+
+    def fit_gamma_gamma(self, period: str) -> GammaGammaFit:
+        return fit_gamma_gamma(self.cal if period == "calibration" else self.full)
+
+    def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
+        return customer_lifetime_value(self.full, final, gg, **kwargs)
+
+    def close(self) -> None:
+        pass
+
+
+class _SparkStage:
+    """The same on Spark: summaries on the cluster, fits on the driver from distinct rows, scores on the cluster."""
+
+    def __init__(self, purchases, customers: pd.DataFrame, params: RunParams):
+        from analysis import spark_engine
+
+        self.se, self.params, self.customers = spark_engine, params, customers
+        self.purchases = _spark_purchases(purchases, params)
+        self.frames: dict = {}
+
+    def calibration(self, cal_end: dt.date, obs_end: dt.date, unit: str) -> pd.DataFrame:
+        self.frames["calibration"] = self.se.calibration_holdout_summary(self.purchases, cal_end, obs_end, unit).cache()
+        self.frames["full"] = self.se.rfm_summary(self.purchases, obs_end, unit).cache()
+        return self.se.to_pandas(self.frames["calibration"])
+
+    def fit(self, period: str, name: str, unit: str) -> FittedModel:
+        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=self.params.models.penalizer)
+
+    def fit_gamma_gamma(self, period: str) -> GammaGammaFit:
+        return self.se.fit_gamma_gamma(self.frames[period])
+
+    def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
+        clv = self.se.customer_lifetime_value(self.frames["full"], final, gg, **kwargs)
+        index = self.customers.index
+        if len(clv.customers) != len(index) or not clv.customers.index.isin(index).all():
+            raise ValueError(
+                f"The Spark summary has {len(clv.customers):,} customers, the customer table {len(index):,}:"
+                " both must come from the same purchases and observation end."
+            )
+        scores = clv.customers.reindex(index)
+        return dataclasses.replace(clv, customers=scores, total_clv=float(scores["clv"].to_numpy().sum()))
+
+    def close(self) -> None:
+        for frame in self.frames.values():
+            frame.unpersist()
+
+
 def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFrame, dates: dict,
                     params: RunParams) -> ModelStage:
     """Fit, validate, refit and score (see the module docstring).
@@ -134,18 +242,29 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     purchases
         The purchases table (Parquet path or DataFrame).
     customers
-        Whole-period summary up to the observation end, indexed by ``customer_id``.
+        Whole-period summary up to the observation end, indexed by ``customer_id``. With
+        ``engine: spark`` the fits and scores use Spark's own summary of ``purchases``,
+        which must have the same customers; the scores follow this table's order.
     dates
         ``observation_end``, ``calibration_end`` (ISO dates) and ``time_unit``.
     params
-        The run configuration.
+        The run configuration; ``params.engine`` chooses DuckDB or Spark.
     """
+    engine = (_SparkStage if params.engine == "spark" else _DuckDBStage)(purchases, customers, params)
+    try:
+        return _run_model_stage(engine, purchases, customers, dates, params)
+    finally:
+        engine.close()
+
+
+def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: pd.DataFrame, dates: dict,
+                     params: RunParams) -> ModelStage:
     unit = dates["time_unit"]
     cal_end = dt.date.fromisoformat(dates["calibration_end"])
     obs_end = dt.date.fromisoformat(dates["observation_end"])
     mp = params.models
-    _log.info("model stage: calibration/holdout split at %s", cal_end)
-    cal = calibration_holdout_summary(purchases, cal_end, obs_end, unit)
+    _log.info("model stage: calibration/holdout split at %s (%s)", cal_end, params.engine)
+    cal = engine.calibration(cal_end, obs_end, unit)
     if cal.empty:
         raise ModelFitError(f"No customer bought before the calibration end {cal_end}: set period.calibration_end later.")
 
@@ -154,7 +273,7 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     failures: dict[str, str] = {}
     for name in wanted:
         try:
-            fits[name] = fit_model(cal, name, penalizer=mp.penalizer, time_unit=unit)
+            fits[name] = engine.fit("calibration", name, unit)
         except ModelFitError as exc:
             if name == mp.model:
                 raise
@@ -167,7 +286,7 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     errors = {name: holdout_errors(p) for name, p in predictions.items()}
     tables = {name: holdout_table(p) for name, p in predictions.items()}
     selected = select_model(fits, {n: e["mae"] for n, e in errors.items()}, mp.model).name
-    gg_cal = fit_gamma_gamma(cal)
+    gg_cal = engine.fit_gamma_gamma("calibration")
 
     notes = []
     if gg_cal.correlation_warning:
@@ -181,15 +300,14 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     tracking = tracking_table(first, repeats, fits[selected], calibration_end=cal_t, holdout_end=end_t,
                               period_length=7.0 / unit_days)
 
-    full = customers[["frequency", "recency", "T", "monetary_value"]].copy()
-    _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", selected, f"{len(full):,}", obs_end)
-    final = fit_model(full, selected, penalizer=mp.penalizer, time_unit=unit)
-    gg_final = fit_gamma_gamma(full)
-    _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", f"{len(full):,}", mp.n_draws)
-    clv = customer_lifetime_value(full, final, gg_final, horizon_months=params.clv.horizon_months,
-                                  annual_discount_rate=params.clv.annual_discount_rate,
-                                  gross_margin=params.clv.gross_margin, n_draws=mp.n_draws,
-                                  level=mp.interval_level, seed=mp.seed)
+    n = f"{len(customers):,}"
+    _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", selected, n, obs_end)
+    final = engine.fit("full", selected, unit)
+    gg_final = engine.fit_gamma_gamma("full")
+    _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
+    clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
+                       annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
+                       n_draws=mp.n_draws, level=mp.interval_level, seed=mp.seed)
     return ModelStage(calibration=cal, fits=fits, failures=failures, errors=errors, holdout_tables=tables,
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
                       tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes)

@@ -568,8 +568,11 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                 from analysis import spark_engine
 
                 session = spark_engine.spark_session(params.spark.master, params.spark.app_name, params.spark.conf)
-                quality = spark_engine.ingest_transactions(params.data, artifacts / "purchases.parquet", spark=session,
-                                                           observation_end=observation_end)
+                try:
+                    quality = spark_engine.ingest_transactions(params.data, artifacts / "purchases.parquet",
+                                                               spark=session, observation_end=observation_end)
+                finally:  # the notebooks start their own sessions; don't keep an idle JVM for the whole run
+                    session.stop()
             else:
                 quality = ingest_transactions(params.data, artifacts / "purchases.parquet",
                                               observation_end=observation_end)

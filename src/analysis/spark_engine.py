@@ -16,7 +16,12 @@ the order of the rows), and the results are the same to the last bit:
 4. :func:`score_customers` sends the fitted models to the executors (a broadcast
    variable) and scores every customer there with :func:`analysis.clv.customer_lifetime_value`
    on pandas chunks (``mapInPandas``): P(alive), expected purchases, expected order value,
-   CLV and its band.
+   CLV and its band; :func:`customer_lifetime_value` also adds up the chunks' per-draw
+   totals for the band of the total CLV and brings the scores to the driver.
+
+The pipeline's notebooks use it through :func:`analysis.modelstage.customer_summary` and
+:func:`analysis.modelstage.run_model_stage` when the run configuration says ``engine: spark``,
+with one session per process (:func:`run_session`).
 
 pyspark is an optional install (``requirements-spark.txt``): it is imported only inside
 the functions, and a missing pyspark gives a :class:`SparkNotInstalled` error that says how
@@ -26,6 +31,7 @@ to install it. Importing this module has no side effects.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import re
 import sys
@@ -36,7 +42,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.config import DataParams
+from analysis.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
+from analysis.config import DataParams, SparkParams
 from analysis.errors import DataValidationError, KitError, format_examples
 from analysis.ingest import MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
 from analysis.summary import days_per_unit
@@ -45,6 +52,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
     from analysis.models import FittedModel, GammaGammaFit
+
+_log = logging.getLogger(__name__)
 
 LOCAL_CONF: dict[str, str] = {
     "spark.sql.shuffle.partitions": "8",
@@ -70,6 +79,9 @@ SCORE_SCHEMA = (
     "customer_id string, p_alive double, expected_purchases double, expected_avg_value double,"
     " clv double, clv_low double, clv_high double"
 )
+
+# Scores plus, per chunk, one row without customer_id holding the chunk's per-draw CLV totals.
+_CHUNK_SCHEMA = SCORE_SCHEMA + ", draw_totals array<double>"
 
 # A plain number with the configured decimal separator (as analysis.ingest accepts it).
 _AMOUNT_PATTERN = {".": r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$",
@@ -126,6 +138,8 @@ def spark_session(
         # Python workers of a local session run in this environment (pyspark reads the variable when
         # the SparkContext starts; the spark.pyspark.python setting only reaches spark-submit).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # the driver binds to the loopback address (LOCAL_CONF); saying so spares a warning per session
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     settings.update(conf or {})
     builder = SparkSession.builder.appName(app_name)
     if master:
@@ -136,6 +150,33 @@ def spark_session(
     for key in ("spark.sql.session.timeZone", "spark.sql.execution.arrow.pyspark.enabled"):
         spark.conf.set(key, settings[key])  # also when the session already existed
     return spark
+
+
+_run_session: SparkSession | None = None
+
+
+def run_session(settings: SparkParams) -> SparkSession:
+    """The Spark session of this process for a run's ``spark:`` settings.
+
+    Created on the first call (:func:`spark_session` with ``settings.master``,
+    ``settings.app_name`` and ``settings.conf``) and reused by later calls in the same
+    process, e.g. the cells of a notebook kernel. It is not stopped explicitly: the JVM
+    of a local session ends with this process (pyspark ties it to the process's pipe), and a
+    ``stop()`` at exit raced with that ending when papermill shut the kernel down.
+
+    Parameters
+    ----------
+    settings
+        The ``spark:`` section of the run configuration.
+
+    Returns
+    -------
+    pyspark.sql.SparkSession
+    """
+    global _run_session
+    if _run_session is None or getattr(_run_session.sparkContext, "_jsc", None) is None:  # none yet, or stopped
+        _run_session = spark_session(settings.master, settings.app_name, settings.conf)
+    return _run_session
 
 
 def spark_date_pattern(date_format: str) -> str:
@@ -492,8 +533,15 @@ def calibration_holdout_summary(
 
 
 def to_pandas(summary: DataFrame) -> pd.DataFrame:
-    """A Spark summary as the pandas frame the DuckDB functions return (sorted, indexed by ``customer_id``)."""
-    return summary.toPandas().sort_values("customer_id", kind="stable").set_index("customer_id")
+    """A Spark summary as the pandas frame the DuckDB functions return (sorted, indexed by ``customer_id``).
+
+    Date columns become ``datetime64[us]``, as DuckDB's ``DATE`` columns do.
+    """
+    df = summary.toPandas()
+    for name, kind in summary.dtypes:
+        if kind == "date":
+            df[name] = pd.to_datetime(df[name]).astype("datetime64[us]")
+    return df.sort_values("customer_id", kind="stable").set_index("customer_id")
 
 
 def unique_rows(summary: DataFrame, columns: list[str], where: Column | None = None) -> pd.DataFrame:
@@ -530,7 +578,7 @@ def fit_gamma_gamma(summary: DataFrame, *, penalizer: float = 0.0, ci_level: flo
     return models.fit_gamma_gamma(rows, penalizer=penalizer, ci_level=ci_level, weights="n")
 
 
-def score_customers(
+def _scored_chunks(
     summary: DataFrame,
     model: FittedModel,
     gamma_gamma: GammaGammaFit,
@@ -538,24 +586,11 @@ def score_customers(
     horizon_months: int,
     annual_discount_rate: float,
     gross_margin: float,
-    n_draws: int = 200,
-    level: float = 0.90,
-    seed: int | None = 0,
+    n_draws: int,
+    level: float,
+    seed: int | None,
 ) -> DataFrame:
-    """Score every customer on the executors: P(alive), expected purchases, CLV and its band.
-
-    The fitted models go to the executors once (a broadcast variable); each executor runs
-    :func:`analysis.clv.customer_lifetime_value` on pandas chunks of the summary
-    (``mapInPandas``; chunk size ``spark.sql.execution.arrow.maxRecordsPerBatch``). With
-    the same ``seed`` every chunk uses the same parameter draws, so each customer's band is
-    the one the single-machine run gives. The band of the *total* CLV needs all customers
-    at once and is not computed here.
-
-    Returns
-    -------
-    pyspark.sql.DataFrame
-        ``customer_id`` and :data:`analysis.clv.CLV_COLUMNS`.
-    """
+    """The scores of every customer and, per pandas chunk, one row of per-draw CLV totals (:data:`_CHUNK_SCHEMA`)."""
     payload = (model, gamma_gamma, dict(horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
                                         gross_margin=gross_margin, n_draws=n_draws, level=level, seed=seed))
     try:
@@ -576,10 +611,123 @@ def score_customers(
                 continue
             # one thread per task: Spark runs one task per executor core
             result = customer_lifetime_value(chunk.set_index("customer_id"), fitted, spend, n_threads=1, **kwargs)
-            yield result.customers[CLV_COLUMNS].reset_index()
+            scores = result.customers[CLV_COLUMNS].reset_index()
+            scores["draw_totals"] = None
+            yield scores
+            totals = [] if result.draw_totals is None else result.draw_totals.tolist()
+            yield pd.DataFrame({"customer_id": [None], **{c: [float("nan")] for c in CLV_COLUMNS},
+                                "draw_totals": [totals]})
 
     columns = ["customer_id", "frequency", "recency", "T", "monetary_value"]
-    return summary.select(*columns).mapInPandas(score, SCORE_SCHEMA)
+    return summary.select(*columns).mapInPandas(score, _CHUNK_SCHEMA)
+
+
+def score_customers(
+    summary: DataFrame,
+    model: FittedModel,
+    gamma_gamma: GammaGammaFit,
+    *,
+    horizon_months: int,
+    annual_discount_rate: float,
+    gross_margin: float,
+    n_draws: int = 200,
+    level: float = 0.90,
+    seed: int | None = 0,
+) -> DataFrame:
+    """Score every customer on the executors: P(alive), expected purchases, CLV and its band.
+
+    The fitted models go to the executors once (a broadcast variable); each executor runs
+    :func:`analysis.clv.customer_lifetime_value` on pandas chunks of the summary
+    (``mapInPandas``; chunk size ``spark.sql.execution.arrow.maxRecordsPerBatch``). With
+    the same ``seed`` every chunk uses the same parameter draws, so each customer's band is
+    the one the single-machine run gives. The band of the *total* CLV needs the per-draw
+    totals of all chunks: see :func:`customer_lifetime_value`.
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        ``customer_id`` and :data:`analysis.clv.CLV_COLUMNS`.
+    """
+    F, _ = _spark_modules()
+    chunks = _scored_chunks(summary, model, gamma_gamma, horizon_months=horizon_months,
+                            annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
+                            n_draws=n_draws, level=level, seed=seed)
+    return chunks.where(F.col("customer_id").isNotNull()).drop("draw_totals")
+
+
+def _draw_totals(chunks: DataFrame, n_draws: int) -> np.ndarray | None:
+    """Per-draw totals over all customers: the chunks' totals added draw by draw (NaN stays NaN)."""
+    F, _ = _spark_modules()
+    if n_draws <= 0:
+        return None
+    rows = chunks.where(F.col("customer_id").isNull()).select("draw_totals").collect()
+    parts = [np.asarray(r[0], dtype=float) for r in rows]
+    if not parts:
+        return np.zeros(n_draws)
+    used = [np.isfinite(p) for p in parts]
+    totals = np.sum(parts, axis=0)
+    partial = sum(int(np.any(u & ~np.isfinite(totals))) for u in used)
+    if partial:
+        # a draw gave non-finite CLVs for some customers only: the band of the total leaves it out,
+        # the bands of the other chunks' customers include it (the single-machine run leaves it out for all)
+        _log.warning("CLV band: %d of %d chunks use parameter draws that other chunks left out",
+                     partial, len(parts))
+    return totals
+
+
+def customer_lifetime_value(
+    summary: DataFrame,
+    model: FittedModel,
+    gamma_gamma: GammaGammaFit,
+    *,
+    horizon_months: int,
+    annual_discount_rate: float,
+    gross_margin: float,
+    n_draws: int = 200,
+    level: float = 0.90,
+    seed: int | None = 0,
+) -> ClvResult:
+    """Score every customer on the cluster and bring the scores and the band of the total to the driver.
+
+    The Spark counterpart of :func:`analysis.clv.customer_lifetime_value` (same arguments,
+    same :class:`~analysis.clv.ClvResult`): the executors score pandas chunks as in
+    :func:`score_customers` and each chunk also returns its total CLV under every parameter
+    draw (``ClvResult.draw_totals``). The driver adds those up draw by draw, which gives the
+    per-draw totals of all customers and so the band of the total CLV
+    (:func:`analysis.clv.total_band`), Krinsky & Robb (1986) as in the single-machine run.
+    One row per customer (the scores) comes to the driver.
+
+    Returns
+    -------
+    ClvResult
+        ``customers`` sorted by ``customer_id`` (the order of the DuckDB summary).
+    """
+    from pyspark import StorageLevel
+
+    F, _ = _spark_modules()
+    chunks = _scored_chunks(summary, model, gamma_gamma, horizon_months=horizon_months,
+                            annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
+                            n_draws=n_draws, level=level, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        totals = _draw_totals(chunks, n_draws)
+        customers = to_pandas(chunks.where(F.col("customer_id").isNotNull()).select("customer_id", *CLV_COLUMNS))
+    finally:
+        chunks.unpersist()
+    total_low = total_high = float("nan")
+    used = 0
+    if totals is not None:
+        total_low, total_high, used = total_band(totals, level)
+        if used < max(10, n_draws // 2):
+            raise ValueError(
+                f"Only {used} of {n_draws} parameter draws gave finite CLVs; the estimates are too uncertain for"
+                " a simulated band (try a longer calibration period)."
+            )
+    return ClvResult(
+        customers=customers[CLV_COLUMNS], total_clv=float(customers["clv"].to_numpy().sum()),
+        total_clv_low=total_low, total_clv_high=total_high, level=level, n_draws=used, seed=seed,
+        method=UNCERTAINTY_METHOD, horizon_months=int(horizon_months), annual_discount_rate=annual_discount_rate,
+        gross_margin=gross_margin, model_name=model.name, time_unit=model.time_unit, draw_totals=totals,
+    )
 
 
 def ingest_transactions(
@@ -648,7 +796,8 @@ def run_job(
     Returns
     -------
     dict
-        Data quality, fitted parameters (with their intervals) and the number of customers.
+        Data quality, fitted parameters (with their intervals), the number of customers, the
+        total CLV and its band.
     """
     F, _ = _spark_modules()
     days, quality = purchases(spark, params, observation_end=observation_end)
@@ -656,12 +805,15 @@ def run_job(
     n_customers = summary.count()
     fitted = fit_model(summary, model, time_unit=time_unit, penalizer=penalizer)
     spend = fit_gamma_gamma(summary, penalizer=penalizer)
-    scores = score_customers(summary, fitted, spend, horizon_months=horizon_months,
-                             annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
-                             n_draws=n_draws, level=level, seed=seed)
+    chunks = _scored_chunks(summary, fitted, spend, horizon_months=horizon_months,
+                            annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
+                            n_draws=n_draws, level=level, seed=seed).cache()
+    scores = chunks.where(F.col("customer_id").isNotNull()).drop("draw_totals")
     (summary.select("customer_id", "frequency", "recency", "T", "monetary_value", "n_purchases", "revenue")
      .join(scores, "customer_id").write.mode("overwrite").parquet(scores_path))
     total = scores.agg(F.sum("clv")).collect()[0][0]
+    total_low, total_high, used = total_band(_draw_totals(chunks, n_draws), level) if n_draws > 0 else (None, None, 0)
+    chunks.unpersist()
     summary.unpersist()
     days.unpersist()
     return {
@@ -670,6 +822,7 @@ def run_job(
         "model": {"name": fitted.name, "params": fitted.params, "ci": fitted.ci, "loglik": fitted.loglik},
         "gamma_gamma": {"params": spend.params, "ci": spend.ci, "correlation_warning": spend.correlation_warning},
         "total_clv": float(total or 0.0),
+        "total_clv_band": {"low": total_low, "high": total_high, "level": level, "n_draws": used},
         "scores": scores_path,
     }
 
@@ -705,10 +858,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = [
-    "LOCAL_CONF", "CLUSTER_CONF", "SCORE_SCHEMA", "SparkNotInstalled", "spark_session", "spark_date_pattern",
-    "data_path_text",
+    "LOCAL_CONF", "CLUSTER_CONF", "SCORE_SCHEMA", "SparkNotInstalled", "spark_session", "run_session",
+    "spark_date_pattern", "data_path_text",
     "read_transactions", "purchases", "rfm_summary", "calibration_holdout_summary", "to_pandas", "unique_rows",
-    "fit_model", "fit_gamma_gamma", "score_customers", "ingest_transactions", "run_job", "main",
+    "fit_model", "fit_gamma_gamma", "score_customers", "customer_lifetime_value", "ingest_transactions", "run_job",
+    "main",
 ]
 
 
