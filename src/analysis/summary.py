@@ -20,9 +20,11 @@ Time is in days (``time_unit="D"``) or in weeks of exactly seven days
 Speed: the summary is one hash aggregation per customer over the lines as they come,
 instead of the textbook SQL that groups by customer and day first (2.5-3x faster end to
 end on 1M-10M customers, see ``bench/README.md``). Purchase days are counted exactly with
-a bitmap of days per customer (``bitstring_agg``), and only customers who have several
-lines on one day get a second, joined look at their first day's total. Periods longer
-than ``MAX_BITMAP_DAYS`` use the two-level SQL instead. Both give identical results.
+a bitmap of days per customer (``bitstring_agg``); the first day's amount is the amount of
+its line (``arg_min``), and only customers with several lines on their first day (found with
+``min(date, 2)``) get a second, joined look at that day's total; DuckDB skips that second scan
+when there are none. Periods longer than ``MAX_BITMAP_DAYS`` use the two-level SQL instead.
+Both give identical results.
 """
 
 from __future__ import annotations
@@ -126,6 +128,8 @@ def _customer_periods_sql(
     s = _date(split)
     in_cal = f"date <= {s}" if end else "TRUE"
 
+    cal_filter = f"FILTER (WHERE {in_cal})" if end else ""
+
     def cal_only(expr: str) -> str:
         return expr if end is None else f"CASE WHEN {in_cal} THEN {expr} END"
 
@@ -142,20 +146,26 @@ def _customer_periods_sql(
                    max({cal_only('date')}) AS last_purchase,
                    count({cal_only('1')}) AS n_lines,
                    bit_count(bitstring_agg(date_diff('day', {_date(first_day)}, date), 0, {span - 1})
-                             FILTER (WHERE {in_cal})) AS n_purchases,
+                             {cal_filter}) AS n_purchases,
                    {exact_sum_sql(cal_only('amount'))} AS revenue,
-                   arg_min(amount, date) AS first_line_amount{holdout}
+                   arg_min(amount, date) AS first_line_amount,
+                   min(date, 2)[2] AS second_line_date{holdout}
             FROM {lines}
             GROUP BY customer_id
             HAVING min(date) <= {s}),
-        first_day_total AS (  -- customers with several lines on some day: total of the first day
+        first_day_total AS (  -- customers with several lines on their first day: its total
             SELECT l.customer_id, {exact_sum_sql('l.amount')} AS first_amount
             FROM {lines} AS l
-            JOIN (SELECT customer_id, first_purchase FROM agg WHERE n_purchases < n_lines) AS d
+            JOIN (SELECT customer_id, first_purchase FROM agg WHERE second_line_date = first_purchase) AS d
               ON l.customer_id = d.customer_id AND l.date = d.first_purchase
             GROUP BY l.customer_id)
-        SELECT agg.* EXCLUDE (n_lines, first_line_amount),
-               coalesce(first_day_total.first_amount, agg.first_line_amount) AS first_amount
+        SELECT agg.* EXCLUDE (n_lines, first_line_amount, second_line_date),
+               coalesce(first_day_total.first_amount,
+                        -- one line on the first day: its amount, rounded like a day total when the
+                        -- customer has several lines on another day (as the exact sum would give)
+                        CASE WHEN agg.n_purchases < agg.n_lines
+                             THEN CAST(CAST(agg.first_line_amount AS DECIMAL(38, 10)) AS DOUBLE)
+                             ELSE agg.first_line_amount END) AS first_amount
         FROM agg LEFT JOIN first_day_total USING (customer_id)
     """
 
