@@ -454,6 +454,12 @@ class _Steps:
         self.staging, self.reuse, self.render_only = staging, reuse, render_only
         self.records: list[dict] = []
 
+    def artifacts_so_far(self) -> dict[str, str]:
+        """``{path: sha256}`` of the artifacts the steps so far wrote (each file has one writer),
+        from their records: hashed once, when written or reused."""
+        return {rel: sha for record in self.records for rel, sha in record.get("outputs", {}).items()
+                if rel.startswith("artifacts/")}
+
     def run(self, name: str, key: str | None, action, header: str) -> bool:
         """Run ``action()`` as step ``name``, unless its outputs can be reused; True if it ran.
 
@@ -593,8 +599,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         for i, nb in enumerate(nb_list, start=2):
             key = incremental.digest({**common, "notebook": sha256_of(nb),
                                       "code": incremental.files_digest(incremental.notebook_code(nb)),
-                                      "artifacts": incremental.files_digest(sorted(p for p in artifacts.rglob("*")
-                                                                                   if p.is_file()), staging)})
+                                      "artifacts": dict(sorted(steps.artifacts_so_far().items()))})
             steps.run(nb.stem, key, lambda nb=nb: run_notebook(nb, staging / "executed" / nb.name,
                                                               staging / "params.yaml", staging, project_dir),
                       f"[{i}/{total}] {nb.stem}: executing with papermill")
