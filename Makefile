@@ -10,7 +10,9 @@ PARAMS  ?= params/default.yaml
 OUT     ?=
 AS_OF   ?=
 EVERY   ?= month
-REPORTS ?= reports
+# Each configuration is a series of its own: reports/ for params/default.yaml (the bundled sample),
+# reports/<name>/ for params/<name>.yaml, so its index, trend and `latest` never mix data sets.
+REPORTS ?= reports$(if $(filter params/default.yaml ./params/default.yaml,$(PARAMS)),,/$(basename $(notdir $(PARAMS))))
 PYTHON  ?= python3
 
 .PHONY: help setup setup-browser setup-spark report backfill reports-index test bench lab clean
@@ -106,7 +108,10 @@ endif
 # One as-of run. Runs are independent (make -j2 runs two at once); each waits only for an
 # earlier date still being written before comparing itself with it.
 $(REPORTS)/%/manifest.json: $(RUN_DEPS) | $(STAMP)
-	$(PY) -m analysis.pipeline run --params $(PARAMS) --as-of $* --out $(REPORTS)/$* $(if $(FRESH),--no-reuse)
+	$(PY) -m analysis.pipeline run --params $(PARAMS) --as-of $* --out $(REPORTS)/$* $(if $(FRESH),--no-reuse) $(if $(SKIP_EARLY),--skip-early)
+
+# In a backfill, as-of dates before the data have enough history are skipped with one line each.
+backfill: SKIP_EARLY := 1
 
 backfill: $(foreach d,$(BACKFILL_DATES),$(REPORTS)/$(d)/manifest.json) ## as-of runs FROM=... TO=... EVERY=month|quarter|week; up-to-date ones are skipped
 	@$(PY) -m analysis.pipeline index --reports $(REPORTS)

@@ -142,10 +142,10 @@ REFUSED = [
       r"Remove currency symbols")),
     ("thousands separators", "thousands_separator.csv", {},
      (r"2 of 3 rows have amounts that are not numbers.*'1,234.50', '12,000'",
-      r"Thousands separators .* are not read: export the amounts without them \(1234.50\)")),
+      r"Thousands separators .* are not read unless configured: set data.thousands: ','")),
     ("thousands separators with decimal comma", "thousands_separator_decimal_comma.csv",
      {"decimal": ",", "delimiter": ";"},
-     (r"1 of 2 rows .*'1.234,50'", r"export the amounts without them \(1234,50\)")),
+     (r"1 of 2 rows .*'1.234,50'", r"set data.thousands: '.'.*or export the amounts without them \(1234,50\)")),
     ("decimal comma not configured", "decimal_comma_not_configured.csv", {},
      (r"2 of 2 rows have amounts that are not numbers \(decimal separator '.'\).*'12,50'",
       r"Set data.decimal to ','")),
@@ -364,7 +364,7 @@ def test_duplicate_rows_kept_or_dropped(tmp_path):
 @pytest.mark.parametrize("policy, left_out, amounts", [
     ("drop", {"returns (negative amounts)": 2}, {("A", "2020-01-01"): 10, ("A", "2020-01-05"): 8,
                                                  ("B", "2020-01-02"): 5, ("B", "2020-01-20"): 6}),
-    ("net", {"days fully returned (net amount not positive)": 2}, {("A", "2020-01-01"): 6, ("A", "2020-01-05"): 8,
+    ("net", {"purchase days fully returned": 2}, {("A", "2020-01-01"): 6, ("A", "2020-01-05"): 8,
                                                                     ("B", "2020-01-20"): 6}),
 ])
 def test_negative_amounts_under_each_returns_policy(policy, left_out, amounts, tmp_path):
@@ -486,6 +486,7 @@ def test_cli_fails_cleanly_and_keeps_the_last_report(make_params, expected, logg
     out = tmp_path / "reports" / "latest"
     out.mkdir(parents=True)
     (out / "index.html").write_text("<html><body>last good report</body></html>\n")
+    (out / ".retention-kit-run").write_text("made by an earlier run\n")  # what every published run holds
     (out / "artifacts").mkdir()
     (out / "artifacts" / "kpis.json").write_text('{"customers": 42}\n')
     before = _tree(out)

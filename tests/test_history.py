@@ -148,7 +148,7 @@ def test_newly_at_risk_matches_a_hand_filter(runs):
     prev, cur = _customers(runs["previous"]), _customers(runs["current"])
     threshold = runs["params"].segments.p_alive_at_risk_below
     both = cur.join(prev[["p_alive"]].rename(columns={"p_alive": "p_prev"}), how="inner")
-    hand = both[both["value_risk_segment"].isin(["High value, active", "High value, at risk"])
+    hand = both[both["value_risk_segment"].isin(["High value, likely to stay", "High value, at risk"])
                 & (both["p_prev"] >= threshold) & (both["p_alive"] < threshold)]
     result = runs["comparison"]["newly_at_risk"]
     assert len(hand) > 0  # the bundled data has some: the test would be empty otherwise

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 
 import pandas as pd
 import pytest
@@ -126,7 +127,7 @@ def test_returns_net_policy(write_csv, tmp_path):
     # A 01-01 nets to 6; B 01-02 nets to 0 -> not a purchase (2 lines left out)
     got = purchases.set_index(["customer_id", "date"])["amount"].to_dict()
     assert got == {("A", pd.Timestamp("2020-01-01")): 6.0, ("A", pd.Timestamp("2020-01-05")): 0.0}
-    assert quality.left_out == {"days fully returned (net amount not positive)": 2}
+    assert quality.left_out == {"purchase days fully returned": 2}
     assert quality.rows_used == 3
 
 
@@ -155,3 +156,68 @@ def test_parquet_input(tmp_path):
     df.to_parquet(path)
     quality, purchases = _ingest(path, tmp_path)
     assert quality.purchase_days == 2 and purchases["amount"].sum() == 3.0
+
+
+@pytest.mark.parametrize("text, decimal, thousands, expected", [
+    ("1.249,00", ",", ".", 1249.0),          # a Dutch export
+    ("1.234.567,89", ",", ".", 1234567.89),
+    ("12,5", ",", ".", 12.5),                # no thousands at all is fine too
+    ("1,234.50", ".", ",", 1234.5),
+    ("1 234,50", ",", " ", 1234.5),
+    ("-1.249,00", ",", ".", -1249.0),
+])
+def test_thousands_separator_is_read_when_configured(write_csv, tmp_path, text, decimal, thousands, expected):
+    path = write_csv(f"customer_id;date;amount\nA;2020-01-01;{text}\n")
+    quality, purchases = _ingest(path, tmp_path, decimal=decimal, thousands=thousands, delimiter=";", returns="drop")
+    if expected < 0:
+        assert quality.left_out == {"returns (negative amounts)": 1}
+    else:
+        assert purchases["amount"].tolist() == [expected]
+
+
+@pytest.mark.parametrize("text", ["1.24,00", "12.5", "1.2345,00", "1..249,00"])
+def test_badly_grouped_amounts_are_refused_with_the_thousands_separator_configured(write_csv, tmp_path, text):
+    path = write_csv(f"customer_id;date;amount\nA;2020-01-01;{text}\nA;2020-01-02;3,00\n")
+    with pytest.raises(DataValidationError, match=rf"1 of 2 rows have amounts that are not numbers.*'{re.escape(text)}'"):
+        _ingest(path, tmp_path, decimal=",", thousands=".", delimiter=";")
+
+
+def test_same_separator_for_thousands_and_decimals_is_a_config_error(tmp_path):
+    with pytest.raises(ValueError, match="must be different separators"):
+        DataParams(path=tmp_path / "x.csv", decimal=",", thousands=",")
+
+
+# Returns netted against earlier purchases, latest first (data.returns: net). Expected values by hand:
+# A buys 1,249 (01-01) and 10 (01-03); the return of 15.50 (01-05) takes the 10 of 01-03 (gone) and 5.50
+# of 01-01 (1,243.50 left); the return of 1,300 (01-07) takes the 1,243.50 (gone), 56.50 is unmatched.
+# B buys 5 and returns 5 the same day: fully returned. C returns 3 before any purchase (unmatched), then
+# buys 7 (01-02), returns 2 (01-04) and buys 4 (01-06): 01-02 keeps 5, 01-06 keeps 4 (a return never
+# reduces a later purchase). D buys 20 (01-01), 30 (01-02), returns 25 (01-03): 01-02 keeps 5, 01-01 20.
+NET_RETURNS = """klant;datum;bedrag
+A;2020-01-01;1.249,00
+A;2020-01-03;10,00
+A;2020-01-05;-15,50
+A;2020-01-07;-1.300,00
+B;2020-01-02;5,00
+B;2020-01-02;-5,00
+C;2020-01-01;-3,00
+C;2020-01-02;7,00
+C;2020-01-04;-2,00
+C;2020-01-06;4,00
+D;2020-01-01;20,00
+D;2020-01-02;30,00
+D;2020-01-03;-25,00
+"""
+
+
+def test_returns_are_netted_against_earlier_purchases_latest_first(write_csv, tmp_path):
+    path = write_csv(NET_RETURNS)
+    quality, purchases = _ingest(path, tmp_path, columns=ColumnNames(customer_id="klant", date="datum", amount="bedrag"),
+                                 decimal=",", thousands=".", delimiter=";", returns="net")
+    got = {(r.customer_id, r.date.strftime("%m-%d")): r.amount for r in purchases.itertuples()}
+    assert got == {("C", "01-02"): 5.0, ("C", "01-06"): 4.0, ("D", "01-01"): 20.0, ("D", "01-02"): 5.0}
+    # lines of purchase days with nothing left: A's two days, B's day (2 lines)
+    assert quality.left_out == {"purchase days fully returned": 4}
+    assert quality.rows_used == 13 - 4
+    assert quality.returns_unmatched_amount == pytest.approx(56.5 + 3.0)
+    assert quality.customers == 2

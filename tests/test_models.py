@@ -355,7 +355,11 @@ def test_select_model(fitted):
     errors = {"bgnbd": 0.30, "pareto": 0.25, "mbgnbd": 0.40}
     assert models.select_model(fitted, errors, "auto").name == "pareto"
     assert models.select_model(fitted, errors, "mbgnbd").name == "mbgnbd"
-    assert models.select_model(fitted, {"bgnbd": 0.2, "pareto": 0.2, "mbgnbd": 0.2}, "auto").name == "bgnbd"
+    # auto chooses among the models whose P(alive) falls for silent one-time buyers ...
+    assert models.select_model(fitted, {"bgnbd": 0.1, "pareto": 0.3, "mbgnbd": 0.2}, "auto").name == "mbgnbd"
+    assert models.select_model(fitted, {"bgnbd": 0.2, "pareto": 0.2, "mbgnbd": 0.2}, "auto").name == "pareto"
+    # ... and takes BG/NBD only when neither of them was fitted
+    assert models.select_model({"bgnbd": fitted["bgnbd"]}, {"bgnbd": 0.2}, "auto").name == "bgnbd"
     with pytest.raises(ValueError, match="must be one of"):
         models.select_model(fitted, errors, "best")
     with pytest.raises(ValueError, match="not fitted"):

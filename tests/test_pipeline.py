@@ -187,8 +187,8 @@ def test_optional_inputs_and_dutch_labels(tmp_path):
     text = text.replace("path: data/sample/cdnow_sample.csv", f"path: {SAMPLE / 'cdnow_sample.csv'}")
     text = text.replace("  language: en", "  language: nl").replace("  n_draws: 200", "  n_draws: 50")
     costs = "".join(f'    "{seg}": {cost}\n' for seg, cost in [
-        ("High value, active", 12), ("High value, at risk", 8), ("Medium value, active", 6),
-        ("Medium value, at risk", 4), ("Low value, active", 3), ("Low value, at risk", 1)])
+        ("High value, likely to stay", 12), ("High value, at risk", 8), ("Medium value, likely to stay", 6),
+        ("Medium value, at risk", 4), ("Low value, likely to stay", 3), ("Low value, at risk", 1)])
     text = text.replace("  abc_b_share: 0.95\n", f"  abc_b_share: 0.95\n  cost_to_serve:\n{costs}  survey:\n    path: {survey}\n")
     params = tmp_path / "params.yaml"
     params.write_text(text)

@@ -271,7 +271,7 @@ def test_clv_tier_of_single_customer():
 
 def test_p_alive_band_threshold_is_strict():
     p = pd.Series([0.49, 0.5, 0.51], index=list("abc"))
-    assert p_alive_bands(p).astype(str).tolist() == ["at risk", "active", "active"]
+    assert p_alive_bands(p).astype(str).tolist() == ["at risk", "likely to stay", "likely to stay"]
 
 
 def test_value_risk_on_handmade_customers(segmented):
@@ -287,16 +287,16 @@ def test_value_risk_on_handmade_customers(segmented):
     assert segmented["clv_tier"].astype(str).to_dict() == tiers
     # p_alive < .5 -> at risk (00004 has exactly .5 -> active)
     expected = {
-        "00001": "High value, active",
-        "00002": "Medium value, active",
+        "00001": "High value, likely to stay",
+        "00002": "Medium value, likely to stay",
         "00003": "Medium value, at risk",
-        "00004": "Medium value, active",
-        "00005": "Low value, active",
+        "00004": "Medium value, likely to stay",
+        "00005": "Low value, likely to stay",
         "00006": "Low value, at risk",
         "00007": "Medium value, at risk",
         "00008": "Low value, at risk",
         "00009": "Low value, at risk",
-        "00010": "Low value, active",
+        "00010": "Low value, likely to stay",
     }
     assert segmented["value_risk_segment"].astype(str).to_dict() == expected
     assert segmented.loc["00001", "value_risk_action"] == "Reward"
@@ -342,7 +342,7 @@ def test_single_customer():
     assert row["rfm_segment"] == "Need attention"
     assert row["abc_class"] == "A"
     assert row["clv_tier"] == "Top 10%"
-    assert row["value_risk_segment"] == "High value, active"
+    assert row["value_risk_segment"] == "High value, likely to stay"
 
 
 def test_all_customers_equal():
@@ -449,22 +449,22 @@ def test_profiles_abc_revenue_adds_up_to_total(segmented):
 
 def test_profiles_with_cost_to_serve(segmented):
     cost = {
-        "High value, active": 120.0,
+        "High value, likely to stay": 120.0,
         "High value, at risk": 60.0,
-        "Medium value, active": 24.0,
+        "Medium value, likely to stay": 24.0,
         "Medium value, at risk": 12.0,
-        "Low value, active": 6.0,
+        "Low value, likely to stay": 6.0,
         "Low value, at risk": 0.0,
     }
     prof = segment_profiles(segmented, cost_to_serve=cost, horizon_months=6)
     vr = prof[prof["segmentation"] == "value_risk_segment"].set_index("segment")
     # six months = half a year of cost per customer
     # High active: 00001 -> 60; profit 900 - 60
-    assert vr.loc["High value, active", "serving_cost"] == pytest.approx(60)
-    assert vr.loc["High value, active", "expected_profit"] == pytest.approx(840)
+    assert vr.loc["High value, likely to stay", "serving_cost"] == pytest.approx(60)
+    assert vr.loc["High value, likely to stay", "expected_profit"] == pytest.approx(840)
     # Medium active: 00002, 00004 -> 2 * 12 = 24; clv 600 -> 576
-    assert vr.loc["Medium value, active", "serving_cost"] == pytest.approx(24)
-    assert vr.loc["Medium value, active", "expected_profit"] == pytest.approx(576)
+    assert vr.loc["Medium value, likely to stay", "serving_cost"] == pytest.approx(24)
+    assert vr.loc["Medium value, likely to stay", "expected_profit"] == pytest.approx(576)
     # Medium at risk: 00003, 00007 -> 2 * 6 = 12; clv 900 -> 888
     assert vr.loc["Medium value, at risk", "expected_profit"] == pytest.approx(888)
     assert "High value, at risk" not in vr.index  # empty segments are left out
@@ -476,7 +476,7 @@ def test_profiles_with_cost_to_serve(segmented):
     with pytest.raises(ValueError, match="horizon_months"):
         segment_profiles(segmented, cost_to_serve=cost)
     with pytest.raises(ValueError, match="no cost"):
-        segment_profiles(segmented, cost_to_serve={"High value, active": 1.0}, horizon_months=12)
+        segment_profiles(segmented, cost_to_serve={"High value, likely to stay": 1.0}, horizon_months=12)
 
 
 # --------------------------------------------------------------------------
@@ -497,7 +497,7 @@ def test_params_defaults_and_validation():
     with pytest.raises(ValidationError, match="bottom tier"):
         SegmentParams(clv_top_share=0.5, clv_next_share=0.5)
     with pytest.raises(ValidationError, match="missing"):
-        SegmentParams(cost_to_serve={"High value, active": 10.0})
+        SegmentParams(cost_to_serve={"High value, likely to stay": 10.0})
     with pytest.raises(ValidationError, match="unknown"):
         SegmentParams(value_risk_actions={**DEFAULT_VALUE_RISK_ACTIONS, "VIP": "x"})
     nested = SegmentParams.model_validate({"survey": {"path": "s.csv", "csat_column": None}})
@@ -522,7 +522,7 @@ def test_plots_return_axes_with_labels(segmented):
     fig, ax = plt.subplots()
     assert plot_value_risk_heatmap(segmented, currency="$", ax=ax) is ax
     cells = {t.get_text() for t in ax.texts}
-    # High value, active: 00001 (900); Low value, at risk: 00006, 00008, 00009 = 180
+    # High value, likely to stay: 00001 (900); Low value, at risk: 00006, 00008, 00009 = 180
     assert "1 customer\n$900" in cells
     assert "3 customers\n$180" in cells
     plt.close("all")

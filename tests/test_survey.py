@@ -60,11 +60,11 @@ def responses(survey_path):
 def customers():
     # p_alive and value x risk segment of the known customers
     data = {
-        "00001": (0.95, "High value, active"),
-        "00002": (0.90, "Medium value, active"),
+        "00001": (0.95, "High value, likely to stay"),
+        "00002": (0.90, "Medium value, likely to stay"),
         "00003": (0.45, "Medium value, at risk"),
-        "00004": (0.50, "Medium value, active"),
-        "00005": (0.60, "Low value, active"),
+        "00004": (0.50, "Medium value, likely to stay"),
+        "00005": (0.60, "Low value, likely to stay"),
         "00006": (0.30, "Low value, at risk"),
         "00007": (0.20, "Medium value, at risk"),
         "00008": (0.10, "Low value, at risk"),
@@ -72,8 +72,8 @@ def customers():
     df = pd.DataFrame.from_dict(data, orient="index", columns=["p_alive", "value_risk_segment"])
     df.index.name = "customer_id"
     order = [
-        "High value, active", "High value, at risk", "Medium value, active",
-        "Medium value, at risk", "Low value, active", "Low value, at risk",
+        "High value, likely to stay", "High value, at risk", "Medium value, likely to stay",
+        "Medium value, at risk", "Low value, likely to stay", "Low value, at risk",
     ]
     df["value_risk_segment"] = pd.Categorical(df["value_risk_segment"], categories=order, ordered=True)
     return df
@@ -117,18 +117,18 @@ def test_summary_per_segment_counts_unknown_customers(responses, customers):
     # rows in category order, only segments with answers, then the unknown row
     assert out.index.tolist() == [
         ALL_RESPONSES,
-        "High value, active",  # 00001 x2: 10, 10 -> NPS 100
-        "Medium value, active",  # 00002 (9), 00004 (8, 9) -> 2 promoters, 1 passive -> 66.7
+        "High value, likely to stay",  # 00001 x2: 10, 10 -> NPS 100
+        "Medium value, likely to stay",  # 00002 (9), 00004 (8, 9) -> 2 promoters, 1 passive -> 66.7
         "Medium value, at risk",  # 00003 (9) -> 100
-        "Low value, active",  # 00005 (7) -> 0
+        "Low value, likely to stay",  # 00005 (7) -> 0
         "Low value, at risk",  # 00006 (6), 00008 (0) -> -100
         UNKNOWN_CUSTOMER,  # 99999 (10) -> 100
     ]
     assert out["responses"].tolist() == [10, 2, 3, 1, 1, 2, 1]
     assert out["responses"].iloc[1:].sum() == 10  # nothing dropped
     assert out["nps"].tolist() == pytest.approx([40.0, 100.0, 200 / 3, 100.0, 0.0, -100.0, 100.0])
-    # Medium value, active CSAT: 4, 3 and a blank -> 2 answers, 1 satisfied, mean 3.5
-    mid = out.loc["Medium value, active"]
+    # Medium value, likely to stay CSAT: 4, 3 and a blank -> 2 answers, 1 satisfied, mean 3.5
+    mid = out.loc["Medium value, likely to stay"]
     assert (mid["csat_responses"], mid["csat_satisfied_pct"], mid["csat_mean"]) == (2, 50.0, 3.5)
     unknown = unknown_respondents(responses, customers)
     assert unknown["customer_id"].tolist() == ["99999"]

@@ -42,12 +42,18 @@ class DataParams(_Strict):
         description="strptime format such as '%Y%m%d' or '%d/%m/%Y'; null reads ISO dates (YYYY-MM-DD).",
     )
     decimal: Literal[".", ","] = "."
+    thousands: Literal[".", ",", " ", "'"] | None = Field(
+        default=None,
+        description="Thousands separator in the amounts, e.g. '.' for Dutch exports (1.249,00 with decimal ',');"
+        " null: amounts have none. Groups must be of three digits.",
+    )
     delimiter: str | None = Field(default=None, description="CSV delimiter; null lets DuckDB detect it.")
     returns: Literal["drop", "net", "error"] = Field(
         default="drop",
         description=(
             "Rows with a negative amount: 'drop' leaves them out (counted), 'net' subtracts them from"
-            " the same customer's purchases of that day, 'error' stops the run."
+            " the same customer's purchases, latest first (a return takes back from the purchase day it"
+            " falls on, then from the ones before it; see analysis.ingest.NET_RETURNS_SQL), 'error' stops the run."
         ),
     )
     zero_amounts: Literal["keep", "drop"] = Field(
@@ -58,6 +64,15 @@ class DataParams(_Strict):
         default="keep",
         description="Exact duplicate rows: 'keep' treats them as separate lines, 'drop' keeps one of each.",
     )
+
+    @model_validator(mode="after")
+    def _separators_differ(self) -> "DataParams":
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise ValueError(
+                f"thousands ({self.thousands!r}) and decimal ({self.decimal!r}) must be different separators;"
+                " a Dutch export such as 1.249,00 has decimal: ',' and thousands: '.'"
+            )
+        return self
 
 
 class PeriodParams(_Strict):
@@ -72,6 +87,9 @@ class PeriodParams(_Strict):
         " `holdout_days` before the observation end.",
     )
     holdout_days: int = Field(default=182, gt=0)
+    min_calibration_days: int = Field(
+        default=90, gt=0, description="Shortest calibration period (first transaction to calibration end) a report"
+        " is made for; an earlier as-of date stops with a one-line 'not enough history' message.")
     time_unit: Literal["D", "W"] = Field(
         default="W", description="Unit of recency, T and model time: days, or weeks of 7 days."
     )
@@ -98,7 +116,12 @@ class KpiParams(_Strict):
 class ModelParams(_Strict):
     """Which purchase model to use and how to fit it."""
 
-    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = "bgnbd"
+    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = Field(
+        default="auto", description="The purchase model that scores the customers. 'auto': of Pareto/NBD and MBG/NBD"
+        " (in which a customer who stays silent becomes less likely to be still a customer), the one with the smaller"
+        " holdout error; BG/NBD keeps one-time buyers 'alive' forever, so it is used only when chosen by name or when"
+        " neither of the others can be fitted. A model that cannot be fitted is replaced by one that can, with a"
+        " note in the report.")
     compare: list[Literal["bgnbd", "pareto", "mbgnbd"]] = ["bgnbd", "pareto", "mbgnbd"]
     penalizer: float = Field(default=0.0, ge=0)
     n_draws: int = Field(default=200, ge=20, description="Parameter draws for the CLV bands.")

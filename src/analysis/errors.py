@@ -21,7 +21,25 @@ class DataValidationError(KitError, ValueError):
     """The transaction file cannot be used as it is."""
 
 
+def plain(value: object) -> object:
+    """A value as a person reads it: numpy scalars as Python numbers (``0.0``, not ``np.float64(0.0)``),
+    containers element by element."""
+    if hasattr(value, "item") and callable(value.item) and getattr(value, "ndim", None) == 0:
+        value = value.item()
+    if isinstance(value, dict):
+        return {plain(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def format_examples(values: Iterable[object], limit: int = 5) -> str:
-    """Render up to ``limit`` example values for an error message."""
-    shown = [repr(v) for v in list(values)[:limit]]
+    """Render up to ``limit`` distinct example values for an error message (in their first order)."""
+    shown: list[str] = []
+    for v in values:
+        text = repr(plain(v))
+        if text not in shown:
+            shown.append(text)
+        if len(shown) == limit:
+            break
     return ", ".join(shown) if shown else "(none)"

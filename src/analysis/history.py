@@ -206,11 +206,11 @@ TEXT: dict[str, dict[str, str]] = {
     "h_migration": {"en": "How customers moved between segments", "nl": "Hoe klanten tussen segmenten verschoven"},
     "migration_text": {
         "en": "Of the {both} customers in both reports, {stayed} ({stayed_share}) are in the same value and risk segment"
-              " as last time; {to_risk} moved from active to at risk and {recovered} from at risk back to active."
+              " as last time; {to_risk} moved from likely to stay to at risk and {recovered} from at risk back to likely to stay."
               " Each cell: customers, and their expected value then and now.",
         "nl": "Van de {both} klanten in beide rapporten zitten er {stayed} ({stayed_share}) in hetzelfde waarde- en"
-              " risicosegment als de vorige keer; {to_risk} gingen van actief naar dreigt te vertrekken en {recovered}"
-              " van dreigt te vertrekken terug naar actief. Elke cel: klanten, en hun verwachte waarde toen en nu.",
+              " risicosegment als de vorige keer; {to_risk} gingen van blijft waarschijnlijk naar dreigt te vertrekken en {recovered}"
+              " van dreigt te vertrekken terug naar blijft waarschijnlijk. Elke cel: klanten, en hun verwachte waarde toen en nu.",
     },
     "new_customers": {
         "en": "{n} customers bought for the first time since the last report (expected value {value}).",
@@ -226,10 +226,10 @@ TEXT: dict[str, dict[str, str]] = {
     "total": {"en": "Total", "nl": "Totaal"},
     "h_at_risk": {"en": "Newly at risk", "nl": "Nieuw risico op vertrek"},
     "at_risk_text": {
-        "en": "{n} high-value customers have become at risk since the last report (chance of still being active"
+        "en": "{n} high-value customers have become at risk since the last report (chance of still being a customer"
               " fell below {threshold}); together they are worth {value}.",
         "nl": "{n} klanten met een hoge waarde dreigen sinds het vorige rapport te vertrekken (kans dat ze nog"
-              " actief zijn zakte onder {threshold}); samen zijn ze {value} waard.",
+              " klant zijn zakte onder {threshold}); samen zijn ze {value} waard.",
     },
     "at_risk_none": {
         "en": "No high-value customer has become at risk since the last report.",
@@ -237,8 +237,8 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "at_risk_list": {"en": "The {n} most valuable of them:", "nl": "De {n} waardevolste van hen:"},
     "col_customer": {"en": "Customer", "nl": "Klant"},
-    "col_p_before": {"en": "Chance active, last time", "nl": "Kans actief, vorige keer"},
-    "col_p_now": {"en": "Chance active, now", "nl": "Kans actief, nu"},
+    "col_p_before": {"en": "Chance still a customer, last time", "nl": "Kans nog klant, vorige keer"},
+    "col_p_now": {"en": "Chance still a customer, now", "nl": "Kans nog klant, nu"},
     "col_clv": {"en": "Expected value", "nl": "Verwachte waarde"},
     "h_forecast": {"en": "Last forecast against what happened", "nl": "Vorige voorspelling tegenover de werkelijkheid"},
     "forecast_text": {

@@ -49,6 +49,19 @@ _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 # symbols or words (DuckDB's own cast would also accept '1_000', 'inf' and 'nan').
 _AMOUNT_PATTERN = {".": r"[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?",
                    ",": r"[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)([eE][+-]?[0-9]+)?"}
+
+
+def amount_pattern(decimal: str, thousands: str | None) -> str:
+    """Regular expression of an amount the kit reads: a plain number with the ``decimal``
+    separator, or, with a ``thousands`` separator, also one grouped in threes ('1.249,00')."""
+    plain = _AMOUNT_PATTERN[decimal]
+    if thousands is None:
+        return plain
+    dec = re.escape(decimal)
+    grouped = rf"[+-]?[0-9]{{1,3}}({re.escape(thousands)}[0-9]{{3}})+({dec}[0-9]*)?"
+    return f"({plain})|({grouped})"
+
+
 # Only used to explain rejected amounts.
 _THOUSANDS_PATTERN = {".": "[+-]?[0-9]{1,3}([,' \u00a0\u202f][0-9]{3})+([.][0-9]+)?",
                       ",": "[+-]?[0-9]{1,3}([.' \u00a0\u202f][0-9]{3})+(,[0-9]+)?"}
@@ -56,6 +69,34 @@ _OTHER_DECIMAL_PATTERN = {".": r"[+-]?[0-9]*,[0-9]+", ",": r"[+-]?[0-9]*[.][0-9]
 _NOT_FINITE_PATTERN = r"[+-]?(inf|infinity|nan)"
 _DATE_LIKE = re.compile(r"\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}|\d{8}")
 _VALUE_LIKE = re.compile(r"[+-]?\d+([.,]\d+)?|\d{1,4}[-/. ]\d{1,2}[-/. ]\d{1,4}.*")
+
+
+NET_RETURNS_SQL = """
+    SELECT customer_id, date, lines, total, remaining, c,
+           (total > 0 AND remaining > 0) OR (total = 0 AND return_lines = 0) AS is_purchase,
+           (total > 0 AND remaining = 0) OR (total = 0 AND return_lines > 0) AS fully_returned
+    FROM (
+        SELECT *, CASE WHEN total > 0 THEN greatest(suffix_min - (c - total), 0) ELSE total END AS remaining
+        FROM (
+            SELECT *, min(c) OVER (PARTITION BY customer_id ORDER BY date
+                                   ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS suffix_min
+            FROM (SELECT *, sum(total) OVER (PARTITION BY customer_id ORDER BY date
+                                             ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS c
+                  FROM {days})))
+"""
+"""Returns netted against the customer's own purchases, latest first (``data.returns: net``).
+
+``{days}`` has one row per customer and day: ``total`` (the exact DECIMAL sum of the day's
+lines, negative when returns outweigh purchases), ``lines`` and ``return_lines``. A return
+takes back from the latest purchase day on or before its own date that still has something
+left, then from the one before, and so on: a return refers to something bought earlier, most
+likely the last order. Returns never reduce later purchases. What is left of purchase day k
+is ``max(0, min(C(u), u >= k) - C(k-1))`` with ``C`` the customer's running total of day
+totals (a stack emptied from the top). A purchase day with nothing left is no purchase
+(``fully_returned``); a day of 0 with no returns (free items) stays a purchase. Return amounts
+beyond everything bought before, ``max(0, -min(C))`` per customer, are not used (their total
+is in the data quality as ``returns_unmatched_amount``).
+"""
 
 
 @dataclass
@@ -79,6 +120,7 @@ class DataQuality:
     last_date: str | None = None
     observation_end: str | None = None
     policies: dict[str, str] = field(default_factory=dict)
+    returns_unmatched_amount: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -465,8 +507,10 @@ def _ingest(
         amount_expr = f"CAST({amount} AS DOUBLE)"
     else:
         text = f"trim(CAST({amount} AS VARCHAR))"
-        number = f"replace({text}, ',', '.')" if params.decimal == "," else text
-        amount_expr = (f"CASE WHEN regexp_full_match({text}, {_literal(_AMOUNT_PATTERN[params.decimal])})"
+        pattern = amount_pattern(params.decimal, params.thousands)
+        number = f"replace({text}, {_literal(params.thousands)}, '')" if params.thousands else text
+        number = f"replace({number}, ',', '.')" if params.decimal == "," else number
+        amount_expr = (f"CASE WHEN regexp_full_match({text}, {_literal(pattern)})"
                        f" THEN TRY_CAST({number} AS DOUBLE) END")
     markers = ", ".join(_literal(m) for m in MISSING_ID_MARKERS)
     id_text = f"trim(CAST({cid} AS VARCHAR))"
@@ -581,26 +625,48 @@ def _ingest(
         keep.append("amount <> 0")
     where = " AND ".join(keep)
 
-    # One row per customer and day. Under returns: net a day whose net amount is not
-    # positive is no purchase (everything was sent back); it is counted below.
-    # Day totals are exact sums, like every sum in the kit, so they do not depend on the
-    # order in which DuckDB's (or Spark's) threads deliver the lines.
+    # One row per customer and day. Day totals are exact sums, like every sum in the kit, so
+    # they do not depend on the order in which DuckDB's (or Spark's) threads deliver the lines.
+    # Under returns: net the returns are netted against the customer's own purchases first
+    # (see NET_RETURNS_SQL); a purchase day that nothing is left of is no purchase.
     day_total = exact_sum_sql("amount")
-    having = f"HAVING {day_total} > 0 OR count(*) FILTER (WHERE amount < 0) = 0" if params.returns == "net" else ""
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE purchases AS
-        SELECT customer_id, date, {day_total} AS amount, count(*) AS lines
-        FROM {base} WHERE {where}
-        GROUP BY customer_id, date {having}
-        """
-    )
-    rows_used = con.execute(f"SELECT count(*) FROM {base} WHERE {where}").fetchone()[0]
+    unmatched = 0.0
     if params.returns == "net":
-        lines_in_days = con.execute("SELECT coalesce(sum(lines), 0) FROM purchases").fetchone()[0]
-        if rows_used - lines_in_days:
-            left_out["days fully returned (net amount not positive)"] = int(rows_used - lines_in_days)
-        rows_used = lines_in_days
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE day_totals AS
+            SELECT customer_id, date, sum(CAST(amount AS DECIMAL(38, 10))) AS total, count(*) AS lines,
+                   count(*) FILTER (WHERE amount < 0) AS return_lines
+            FROM {base} WHERE {where}
+            GROUP BY customer_id, date
+            """
+        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE netted AS {NET_RETURNS_SQL.format(days='day_totals')}")
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE purchases AS
+            SELECT customer_id, date, CAST(remaining AS DOUBLE) AS amount, lines
+            FROM netted WHERE is_purchase
+            """
+        )
+        returned_lines, unmatched = con.execute(
+            "SELECT coalesce(sum(returned), 0), coalesce(CAST(sum(greatest(-lowest, 0)) AS DOUBLE), 0) FROM"
+            " (SELECT sum(lines) FILTER (WHERE fully_returned) AS returned, min(c) AS lowest FROM netted"
+            "  GROUP BY customer_id)"
+        ).fetchone()
+        rows_used = con.execute(f"SELECT count(*) FROM {base} WHERE {where}").fetchone()[0] - returned_lines
+        if returned_lines:
+            left_out["purchase days fully returned"] = int(returned_lines)
+    else:
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE purchases AS
+            SELECT customer_id, date, {day_total} AS amount, count(*) AS lines
+            FROM {base} WHERE {where}
+            GROUP BY customer_id, date
+            """
+        )
+        rows_used = con.execute(f"SELECT count(*) FROM {base} WHERE {where}").fetchone()[0]
     stats = con.execute(
         "SELECT count(DISTINCT customer_id), count(*), min(date), max(date) FROM purchases"
     ).fetchone()
@@ -635,11 +701,15 @@ def _ingest(
         last_date=stats[3].isoformat(),
         observation_end=(observation_end or stats[3]).isoformat(),
         policies={"returns": params.returns, "zero_amounts": params.zero_amounts, "duplicates": params.duplicates},
+        returns_unmatched_amount=float(unmatched),
     )
 
 
 def _examples(con: duckdb.DuckDBPyConnection, sql: str) -> str:
-    return _show(row[0] for row in con.execute(sql + " LIMIT 5").fetchall())
+    """Up to five distinct example values (as written in the file) of the first column of ``sql``."""
+    rows = con.execute(f"SELECT e FROM (SELECT e, min(k) AS k FROM (SELECT *, row_number() OVER () AS k FROM"
+                       f" ({sql}) AS q(e)) GROUP BY e) ORDER BY k LIMIT 5").fetchall()
+    return _show(row[0] for row in rows)
 
 
 def _rows(n: int) -> str:
@@ -653,7 +723,9 @@ def _shape(value: str) -> str:
 def _bad_dates_message(con, params: DataParams, path: Path, n_bad: int, rows_read: int) -> str:
     cols = params.columns
     fmt_text = f"the format {params.date_format!r}" if params.date_format else "ISO format (YYYY-MM-DD)"
-    examples = [r[0] for r in con.execute("SELECT raw_date FROM parsed WHERE date IS NULL LIMIT 5").fetchall()]
+    examples = [r[0] for r in con.execute(
+        "SELECT raw_date FROM (SELECT raw_date, min(k) AS k FROM (SELECT raw_date, row_number() OVER () AS k FROM parsed"
+        " WHERE date IS NULL) GROUP BY raw_date) ORDER BY k LIMIT 5").fetchall()]
     good_shapes = {_shape(r[0]) for r in con.execute(
         "SELECT raw_date FROM parsed WHERE date IS NOT NULL LIMIT 20").fetchall() if r[0] is not None}
     datelike = [e for e in examples if e is not None and _DATE_LIKE.fullmatch(e.strip())]
@@ -695,8 +767,9 @@ def _bad_amounts_message(con, params: DataParams, path: Path, n_bad: int, rows_r
     if n_thousands:
         hints.append(
             f"Thousands separators ({other!r} or a space, as in '1{other}234{dec}50'; {_rows(n_thousands)}) are not"
-            f" read: export the amounts without them (1234{dec}50)"
-            + (", or set data.decimal: ',' if ',' is the decimal separator" if dec == "." else "")
+            f" read unless configured: set data.thousands: {other!r}"
+            + (" (and data.decimal: ',' if ',' is the decimal separator, as in 1.234,50)" if dec == "." else "")
+            + f", or export the amounts without them (1234{dec}50)"
         )
     elif n_other_decimal:
         hints.append(f"Set data.decimal to {other!r} if the file uses {other!r} as the decimal separator")
@@ -730,6 +803,17 @@ def quality_table(quality: dict) -> "pd.DataFrame":
         ("Returns (negative amounts)", f"{quality['returns_rows']:,} (policy: {policies.get('returns', 'drop')})"),
         ("Zero amounts", f"{quality['zero_amount_rows']:,} (policy: {policies.get('zero_amounts', 'keep')})"),
         ("Customers", f"{quality['customers']:,}"),
+    ]
+    if quality.get("returns_unmatched_amount"):
+        rows.append(("Returns with no earlier purchase to net against (amount, not used)",
+                     f"{quality['returns_unmatched_amount']:,.2f}"))
+    split = quality.get("first_purchase_on_split_days") or {}
+    for key, day in (("calibration_end", "the calibration end"), ("observation_end", "the observation end")):
+        if split.get(key):
+            fit = "calibration" if key == "calibration_end" else "whole-period"
+            rows.append((f"Customers whose first purchase is on {day}",
+                         f"{split[key]:,} (not in the {fit} model fit, which cannot learn from them yet; still scored)"))
+    rows += [
         ("Purchase days (same-day lines combined)", f"{quality['purchase_days']:,}"),
         ("First transaction", quality["first_date"]),
         ("Last transaction used", quality["last_date"]),

@@ -3,9 +3,11 @@
 The parameters are estimated on the unique ``(frequency, recency, T)`` rows of a customer
 summary, weighted by how many customers share each row: BG/NBD, MBG/NBD and Gamma-Gamma by
 maximising the objective of ``lifetimes`` 0.11.3's fitters with the analytic gradients of
-this module (:func:`bg_family_loglik_and_gradient`, :func:`gamma_gamma_loglik_and_gradient`;
-several times faster than lifetimes' autograd, same estimates up to its tolerance),
-Pareto/NBD with lifetimes' ``ParetoNBDFitter``. Everything reported afterwards -- the
+this module (:func:`bg_family_loglik_and_gradient`, :func:`pareto_nbd_loglik_and_gradient`,
+:func:`gamma_gamma_loglik_and_gradient`; several times faster than lifetimes' autograd, and for
+Pareto/NBD hundreds of times faster than its gradient-free Nelder-Mead; same estimates up to
+its tolerance). lifetimes itself is not imported here: the tests use it as the independent
+check. Everything reported afterwards -- the
 log-likelihood, AIC, BIC, the covariance of the estimates and every prediction -- comes from
 the independent numpy/scipy implementations in this module, written from the papers:
 
@@ -26,8 +28,7 @@ the independent numpy/scipy implementations in this module, written from the pap
 Why not use the lifetimes numbers directly: its ``_negative_log_likelihood_`` is a
 per-customer mean on internally rescaled time, so it is not the papers' log-likelihood;
 ``ParetoNBDFitter`` has no standard errors; and its Pareto/NBD P(alive) can become NaN for
-heavy buyers. Importing ``lifetimes`` changes the global warning filters, so it is imported
-only inside the Pareto/NBD fit, within ``warnings.catch_warnings()``.
+heavy buyers. Importing ``lifetimes`` changes the global warning filters.
 
 Time is in the unit of the summary, ``"D"`` (days) or ``"W"`` (weeks = days / 7). The
 fitted result records it (``time_unit``) so that downstream code (CLV horizons in months)
@@ -36,11 +37,8 @@ converts correctly.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 import math
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -49,7 +47,7 @@ import pandas as pd
 from scipy import integrate, stats
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
-from analysis.errors import KitError, format_examples
+from analysis.errors import KitError, format_examples, plain
 
 MODEL_NAMES: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd")
 """Transaction models this module fits: BG/NBD, Pareto/NBD and MBG/NBD."""
@@ -60,11 +58,17 @@ PARAM_NAMES: dict[str, tuple[str, ...]] = {
     "mbgnbd": ("r", "alpha", "a", "b"),
 }
 GAMMA_GAMMA_PARAMS: tuple[str, ...] = ("p", "q", "v")
+MODEL_LABELS: dict[str, str] = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
 
 DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0}
 
 SELECTION_METRIC = "mean absolute error per customer of the holdout repeat transactions (MAE)"
 """What ``select_model(..., choice="auto")`` minimises."""
+
+SILENCE_AWARE: tuple[str, ...] = ("pareto", "mbgnbd")
+"""Models in which every customer's P(alive) falls while they stay silent. Under BG/NBD a
+customer can only drop out right after a repeat purchase, so a one-time buyer keeps
+P(alive) = 1 however long ago they bought: ``auto`` chooses among these models first."""
 
 CORRELATION_THRESHOLD = 0.3
 
@@ -124,14 +128,14 @@ def _validate_summary(
     def _fail(mask: np.ndarray, text: str) -> None:
         if mask.any():
             rows = summary.loc[mask, [c for c in ("frequency", "recency", "T") if c in summary.columns]]
-            examples = format_examples(f"{i}: {dict(r)}" for i, r in rows.head(5).iterrows())
+            examples = ", ".join(f"customer {i}: {plain(dict(r))}" for i, r in rows.head(5).iterrows())
             raise ValueError(f"{int(mask.sum())} rows of the {what} have {text}, e.g. {examples}")
 
     if "frequency" in columns:
         f = summary["frequency"].to_numpy(dtype=float)
         _fail((f < 0) | (f != np.round(f)), "a frequency that is not a non-negative whole number")
     if "T" in columns:
-        _fail(summary["T"].to_numpy(dtype=float) <= 0, "T <= 0 (T is the time from first purchase to the end)")
+        _fail(summary["T"].to_numpy(dtype=float) < 0, "T < 0 (T is the time from first purchase to the end)")
     if "recency" in columns:
         r = summary["recency"].to_numpy(dtype=float)
         _fail(r < 0, "a negative recency")
@@ -267,7 +271,7 @@ def _pareto_log_gap_quad(r, alpha, s, beta, x, tx, T) -> float:
     return ref + math.log(val) if val > 0 else -np.inf
 
 
-def _pareto_log_gap(r, alpha, s, beta, x, tx, T) -> np.ndarray:
+def _pareto_log_gap(r, alpha, s, beta, x, tx, T, quadrature: bool = True) -> np.ndarray:
     """log(I(t_x) - I(T)) = log integral_{t_x}^T (alpha+u)^-(r+x) (beta+u)^-(s+1) du.
 
     Closed form via :func:`_pareto_log_tail` in log space; where that is not finite
@@ -280,7 +284,7 @@ def _pareto_log_gap(r, alpha, s, beta, x, tx, T) -> np.ndarray:
     out = lt_x + _log1mexp(np.minimum(lt_T - lt_x, 0.0))
     out = np.where(tx >= T, -np.inf, out)
     bad = (tx < T) & ~np.isfinite(out)
-    if bad.any():
+    if quadrature and bad.any():
         shape = out.shape
         out = np.array(out, dtype=float, copy=True).reshape(-1)
         flat = [v.reshape(-1) for v in (r, alpha, s, beta, x, tx, T)]
@@ -438,6 +442,99 @@ def bg_family_loglik_and_gradient(
     g_a += nw.sum() / a
     g_b -= nw @ (1.0 / b_shift)
     return float(ll), np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+
+
+def pareto_nbd_loglik_and_gradient(
+    log_params: np.ndarray, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray, weights: np.ndarray,
+    *, plan: "_ParetoGapPlan | None" = None,
+) -> tuple[float, np.ndarray]:
+    """Weighted sample log-likelihood of Pareto/NBD and its gradient in ``log(r, alpha, s, beta)``.
+
+    ``sum_i n_i ln L_i`` with ``ln L_i`` as in :func:`pareto_nbd_log_likelihood` (Fader & Hardie
+    2005, note 009, eq. (22))::
+
+        ln L = ln G(r+x) - ln G(r) + r ln(alpha) + s ln(beta) + logaddexp(A, D)
+        A = -(r+x) ln(alpha+T) - s ln(beta+T)
+        D = ln s + ln G,   G = integral_{t_x}^T (alpha+u)^-(r+x) (beta+u)^-(s+1) du
+
+    The derivatives of the first terms and of A are elementary (``digamma``). For D,
+    differentiating under the integral sign gives two integrals of the same family::
+
+        dG/dalpha = -(r+x) G(x -> x+1),      dG/dbeta = -(s+1) G(s -> s+1),
+
+    evaluated in closed form like G itself (:func:`_pareto_log_gap`). ``dG/dr`` and ``dG/ds``
+    (integrals with a logarithm in the integrand, no closed form) are central differences of
+    ``ln G`` in r and s. The log-sum-exp splits with the weight ``w = exp(D - logaddexp(A, D))``.
+    Only the closed form is used (no quadrature fallback): where it is not finite, at parameters
+    far from the data, the value is not finite and the optimizer steps back. ``plan``: the
+    rows' :class:`_ParetoGapPlan`, when already made (repeated calls while fitting).
+
+    Returns
+    -------
+    (float, numpy.ndarray)
+        The log-likelihood and its gradient with respect to ``log_params`` (4 values).
+    """
+    from scipy.special import digamma
+
+    r, alpha, s, beta = np.exp(np.asarray(log_params, dtype=float))
+    x, tx, T, n = (np.asarray(v, dtype=float) for v in (frequency, recency, T, weights))
+    plan = plan or _ParetoGapPlan(x, tx, T)
+    ux, _, nx = plan.by_x or _by_value(x, n)
+    total = nx.sum()
+    ll = nx @ gammaln(r + ux) + total * (-gammaln(r) + r * math.log(alpha) + s * math.log(beta))
+    g_r = nx @ digamma(r + ux) + total * (-digamma(r) + math.log(alpha))
+    g_alpha, g_s, g_beta = total * r / alpha, total * math.log(beta), total * s / beta
+    log_aT, log_bT = np.log(alpha + T), np.log(beta + T)
+    alive = -(r + x) * log_aT - s * log_bT
+    gap = plan.gap
+    lg = np.full(len(x), -np.inf)
+    lg[gap] = plan.log_gap(r, alpha, s, beta)
+    dead = math.log(s) + lg
+    both = np.logaddexp(alive, dead)
+    w = np.where(gap, np.exp(dead - both), 0.0)
+    w_alive = 1.0 - w
+    ll += n @ both
+    g_r -= n @ (w_alive * log_aT)
+    g_alpha -= n @ (w_alive * (r + x) / (alpha + T))
+    g_s -= n @ (w_alive * log_bT)
+    g_beta -= n @ (w_alive * s / (beta + T))
+    if gap.any():
+        xs, nw, lgs = x[gap], (n * w)[gap], lg[gap]
+        d_alpha = -(r + xs) * np.exp(plan.log_gap(r, alpha, s, beta, dx=1.0) - lgs)
+        d_beta = -(s + 1.0) * np.exp(plan.log_gap(r, alpha, s + 1.0, beta) - lgs)
+        h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
+        d_r = (plan.log_gap(r + h_r, alpha, s, beta) - plan.log_gap(r - h_r, alpha, s, beta)) / (2 * h_r)
+        d_s = (plan.log_gap(r, alpha, s + h_s, beta) - plan.log_gap(r, alpha, s - h_s, beta)) / (2 * h_s)
+        g_r += nw @ d_r
+        g_alpha += nw @ d_alpha
+        g_s += nw @ (1.0 / s + d_s)
+        g_beta += nw @ d_beta
+    return float(ll), np.array([g_r * r, g_alpha * alpha, g_s * s, g_beta * beta])
+
+
+class _ParetoGapPlan:
+    """The rows of a Pareto/NBD fit with t_x < T, and their distinct (x, t_x) and (x, T) pairs.
+
+    ``ln G = ln(I(t_x) - I(T))`` needs the tail :func:`_pareto_log_tail` at t_x and at T; many
+    rows share those pairs (every one-time buyer has x = t_x = 0), so each tail is evaluated
+    once per distinct pair. The pairs do not change while the parameters are fitted.
+    """
+
+    def __init__(self, x: np.ndarray, tx: np.ndarray, T: np.ndarray, weights: np.ndarray | None = None) -> None:
+        self.gap = tx < T
+        xs, txs, Ts = x[self.gap], tx[self.gap], T[self.gap]
+        where_a, self.ia = distinct_rows([xs, txs])
+        where_b, self.ib = distinct_rows([xs, Ts])
+        self.xa, self.ta = xs[where_a], txs[where_a]
+        self.xb, self.tb = xs[where_b], Ts[where_b]
+        self.by_x = _by_value(x, weights) if weights is not None else None
+
+    def log_gap(self, r, alpha, s, beta, dx: float = 0.0) -> np.ndarray:
+        """ln G for the rows with t_x < T (closed form only; not finite where it fails)."""
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            lt_x = _pareto_log_tail(r, alpha, s, beta, self.xa + dx, self.ta)[self.ia]
+            lt_T = _pareto_log_tail(r, alpha, s, beta, self.xb + dx, self.tb)[self.ib]
+            return lt_x + _log1mexp(np.minimum(lt_T - lt_x, 0.0))
 
 
 def gamma_gamma_loglik_and_gradient(
@@ -907,7 +1004,17 @@ def _weighted_rows(
     return [v[where][keep] for v in values], counts[keep]
 
 
-def _fit_bg_family(model: str, x, tx, T, n, penalizer: float) -> tuple[np.ndarray, bool]:
+def _start(start: Mapping[str, float] | None, names: Sequence[str], scale: float, default: float) -> np.ndarray:
+    """Starting log-parameters on the rescaled time axis: ``default`` for each, or a previous fit's
+    estimates (e.g. the calibration fit when refitting on all data, which saves iterations)."""
+    if start is None:
+        return np.full(len(names), default)
+    values = np.array([float(start[k]) * (scale if k in ("alpha", "beta") else 1.0) for k in names])
+    return np.log(values) if np.all(np.isfinite(values) & (values > 0)) else np.full(len(names), default)
+
+
+def _fit_bg_family(model: str, x, tx, T, n, penalizer: float,
+                   start: Mapping[str, float] | None = None) -> tuple[np.ndarray, bool]:
     """Maximum likelihood for BG/NBD or MBG/NBD: lifetimes' objective, with analytic gradients.
 
     lifetimes (``BetaGeoFitter``) minimises the mean negative log-likelihood plus
@@ -929,9 +1036,37 @@ def _fit_bg_family(model: str, x, tx, T, n, penalizer: float) -> tuple[np.ndarra
         value, grad = -ll / total + penalizer * sq.sum(), -g / total + 2 * penalizer * sq
         return (value, grad) if np.isfinite(value) else (np.inf, np.zeros_like(lp))
 
-    res = _minimize(objective, np.full(4, 0.1))
+    res = _minimize(objective, _start(start, PARAM_NAMES[model], scale, 0.1))
     log_theta = np.array(res.x, dtype=float)
     log_theta[1] -= math.log(scale)
+    return log_theta, bool(np.all(np.isfinite(log_theta)))
+
+
+def _fit_pareto(x, tx, T, n, penalizer: float, start: Mapping[str, float] | None = None) -> tuple[np.ndarray, bool]:
+    """Maximum likelihood for Pareto/NBD: lifetimes' objective, with the gradient of
+    :func:`pareto_nbd_loglik_and_gradient`.
+
+    lifetimes (``ParetoNBDFitter``) minimises ``-sum(n ln L) / mean(n) + penalizer *
+    sum(params**2)`` on time rescaled so that max(T) = 1, by Nelder-Mead without a gradient
+    (minutes on a few thousand distinct rows). This minimises the same objective by BFGS with
+    the gradient, so the estimates are those of lifetimes (penalised or not) up to its
+    tolerance, in well under a second.
+    """
+    scale = 1.0 / float(T.max())
+    txs, Ts = tx * scale, T * scale
+    per_row = 1.0 / float(n.mean())
+
+    plan = _ParetoGapPlan(x, txs, Ts, n)
+
+    def objective(lp: np.ndarray) -> tuple[float, np.ndarray]:
+        ll, g = pareto_nbd_loglik_and_gradient(lp, x, txs, Ts, n, plan=plan)
+        sq = np.exp(2 * lp)
+        value, grad = -ll * per_row + penalizer * sq.sum(), -g * per_row + 2 * penalizer * sq
+        return (value, grad) if np.isfinite(value) and np.all(np.isfinite(grad)) else (np.inf, np.zeros_like(lp))
+
+    res = _minimize(objective, _start(start, PARAM_NAMES["pareto"], scale, 0.0))
+    log_theta = np.array(res.x, dtype=float)
+    log_theta[[1, 3]] -= math.log(scale)
     return log_theta, bool(np.all(np.isfinite(log_theta)))
 
 
@@ -943,6 +1078,7 @@ def fit_model(
     time_unit: str | None = None,
     ci_level: float = 0.95,
     weights: str | None = None,
+    start: Mapping[str, float] | None = None,
 ) -> FittedModel:
     """Fit one transaction model to a customer summary.
 
@@ -964,6 +1100,10 @@ def fit_model(
         Name of a column with how many customers each row stands for (e.g. the distinct
         ``(frequency, recency, T)`` rows a Spark cluster sends to the driver). ``None``:
         one row per customer.
+    start
+        Parameters to start the optimizer from (e.g. the calibration-period fit when refitting
+        on all data); ``None``: lifetimes' fixed start. The maximum is the same either way, up
+        to the optimizer's tolerance.
 
     Returns
     -------
@@ -992,40 +1132,44 @@ def fit_model(
     if len(n) == 0:
         raise ValueError("The customer summary has no rows with a positive weight")
     names = PARAM_NAMES[model]
-    label = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}[model]
+    label = MODEL_LABELS[model]
     advice = _FIT_ADVICE.format(unit=unit)
+    # A customer first seen on the last day of the period (T = 0) has likelihood 1 under every
+    # model (nothing could have happened yet): such rows carry no information and are left out.
+    seen = T > 0
+    if not seen.all():
+        _log.info("%s: %s customers first bought on the last day of the period (T = 0) and are left out of the fit",
+                  label, f"{int(n[~seen].sum()):,}")
+        if not seen.any():
+            raise ModelFitError(
+                f"{label}: every customer made their first purchase on the last day of the period, so nothing"
+                " about repeat buying can be learnt yet. Use a later observation or calibration end."
+            )
+        x, tx, T, n = x[seen], tx[seen], T[seen], n[seen]
     _log.info("%s: fitting on %s distinct (frequency, recency, T) rows of %s customers", label, f"{len(n):,}",
               f"{int(n.sum()):,}")
 
-    if model in ("bgnbd", "mbgnbd"):
-        log_fit, finite = _fit_bg_family(model, x, tx, T, n, penalizer)
-        if not finite:
-            raise ModelFitError(f"{label}: the optimizer did not converge (it ran off to infinity). {advice}")
-        est = {k: float(v) for k, v in zip(names, np.exp(log_fit))}
-    else:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            from lifetimes import ParetoNBDFitter
-            from lifetimes.utils import ConvergenceError
-
-            try:  # deterministic start (no global RNG)
-                fitter = ParetoNBDFitter(penalizer_coef=penalizer).fit(x.astype(int), tx, T, weights=n,
-                                                                       initial_params=np.ones(4))
-            except (ConvergenceError, np.linalg.LinAlgError, FloatingPointError, ValueError) as exc:
-                raise ModelFitError(f"{label}: the optimizer did not converge ({str(exc).strip()}). {advice}") from exc
-            est = {k: float(fitter.params_[k]) for k in names}
+    log_fit, finite = (_fit_bg_family(model, x, tx, T, n, penalizer, start) if model in ("bgnbd", "mbgnbd")
+                       else _fit_pareto(x, tx, T, n, penalizer, start))
+    if not finite:
+        raise ModelFitError(f"{label}: the optimizer did not converge (it ran off to infinity). {advice}")
+    est = {k: float(v) for k, v in zip(names, np.exp(log_fit))}
 
     _check_estimates(label, est, float(T.max()), unit)
 
     def nll(log_theta: np.ndarray) -> float:
         return -float(np.sum(n * _LOGLIK[model](np.exp(log_theta), x, tx, T)))
 
-    gradient = None
     if model in ("bgnbd", "mbgnbd"):
         by_x = _by_value(x, n)
 
         def gradient(log_theta: np.ndarray) -> np.ndarray:
             return -bg_family_loglik_and_gradient(model, log_theta, x, tx, T, n, by_x=by_x)[1]
+    else:
+        plan = _ParetoGapPlan(x, tx, T, n)
+
+        def gradient(log_theta: np.ndarray) -> np.ndarray:
+            return -pareto_nbd_loglik_and_gradient(log_theta, x, tx, T, n, plan=plan)[1]
 
     log_theta = np.log([est[k] for k in names])
     loglik = -nll(log_theta)
@@ -1209,9 +1353,10 @@ def select_model(
         Model name -> per-customer mean absolute error of the holdout repeat transactions
         (``holdout.holdout_errors(...)["mae"]``). Only used when ``choice="auto"``.
     choice
-        ``"bgnbd"``, ``"pareto"``, ``"mbgnbd"`` or ``"auto"``. ``"auto"`` picks the fitted
-        model with the lowest MAE (see ``SELECTION_METRIC``); ties go to the earlier model in
-        ``("bgnbd", "pareto", "mbgnbd")``.
+        ``"bgnbd"``, ``"pareto"``, ``"mbgnbd"`` or ``"auto"``. ``"auto"`` picks, among the
+        fitted models of ``SILENCE_AWARE`` (Pareto/NBD, MBG/NBD), the one with the lowest MAE
+        (see ``SELECTION_METRIC``), and BG/NBD only when neither could be fitted; ties go to
+        the earlier model in ``("bgnbd", "pareto", "mbgnbd")``.
 
     Returns
     -------
@@ -1224,7 +1369,8 @@ def select_model(
         if choice not in results:
             raise ValueError(f"Model {choice!r} was requested but not fitted (fitted: {list(results)})")
         return results[choice]
-    candidates = [m for m in MODEL_NAMES if m in results]
+    candidates = ([m for m in MODEL_NAMES if m in results and m in SILENCE_AWARE]
+                  or [m for m in MODEL_NAMES if m in results])
     missing = [m for m in candidates if m not in holdout_errors or not np.isfinite(holdout_errors[m])]
     if missing:
         raise ValueError(f"No finite holdout error for fitted model(s) {missing}; cannot choose automatically")
@@ -1235,9 +1381,9 @@ def select_model(
 
 
 __all__ = [
-    "MODEL_NAMES", "PARAM_NAMES", "GAMMA_GAMMA_PARAMS", "SELECTION_METRIC", "ModelFitError", "FittedModel",
+    "MODEL_NAMES", "MODEL_LABELS", "PARAM_NAMES", "GAMMA_GAMMA_PARAMS", "SELECTION_METRIC", "SILENCE_AWARE", "ModelFitError", "FittedModel",
     "GammaGammaFit", "bgnbd_log_likelihood", "mbgnbd_log_likelihood", "pareto_nbd_log_likelihood",
-    "gamma_gamma_log_likelihood", "bg_family_loglik_and_gradient", "gamma_gamma_loglik_and_gradient",
+    "gamma_gamma_log_likelihood", "bg_family_loglik_and_gradient", "pareto_nbd_loglik_and_gradient", "gamma_gamma_loglik_and_gradient",
     "distinct_rows", "p_alive", "alive_expectation", "conditional_expected_purchases",
     "expected_purchases", "expected_average_value", "fit_model", "fit_models", "fit_gamma_gamma",
     "frequency_spend_correlation", "select_model",

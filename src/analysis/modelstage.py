@@ -33,7 +33,8 @@ import pandas as pd
 from analysis.clv import ClvResult, customer_lifetime_value, to_jsonable
 from analysis.config import RunParams
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
-from analysis.models import FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model, select_model
+from analysis.models import (MODEL_LABELS, FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model,
+                             select_model)
 from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
 
 _log = logging.getLogger(__name__)
@@ -182,9 +183,9 @@ class _DuckDBStage:
         self.cal = calibration_holdout_summary(self.purchases, cal_end, obs_end, unit)
         return self.cal
 
-    def fit(self, period: str, name: str, unit: str) -> FittedModel:
+    def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
         data = self.cal if period == "calibration" else self.full
-        return fit_model(data, name, penalizer=self.params.models.penalizer, time_unit=unit)
+        return fit_model(data, name, penalizer=penalizer, time_unit=unit, start=start)
 
     def fit_gamma_gamma(self, period: str) -> GammaGammaFit:
         return fit_gamma_gamma(self.cal if period == "calibration" else self.full)
@@ -211,8 +212,8 @@ class _SparkStage:
         self.frames["full"] = self.se.rfm_summary(self.purchases, obs_end, unit).cache()
         return self.se.to_pandas(self.frames["calibration"])
 
-    def fit(self, period: str, name: str, unit: str) -> FittedModel:
-        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=self.params.models.penalizer)
+    def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
+        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=penalizer, start=start)
 
     def fit_gamma_gamma(self, period: str) -> GammaGammaFit:
         return self.se.fit_gamma_gamma(self.frames[period])
@@ -271,26 +272,66 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     wanted = list(dict.fromkeys(([mp.model] if mp.model != "auto" else []) + list(mp.compare)))
     fits: dict[str, FittedModel] = {}
     failures: dict[str, str] = {}
+    penalized: dict[str, str] = {}
     for name in wanted:
         try:
-            fits[name] = engine.fit("calibration", name, unit)
+            fits[name], why = _fit_identified(engine, "calibration", name, unit, mp.penalizer)
+            if why:
+                penalized[name] = why
         except ModelFitError as exc:
-            if name == mp.model:
-                raise
             failures[name] = str(exc)
+            _log.info("model stage: %s could not be fitted: %s", MODEL_LABELS[name], exc)
     if not fits:
-        raise ModelFitError("None of the purchase models could be fitted: " + "; ".join(failures.values()))
+        raise ModelFitError(
+            "None of the purchase models could be fitted on the calibration period up to"
+            f" {cal_end}: " + " ".join(failures.values()))
 
-    _log.info("model stage: holdout predictions of %s", ", ".join(fits))
+    _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
     predictions = {name: holdout_predictions(cal, m) for name, m in fits.items()}
     errors = {name: holdout_errors(p) for name, p in predictions.items()}
     tables = {name: holdout_table(p) for name, p in predictions.items()}
-    selected = select_model(fits, {n: e["mae"] for n, e in errors.items()}, mp.model).name
-    gg_cal = engine.fit_gamma_gamma("calibration")
-
+    mae = {n: e["mae"] for n, e in errors.items()}
     notes = []
-    if gg_cal.correlation_warning:
+    if mp.model != "auto" and mp.model not in fits:
+        selected = select_model(fits, mae, "auto").name
+        notes.append(
+            f"The configured model, {MODEL_LABELS[mp.model]}, could not be identified from these data"
+            f" ({_plain_failure(failures[mp.model])}). The report uses {MODEL_LABELS[selected]} instead,"
+            " the model with the smallest error on the holdout period among those that could be fitted.")
+    else:
+        selected = select_model(fits, mae, mp.model).name
+    if selected == "bgnbd":
+        notes.append(
+            "Under the BG/NBD model a customer can only drop out right after a repeat purchase, so customers who"
+            " bought only once keep a 100% chance of still being a customer however long ago they bought, and"
+            " never appear as at risk. Pareto/NBD or MBG/NBD (models.model: auto) do not have this blind spot.")
+    if selected in penalized:
+        notes.append(
+            f"The data alone do not pin down all parameters of {MODEL_LABELS[selected]}"
+            f" ({_plain_failure(penalized[selected])}): it was fitted with a small penalty"
+            f" (penalizer {fits[selected].penalizer:g}), which keeps the estimates finite and changes the fit"
+            " very little. Its check on the holdout period shows how well it predicts.")
+    gg_cal, gg_note = _gamma_gamma_or_none(engine, "calibration")
+    if gg_note:
+        notes.append(gg_note)
+    if gg_cal is not None and gg_cal.correlation_warning:
         notes.append(gg_cal.correlation_warning)
+
+    n = f"{len(customers):,}"
+    _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", MODEL_LABELS[selected], n, obs_end)
+    final, refit_failures = None, []
+    for name in [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m]):
+        try:
+            final, _ = _fit_identified(engine, "full", name, unit, fits[name].penalizer, start=fits[name].params)
+            break
+        except ModelFitError as exc:
+            refit_failures.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
+                                  f" ({_plain_failure(str(exc))}).")
+    if final is None:
+        raise ModelFitError(" ".join(refit_failures))
+    if final.name != selected:
+        notes += refit_failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
+        selected = final.name
 
     cohort_start = pd.Timestamp(customers["first_purchase"].min()).date()
     first, repeats = _events(purchases, cohort_start, cal_end, obs_end, unit)
@@ -299,11 +340,9 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     end_t = (obs_end - cohort_start).days / unit_days
     tracking = tracking_table(first, repeats, fits[selected], calibration_end=cal_t, holdout_end=end_t,
                               period_length=7.0 / unit_days)
-
-    n = f"{len(customers):,}"
-    _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", selected, n, obs_end)
-    final = engine.fit("full", selected, unit)
     gg_final = engine.fit_gamma_gamma("full")
+    if gg_cal is None:
+        gg_cal = gg_final
     _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
     clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
                        annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
@@ -311,6 +350,48 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     return ModelStage(calibration=cal, fits=fits, failures=failures, errors=errors, holdout_tables=tables,
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
                       tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes)
+
+
+AUTO_PENALIZERS: tuple[float, ...] = (0.001, 0.01, 0.1)
+"""Penalties tried, smallest first, when a model's parameters are not identified without one (lifetimes'
+``penalizer_coef``: ``penalizer * sum(params**2)`` added to the mean negative log-likelihood)."""
+
+
+def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,
+                    start: dict | None = None) -> tuple[FittedModel, str | None]:
+    """Fit ``name`` with the configured penalizer; if its parameters cannot be pinned down (they run off
+    to the edge of the parameter space, or the likelihood is flat), with the smallest larger penalty of
+    ``AUTO_PENALIZERS`` that gives usable estimates. Returns the fit and, when a penalty was added, why
+    the unpenalised fit failed. Raises the first failure when no penalty helps."""
+    try:
+        return engine.fit(period, name, unit, penalizer, start=start), None
+    except ModelFitError as first:
+        for pen in (p for p in AUTO_PENALIZERS if p > penalizer):
+            try:
+                fit = engine.fit(period, name, unit, pen, start=start)
+            except ModelFitError:
+                continue
+            _log.info("model stage: %s fitted with penalizer %g (without: %s)", MODEL_LABELS[name], pen, first)
+            return fit, str(first)
+        raise first
+
+
+def _plain_failure(message: str) -> str:
+    """The reason of a :class:`ModelFitError` without its model label and its "What to try" advice."""
+    reason = message.split(" What to try:")[0].strip()
+    if ": " in reason[:20]:
+        reason = reason.split(": ", 1)[1]
+    return reason.rstrip(".")
+
+
+def _gamma_gamma_or_none(engine, period: str) -> tuple[GammaGammaFit | None, str | None]:
+    """The calibration-period Gamma-Gamma fit, or None and a note when it cannot be made: it is
+    only shown for comparison, so the report goes on with the whole-period fit."""
+    try:
+        return engine.fit_gamma_gamma(period), None
+    except ModelFitError as exc:
+        return None, ("The spend model (Gamma-Gamma) could not be fitted on the calibration period alone"
+                      f" ({_plain_failure(str(exc))}); its parameters below are those fitted on all data.")
 
 
 def frequency_recency_grid(model: FittedModel, T: float, what: str = "expected", t: float = 1.0,

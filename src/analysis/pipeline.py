@@ -50,6 +50,10 @@ class RunLocked(KitError):
     """Another run is writing the same report folder."""
 
 
+class NotEnoughHistory(KitError):
+    """The data before the as-of date are too short for a report (one line, no traceback)."""
+
+
 class Terminated(BaseException):
     """The pipeline received SIGTERM (raised by the handler :func:`main` installs)."""
 
@@ -137,6 +141,17 @@ def as_of_calibration_end(period, as_of: dt.date) -> dt.date | None:
     return None
 
 
+def series_root(params_path: Path, project_dir: Path) -> Path:
+    """Where the runs of a configuration go by default: ``reports/`` for ``params/default.yaml`` (the
+    bundled sample), ``reports/<name>/`` for any other ``<name>.yaml``. Each configuration is a series
+    of its own, with its own index, trend and ``latest`` (as the Makefile's ``REPORTS``)."""
+    reports = project_dir / "reports"
+    default = project_dir / "params" / "default.yaml"
+    if default.exists() and params_path.resolve() == default.resolve():
+        return reports
+    return reports / params_path.stem
+
+
 def resolve_dates(params: RunParams, quality_observation_end: str, first_date: str,
                   calibration_end: dt.date | None = None, as_of: dt.date | None = None) -> dict:
     """Observation and calibration end of the run, checked against the data."""
@@ -154,8 +169,72 @@ def resolve_dates(params: RunParams, quality_observation_end: str, first_date: s
             f"The calibration end ({cal_end}) is on or before the first transaction ({first}): there is nothing"
             " to fit the models on. Set period.calibration_end later or period.holdout_days smaller."
         )
+    shortest = params.period.min_calibration_days
+    if (cal_end - first).days < shortest:
+        earliest = first + dt.timedelta(days=shortest) + (obs_end - cal_end)
+        raise NotEnoughHistory(
+            f"Not enough history for a report as of {obs_end}: the data start on {first}, so the calibration period"
+            f" (up to {cal_end}) has {(cal_end - first).days} days, fewer than period.min_calibration_days"
+            f" ({shortest}). The first date with enough history is {earliest}."
+        )
     return {"observation_end": obs_end.isoformat(), "calibration_end": cal_end.isoformat(),
             "time_unit": params.period.time_unit}
+
+
+def first_purchases_on(purchases: Path, calibration_end: str, observation_end: str) -> dict[str, int]:
+    """How many customers made their first purchase on the calibration end and on the observation end.
+
+    They have T = 0 in the calibration or the whole-period summary: nothing could have happened
+    after their first purchase yet, so the models leave them out of that fit (their likelihood
+    is 1 under every model) and still score them.
+    """
+    import duckdb
+
+    source = "read_parquet('" + str(purchases).replace("'", "''") + "')"
+    cal, end = (f"DATE '{d}'" for d in (calibration_end, observation_end))
+    n_cal, n_end = duckdb.connect().execute(
+        f"SELECT count(*) FILTER (WHERE first = {cal}), count(*) FILTER (WHERE first = {end})"
+        f" FROM (SELECT min(CAST(date AS DATE)) AS first FROM {source} GROUP BY customer_id)").fetchone()
+    return {"calibration_end": int(n_cal), "observation_end": int(n_end)}
+
+
+_PROGRESS = re.compile(r"^\S+ \S+ INFO (analysis\.[\w.]+): (.*)$")
+
+
+@contextlib.contextmanager
+def _progress_from(log: Path, interval: float = 0.5):
+    """Echo the progress lines (INFO of the ``analysis.*`` loggers) that a notebook writes to its log
+    file while it runs, so a long step shows on the console what it is doing."""
+    import threading
+
+    stop = threading.Event()
+
+    def follow() -> None:
+        position, pending = 0, b""
+        while True:
+            done = stop.wait(interval)
+            try:
+                with open(log, "rb") as handle:
+                    handle.seek(position)
+                    chunk = handle.read()
+                position += len(chunk)
+            except OSError:
+                chunk = b""
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines + ([pending] if done else []):
+                match = _PROGRESS.match(line.decode("utf-8", "replace"))
+                if match:
+                    _say(f"      {match.group(2)}")
+            if done:
+                return
+
+    thread = threading.Thread(target=follow, name="progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, cwd: Path) -> None:
@@ -163,15 +242,16 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     from papermill.exceptions import PapermillExecutionError
 
     try:
-        pm.execute_notebook(
-            str(source), str(target),
-            parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
-            kernel_name=kernel_name(), cwd=str(cwd), progress_bar=False, log_output=False,
-            request_save_on_cell_execute=False,
-            # The kernel's own console log (e.g. its notice about unencrypted local TCP) is
-            # not for report readers; errors in cells still reach the executed notebook.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
+        with _progress_from(run_dir / "logs" / f"{source.stem}.log"):
+            pm.execute_notebook(
+                str(source), str(target),
+                parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
+                kernel_name=kernel_name(), cwd=str(cwd), progress_bar=False, log_output=False,
+                request_save_on_cell_execute=False,
+                # The kernel's own console log (e.g. its notice about unencrypted local TCP) is
+                # not for report readers; errors in cells still reach the executed notebook.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
     except PapermillExecutionError as exc:
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
 
@@ -207,6 +287,47 @@ def render_html(executed: Path, target: Path, title: str, section: str = "") -> 
 
 
 # ---------------------------------------------------------------- one writer per folder, atomic publish
+
+RUN_MARKER = ".retention-kit-run"
+"""File in every run folder the kit publishes. A run replaces only a folder that holds it (or, from
+kit versions before the marker, a ``manifest.json`` with a ``kit_version``), or an empty one."""
+
+
+class UnsafeOutput(KitError):
+    """The output folder is not one the kit may replace."""
+
+
+def _made_by_kit(folder: Path) -> bool:
+    if (folder / RUN_MARKER).is_file():
+        return True
+    try:
+        return "kit_version" in json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, TypeError):
+        return False
+
+
+def check_output_folder(out: Path, project_dir: Path, inputs: list[Path]) -> None:
+    """Refuse an output folder whose replacement could destroy files the kit did not make.
+
+    A run builds its report elsewhere and then replaces ``out`` as a whole, so ``out`` must be
+    a new folder, an empty one, or a run folder a previous run of the kit published. Never the
+    project folder or a folder containing it, the current folder or one containing it, a folder
+    containing an input file, or an existing file.
+    """
+    out = out.resolve()
+    fix = "Choose a new folder for the report, e.g. OUT=reports/my-run (--out)."
+    if out.exists() and not out.is_dir():
+        raise UnsafeOutput(f"The report folder {out} is an existing file, not a folder; the kit will not replace it. {fix}")
+    guarded = [(project_dir.resolve(), "the project folder"), (Path.cwd().resolve(), "the current folder")]
+    guarded += [(p.expanduser().resolve().parent, f"the folder of the input file {p}") for p in inputs]
+    for place, what in guarded:
+        if out == place or out in place.parents:
+            where = "is" if out == place else "contains"
+            raise UnsafeOutput(f"The report folder {out} {where} {what}; a run replaces its folder as a whole,"
+                               f" so it would delete it. {fix}")
+    if out.is_dir() and any(out.iterdir()) and not _made_by_kit(out):
+        raise UnsafeOutput(f"The report folder {out} already exists and was not made by the kit (it has no"
+                           f" {RUN_MARKER}); a run replaces its folder as a whole, so its files would be deleted. {fix}")
 
 _STAGING = re.compile(r"^\.staging-(\d+)-\d+$")
 _OLD = re.compile(r"^\.old-(.+)-(\d+)$")
@@ -534,9 +655,11 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
              f"      {privacy.ENV_VAR} or privacy.key_file to use another key.")
     observation_end = as_of or params.period.observation_end
     out = out.resolve() if out else None
-    reports_root = (out.parent if out else project_dir / "reports").resolve()
+    reports_root = (out.parent if out else series_root(Path(params_path), project_dir)).resolve()
     if out is None and observation_end is not None:
         out = reports_root / observation_end.isoformat()
+    if out is not None:
+        check_output_folder(out, project_dir, input_files(params))
     reports_root.mkdir(parents=True, exist_ok=True)
     for line in clean_stale(reports_root):
         _say(f"      {line}")
@@ -546,6 +669,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
     lock = FolderLock(out).acquire() if out else None
     staging = reports_root / f".staging-{os.getpid()}-{int(started)}"
     staging.mkdir()
+    (staging / RUN_MARKER).write_text("A report folder made by the retention kit; a later run may replace it.\n")
     published = False
     steps = _Steps(staging, incremental.Reuse(out, enabled=reuse or render_only, force=render_only), render_only)
 
@@ -583,7 +707,10 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                 quality = ingest_transactions(params.data, artifacts / "purchases.parquet",
                                               observation_end=observation_end)
             dates = resolve_dates(params, quality.observation_end, quality.first_date, as_of=as_of)
-            (artifacts / "data_quality.json").write_text(json.dumps(quality.to_dict(), indent=2) + "\n")
+            record = quality.to_dict()
+            record["first_purchase_on_split_days"] = first_purchases_on(
+                artifacts / "purchases.parquet", dates["calibration_end"], dates["observation_end"])
+            (artifacts / "data_quality.json").write_text(json.dumps(record, indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
 
         steps.run("ingest", incremental.digest({**common, "code": incremental.files_digest(
@@ -594,6 +721,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
              f"{quality['customers']:,} customers, {quality['first_date']} to {dates['observation_end']}")
         if out is None:
             out = reports_root / dates["observation_end"]
+            check_output_folder(out, project_dir, input_files(params))
             lock = FolderLock(out).acquire()
             steps.reuse = incremental.Reuse(out, enabled=reuse)
         for i, nb in enumerate(nb_list, start=2):
@@ -687,7 +815,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         _replace_dir(staging, out)
         published = True
-    except RunLocked:
+    except (RunLocked, NotEnoughHistory, UnsafeOutput):
         shutil.rmtree(staging, ignore_errors=True)
         raise
     except BaseException:
@@ -757,6 +885,8 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--out", default=None, type=Path, help="run folder (default reports/<observation end>)")
     run_p.add_argument("--as-of", default=None, help="observation end YYYY-MM-DD: later transactions are left out")
     run_p.add_argument("--no-reuse", action="store_true", help="execute every step, even if nothing changed")
+    run_p.add_argument("--skip-early", action="store_true",
+                       help="an as-of date with not enough history is skipped with one line (exit 0), as in a backfill")
     index_p = sub.add_parser("index", help="rewrite reports/index.html and reports/latest from the published runs")
     index_p.add_argument("--reports", default=Path("reports"), type=Path)
     deps_p = sub.add_parser("deps", help="print the files a run depends on (for the Makefile)")
@@ -798,6 +928,12 @@ def main(argv: list[str] | None = None) -> int:
     except RunLocked as exc:
         _say(f"\nERROR: {exc}")
         return 3
+    except NotEnoughHistory as exc:
+        if args.skip_early:
+            _say(f"{as_of or ''} skipped: {exc}".strip())
+            return 0
+        _say(f"ERROR: {exc}")
+        return 2
     except (KitError, StepFailed) as exc:
         _say(f"\nERROR: {exc}\nThe last good report (if any) was left as it was.")
         return 2

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis.models import MODEL_LABELS  # noqa: F401  (the notebooks import it from here)
+
 
 def _ax(ax, figsize=(9, 4.5)):
     if ax is None:
@@ -99,9 +101,6 @@ def plot_cohort_heatmap(table: pd.DataFrame, max_months: int = 18, ax=None):
     ax.set_xlabel("months since first purchase")
     ax.set_ylabel("month of first purchase (cohort)")
     return ax
-
-
-MODEL_LABELS = {"bgnbd": "BG/NBD", "pareto": "Pareto/NBD", "mbgnbd": "MBG/NBD"}
 
 
 def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):

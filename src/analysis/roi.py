@@ -419,15 +419,44 @@ def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
     if isinstance(target, BestNTarget):
         return ranked.index[: target.best_n]
     labels = customers[target.segmentation]
-    present = set(labels.dropna().astype(str))
-    unknown = [s for s in target.segments if s not in present]
+    possible = _possible_labels(labels)
+    unknown = [s for s in target.segments if s not in possible]
     if unknown:
         raise ValueError(
-            f"scenario {scenario.name!r}: segment(s) {unknown} do not occur in column "
-            f"{target.segmentation!r}; labels present: {sorted(present)}"
+            f"scenario {scenario.name!r}: segment(s) {unknown} are not labels of column "
+            f"{target.segmentation!r}; its labels: {sorted(possible)}"
         )
     chosen = labels.astype("string").isin(target.segments).fillna(False).astype(bool)
     return ranked.index[chosen.reindex(ranked.index).to_numpy()]
+
+
+def _possible_labels(labels: pd.Series) -> set[str]:
+    """The labels a segment column can take: its categories (so an empty segment is no typo), else
+    the labels present."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return {str(c) for c in labels.cat.categories}
+    return set(labels.dropna().astype(str))
+
+
+def scenario_warnings(customers: pd.DataFrame, params: RoiParams) -> list[str]:
+    """Plain-language warnings for scenarios that do not fit this period's customers.
+
+    A ``best_n`` larger than the number of customers contacts everybody; a segment target whose
+    segments are empty this period contacts nobody (an answer, not an error).
+    """
+    out = []
+    for scenario in params.scenarios:
+        target = scenario.target
+        if isinstance(target, BestNTarget) and target.best_n > len(customers):
+            out.append(f"Scenario {scenario.name} is set to contact the best {target.best_n:,} customers, but there"
+                       f" are only {len(customers):,}: all of them are contacted. Set target.best_n to fit your"
+                       " customer base.")
+        elif isinstance(target, SegmentTarget) and target.segmentation in customers:
+            labels = customers[target.segmentation].astype("string")
+            if not labels.isin(target.segments).fillna(False).any():
+                out.append(f"Scenario {scenario.name} contacts nobody this period: no customer is in"
+                           f" {', '.join(target.segments)}.")
+    return out
 
 
 def cost_per_retained_customer(total_cost: float, customers_retained: float) -> float:

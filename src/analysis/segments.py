@@ -104,8 +104,9 @@ RFM_SEGMENTS: tuple[str, ...] = (
 )
 
 ABC_CLASSES: tuple[str, str, str] = ("A", "B", "C")
-#: P(alive) bands: ``p_alive >= p_alive_at_risk_below`` is active, below is at risk.
-P_ALIVE_BANDS: tuple[str, str] = ("active", "at risk")
+#: P(alive) bands: ``p_alive >= p_alive_at_risk_below`` is likely to stay, below is at risk. (The
+#: word "active" is kept for the observed KPI: bought in the last ``kpis.active_window_days``.)
+P_ALIVE_BANDS: tuple[str, str] = ("likely to stay", "at risk")
 #: Value level of each CLV tier, top tier first.
 VALUE_LEVELS: tuple[str, str, str] = ("High value", "Medium value", "Low value")
 
@@ -118,18 +119,18 @@ HIGH_VALUE_AT_RISK = "High value, at risk"
 #: Default action per value x risk segment.
 #:
 #: ============  ===========================  =============================
-#: CLV tier      active (P(alive) >= 0.5)     at risk (P(alive) < 0.5)
+#: CLV tier      likely to stay (P(alive)>=0.5) at risk (P(alive) < 0.5)
 #: ============  ===========================  =============================
 #: High value    Reward                       Protect (win back)
 #: Medium value  Develop                      Re-activate (low-cost offer)
 #: Low value     Maintain (low-cost service)  Let go
 #: ============  ===========================  =============================
 DEFAULT_VALUE_RISK_ACTIONS: dict[str, str] = {
-    "High value, active": "Reward",
+    "High value, likely to stay": "Reward",
     "High value, at risk": "Protect (win back)",
-    "Medium value, active": "Develop",
+    "Medium value, likely to stay": "Develop",
     "Medium value, at risk": "Re-activate (low-cost offer)",
-    "Low value, active": "Maintain (low-cost service)",
+    "Low value, likely to stay": "Maintain (low-cost service)",
     "Low value, at risk": "Let go",
 }
 
@@ -163,7 +164,7 @@ class SegmentParams(BaseModel):
         remaining customers form the bottom tier ("Bottom 50%").
     p_alive_at_risk_below : float
         A customer with ``p_alive`` strictly below this (0.5) is "at risk",
-        otherwise "active".  0.5 = the model thinks the customer is more
+        otherwise "likely to stay".  0.5 = the model thinks the customer is more
         likely gone than still buying.
     value_risk_actions : dict of str to str
         Action per value x risk segment; keys must be exactly
@@ -510,7 +511,7 @@ def clv_tiers(clv: pd.Series, top_share: float = 0.10, next_share: float = 0.40)
 
 
 def p_alive_bands(p_alive: pd.Series, at_risk_below: float = 0.5) -> pd.Series:
-    """P(alive) band: ``"at risk"`` if ``p_alive < at_risk_below``, else ``"active"``.
+    """P(alive) band: ``"at risk"`` if ``p_alive < at_risk_below``, else ``"likely to stay"``.
 
     Parameters
     ----------
@@ -522,7 +523,7 @@ def p_alive_bands(p_alive: pd.Series, at_risk_below: float = 0.5) -> pd.Series:
     Returns
     -------
     pandas.Series
-        Ordered categorical ``"active" < "at risk"``, same index.
+        Ordered categorical ``"likely to stay" < "at risk"``, same index.
     """
     band = np.where(p_alive.to_numpy(dtype=float) < at_risk_below, P_ALIVE_BANDS[1], P_ALIVE_BANDS[0])
     return _ordered(pd.Series(band, index=p_alive.index, dtype=object, name="p_alive_band"), P_ALIVE_BANDS)

@@ -83,9 +83,6 @@ SCORE_SCHEMA = (
 # Scores plus, per chunk, one row without customer_id holding the chunk's per-draw CLV totals.
 _CHUNK_SCHEMA = SCORE_SCHEMA + ", draw_totals array<double>"
 
-# A plain number with the configured decimal separator (as analysis.ingest accepts it).
-_AMOUNT_PATTERN = {".": r"^[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)([eE][+-]?[0-9]+)?$",
-                   ",": r"^[+-]?([0-9]+(,[0-9]*)?|,[0-9]+)([eE][+-]?[0-9]+)?$"}
 _DELIMITER_CANDIDATES = (",", ";", "\t", "|")
 _STRPTIME_TO_SPARK = {
     "Y": "yyyy", "y": "yy", "m": "MM", "d": "dd", "H": "HH", "I": "hh", "M": "mm", "S": "ss",
@@ -287,10 +284,14 @@ def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
     if types[cols.amount].startswith(("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")):
         amount_expr = amount.cast("double")
     else:
+        from analysis.ingest import amount_pattern
+
         text = F.trim(amount.cast("string"))
-        number = F.regexp_replace(text, ",", ".") if params.decimal == "," else text
-        # the pattern admits only plain numbers, so the cast cannot fail (also under ANSI mode)
-        amount_expr = F.when(text.rlike(_AMOUNT_PATTERN[params.decimal]), number.cast("double"))
+        number = F.regexp_replace(text, re.escape(params.thousands), "") if params.thousands else text
+        number = F.regexp_replace(number, ",", ".") if params.decimal == "," else number
+        # the pattern admits only plain (or configured grouped) numbers, so the cast cannot fail (also under ANSI mode)
+        amount_expr = F.when(text.rlike(f"^({amount_pattern(params.decimal, params.thousands)})$"),
+                             number.cast("double"))
     return raw.select(
         customer_id.alias("customer_id"), date_expr.alias("date"), amount_expr.alias("amount"),
         id_text.alias("raw_id"), date.cast("string").alias("raw_date"), amount.cast("string").alias("raw_amount"),
@@ -420,20 +421,46 @@ def _purchases(
                 left_out[reason] = int(n)
         keep = conditions
     used = base.where(keep)
-    days = used.repartition("customer_id").groupBy("customer_id", "date").agg(
-        _exact_sum(F.col("amount")).alias("amount"), F.count(F.lit(1)).alias("lines"),
-        F.count_if(F.col("amount") < 0).alias("_returns"),
-    )
+    unmatched = 0.0
     if params.returns == "net":
-        days = days.where((F.col("amount") > 0) | (F.col("_returns") == 0))
-    days = days.drop("_returns").persist(StorageLevel.MEMORY_AND_DISK)
+        # analysis.ingest.NET_RETURNS_SQL, the same rule in Spark's API
+        from pyspark.sql import Window
+
+        totals = used.repartition("customer_id").groupBy("customer_id", "date").agg(
+            F.sum(F.col("amount").cast("decimal(38,10)")).alias("total"), F.count(F.lit(1)).alias("lines"),
+            F.count_if(F.col("amount") < 0).alias("return_lines"),
+        )
+        by_date = Window.partitionBy("customer_id").orderBy("date")
+        c = F.sum("total").over(by_date.rowsBetween(Window.unboundedPreceding, Window.currentRow))
+        netted = totals.withColumn("c", c).withColumn(
+            "suffix_min", F.min("c").over(by_date.rowsBetween(Window.currentRow, Window.unboundedFollowing)))
+        netted = netted.withColumn("remaining", F.when(
+            F.col("total") > 0, F.greatest(F.col("suffix_min") - (F.col("c") - F.col("total")), F.lit(0))
+        ).otherwise(F.col("total")))
+        is_purchase = (((F.col("total") > 0) & (F.col("remaining") > 0))
+                       | ((F.col("total") == 0) & (F.col("return_lines") == 0)))
+        netted = netted.withColumn("is_purchase", is_purchase).persist(StorageLevel.MEMORY_AND_DISK)
+        per_customer = netted.groupBy("customer_id").agg(
+            F.sum(F.when(~F.col("is_purchase") & (F.col("total") >= 0), F.col("lines")).otherwise(0)).alias("returned"),
+            F.min("c").alias("lowest"))
+        returned, unmatched_dec = per_customer.agg(
+            F.sum("returned"), F.sum(F.greatest(-F.col("lowest"), F.lit(0)))).collect()[0]
+        unmatched = float(unmatched_dec or 0)
+        days = netted.where("is_purchase").select(
+            "customer_id", "date", F.col("remaining").cast("double").alias("amount"), "lines")
+    else:
+        days = used.repartition("customer_id").groupBy("customer_id", "date").agg(
+            _exact_sum(F.col("amount")).alias("amount"), F.count(F.lit(1)).alias("lines"))
+    days = days.persist(StorageLevel.MEMORY_AND_DISK)
     stats = days.agg(
         F.count_distinct("customer_id"), F.count(F.lit(1)), F.min("date"), F.max("date"), F.sum("lines"),
     ).collect()[0]
     rows_used = int(used.count())
-    if params.returns == "net" and rows_used - (stats[4] or 0):
-        left_out["days fully returned (net amount not positive)"] = int(rows_used - (stats[4] or 0))
-        rows_used = int(stats[4] or 0)
+    if params.returns == "net":
+        netted.unpersist()
+        if returned:
+            left_out["purchase days fully returned"] = int(returned)
+            rows_used -= int(returned)
     if stats[1] == 0:
         days.unpersist()
         raise DataValidationError(
@@ -446,6 +473,7 @@ def _purchases(
         customers=int(stats[0]), purchase_days=int(stats[1]), first_date=stats[2].isoformat(),
         last_date=stats[3].isoformat(), observation_end=(observation_end or stats[3]).isoformat(),
         policies={"returns": params.returns, "zero_amounts": params.zero_amounts, "duplicates": params.duplicates},
+        returns_unmatched_amount=unmatched,
     )
     return days, quality
 
@@ -553,7 +581,8 @@ def unique_rows(summary: DataFrame, columns: list[str], where: Column | None = N
 
 
 def fit_model(
-    summary: DataFrame, model: str = "bgnbd", *, time_unit: str, penalizer: float = 0.0, ci_level: float = 0.95
+    summary: DataFrame, model: str = "bgnbd", *, time_unit: str, penalizer: float = 0.0, ci_level: float = 0.95,
+    start: dict | None = None,
 ) -> FittedModel:
     """Fit a transaction model on the driver from the unique ``(frequency, recency, T)`` rows.
 
@@ -565,7 +594,8 @@ def fit_model(
     from analysis import models
 
     rows = unique_rows(summary, ["frequency", "recency", "T"])
-    return models.fit_model(rows, model, penalizer=penalizer, time_unit=time_unit, ci_level=ci_level, weights="n")
+    return models.fit_model(rows, model, penalizer=penalizer, time_unit=time_unit, ci_level=ci_level, weights="n",
+                            start=start)
 
 
 def fit_gamma_gamma(summary: DataFrame, *, penalizer: float = 0.0, ci_level: float = 0.95) -> GammaGammaFit:
