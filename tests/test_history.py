@@ -39,6 +39,7 @@ def _params_file(folder: Path, observation_end: dt.date) -> Path:
     raw["data"]["path"] = str(ROOT / raw["data"]["path"])
     raw["period"]["observation_end"] = observation_end.isoformat()
     raw["period"]["calibration_end"] = DATES[observation_end].isoformat()
+    raw["models"]["model"] = "bgnbd"  # the forecast is checked against lifetimes' BG/NBD
     path = folder / f"params_{observation_end}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
     return path
@@ -360,7 +361,7 @@ def test_section_html_in_dutch(runs):
     out = history.section_html(runs["comparison"], "summary", dutch)
     assert "Sinds het vorige rapport (1998-05-31)" in out
     assert "Klantbehoud (retentie): " in out and "procentpunt" in out
-    assert "Hoe klanten tussen segmenten verschoven" in out and "Hoge waarde, actief" in out
+    assert "Hoe klanten tussen segmenten verschoven" in out and "Hoge waarde, blijft waarschijnlijk" in out
     assert "Since the last report" not in out and "points" not in out
 
 

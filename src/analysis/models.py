@@ -1046,15 +1046,19 @@ def _fit_pareto(x, tx, T, n, penalizer: float, start: Mapping[str, float] | None
     """Maximum likelihood for Pareto/NBD: lifetimes' objective, with the gradient of
     :func:`pareto_nbd_loglik_and_gradient`.
 
-    lifetimes (``ParetoNBDFitter``) minimises ``-sum(n ln L) / mean(n) + penalizer *
+    lifetimes (``ParetoNBDFitter``, one row per customer) minimises ``-sum(ln L) + penalizer *
     sum(params**2)`` on time rescaled so that max(T) = 1, by Nelder-Mead without a gradient
-    (minutes on a few thousand distinct rows). This minimises the same objective by BFGS with
-    the gradient, so the estimates are those of lifetimes (penalised or not) up to its
-    tolerance, in well under a second.
+    (minutes on a few thousand distinct rows). This minimises the same objective, written for
+    distinct rows with counts n and divided by the number of customers (the same minimum,
+    better scaled), by BFGS with the gradient: the estimates are those of lifetimes (penalised
+    or not) up to its tolerance, in about a second. (lifetimes itself, given distinct rows with
+    weights, divides by their mean weight, so its penalty would depend on how the rows were
+    grouped; per customer it does not.)
     """
     scale = 1.0 / float(T.max())
     txs, Ts = tx * scale, T * scale
-    per_row = 1.0 / float(n.mean())
+    per_row = 1.0 / float(n.sum())
+    penalizer = penalizer * per_row
 
     plan = _ParetoGapPlan(x, txs, Ts, n)
 

@@ -307,10 +307,10 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             " never appear as at risk. Pareto/NBD or MBG/NBD (models.model: auto) do not have this blind spot.")
     if selected in penalized:
         notes.append(
-            f"The data alone do not pin down all parameters of {MODEL_LABELS[selected]}"
-            f" ({_plain_failure(penalized[selected])}): it was fitted with a small penalty"
-            f" (penalizer {fits[selected].penalizer:g}), which keeps the estimates finite and changes the fit"
-            " very little. Its check on the holdout period shows how well it predicts.")
+            f"The data alone do not pin down all parameters of {MODEL_LABELS[selected]} (typically: how much"
+            " customers differ in how soon they drop out), so it was fitted with a small penalty"
+            f" (penalizer {fits[selected].penalizer:g}) that keeps the estimates finite and changes the fit"
+            " very little. Its check on the holdout period below shows how well it predicts.")
     gg_cal, gg_note = _gamma_gamma_or_none(engine, "calibration")
     if gg_note:
         notes.append(gg_note)

@@ -164,7 +164,7 @@ def resolve_dates(params: RunParams, quality_observation_end: str, first_date: s
     first = dt.date.fromisoformat(first_date)
     if cal_end >= obs_end:
         raise KitError(f"The calibration end ({cal_end}) must be before the observation end ({obs_end}).")
-    if cal_end <= first:
+    if cal_end <= first and as_of is None:
         raise KitError(
             f"The calibration end ({cal_end}) is on or before the first transaction ({first}): there is nothing"
             " to fit the models on. Set period.calibration_end later or period.holdout_days smaller."
@@ -172,10 +172,12 @@ def resolve_dates(params: RunParams, quality_observation_end: str, first_date: s
     shortest = params.period.min_calibration_days
     if (cal_end - first).days < shortest:
         earliest = first + dt.timedelta(days=shortest) + (obs_end - cal_end)
+        span = (f"has {(cal_end - first).days} days, fewer than" if cal_end > first
+                else "would end before they start; it needs at least")
         raise NotEnoughHistory(
             f"Not enough history for a report as of {obs_end}: the data start on {first}, so the calibration period"
-            f" (up to {cal_end}) has {(cal_end - first).days} days, fewer than period.min_calibration_days"
-            f" ({shortest}). The first date with enough history is {earliest}."
+            f" (up to {cal_end}) {span} period.min_calibration_days ({shortest}). The first date with enough"
+            f" history is {earliest}."
         )
     return {"observation_end": obs_end.isoformat(), "calibration_end": cal_end.isoformat(),
             "time_unit": params.period.time_unit}

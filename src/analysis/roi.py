@@ -84,10 +84,10 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases", "expected_
 FORMULA_TEXT: str = (
     "How the campaign figures are calculated, for each customer contacted:\n"
     "- Chance the customer is lost without the campaign = 1 - probability the customer is "
-    "still active.\n"
+    "still a customer (P(alive)).\n"
     "- Value if retained = expected purchases over the horizon for a customer who stays "
-    "active (the model's expected purchases divided by the probability of being active) "
-    "x expected order value x gross margin. Probabilities of being active below "
+    "(the model's expected purchases divided by P(alive)) "
+    "x expected order value x gross margin. Values of P(alive) below "
     f"{P_ALIVE_FLOOR:.0%} are counted as {P_ALIVE_FLOOR:.0%}, which can only lower this "
     "value. Margins are not discounted.\n"
     "- Expected customers kept by the campaign = uplift x chance of being lost, where the "
