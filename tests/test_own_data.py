@@ -211,21 +211,23 @@ def test_apparel_retailer_gets_a_complete_report(weeks, tmp_path):
 def _degenerate_logs(folder: Path) -> dict[str, Path]:
     start = dt.date(2022, 1, 3)
     day = lambda n: (start + dt.timedelta(days=n)).isoformat()  # noqa: E731
-    rng = np.random.default_rng(3)
     logs = {
         "no repeat buyers": [(f"C{i}", day(int(i * 1.3)), 20 + i % 7) for i in range(400)],
         "one customer": [("C1", day(7 * k), 25.0) for k in range(60)],
         "all purchases on one day": [(f"C{i}", day(100), 10 + i % 5) for i in range(300)],
         "every customer buys exactly weekly": [(f"C{i}", day(i % 60 + 7 * k), 30.0) for i in range(200)
                                                for k in range(int((600 - i % 60) / 7))],
-        "penalizer 10": [(f"C{i}", day(int(d)), round(float(a), 2)) for i in range(300)
-                         for d, a in zip(np.sort(rng.integers(0, 600, rng.integers(1, 8))), rng.gamma(2, 20, 8))],
     }
     files = {}
     for name, rows in logs.items():
         path = folder / (name.replace(" ", "_") + ".csv")
         pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(path, index=False)
         files[name] = path
+    # legitimate data (simulated BG/NBD buyers, CDNOW-like) that a penalizer of 10 would flatten
+    from analysis.simulate import SimulationSpec, write_transactions
+
+    files["penalizer 10"] = folder / "simulated.parquet"
+    write_transactions(SimulationSpec(n_customers=2000, seed=5, start=dt.date(2022, 1, 3)), files["penalizer 10"])
     return files
 
 

@@ -88,12 +88,12 @@ def test_each_configuration_is_a_series_of_its_own(tmp_path):
 
 def test_the_makefile_gives_other_configurations_their_own_reports_folder():
     def reports_of(*args: str) -> str:
-        out = subprocess.run(["make", "--no-print-directory", "-n", "-p", *args, "help"], cwd=ROOT,
-                             capture_output=True, text=True).stdout
-        return next(line.split("=", 1)[1].strip() for line in out.splitlines() if line.startswith("REPORTS ="))
+        return subprocess.run(["make", "--no-print-directory", "--eval", "print-reports: ; @echo $(REPORTS)",
+                               "print-reports", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
 
     assert reports_of() == "reports"
     assert reports_of("PARAMS=params/cdnow_sample.yaml") == "reports/cdnow_sample"
+    assert reports_of("PARAMS=/somewhere/else/shop.yaml") == "reports/shop"
 
 
 def test_too_little_history_is_one_line_with_the_first_good_date():

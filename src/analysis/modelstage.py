@@ -283,8 +283,9 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             _log.info("model stage: %s could not be fitted: %s", MODEL_LABELS[name], exc)
     if not fits:
         raise ModelFitError(
-            "None of the purchase models could be fitted on the calibration period up to"
-            f" {cal_end}: " + " ".join(failures.values()))
+            f"None of the purchase models could be fitted on the calibration period up to {cal_end}: "
+            + "; ".join(f"{MODEL_LABELS[n]}: {_plain_failure(m)}" for n, m in failures.items()) + ". "
+            + _no_model_advice(cal))
 
     _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
     predictions = {name: holdout_predictions(cal, m) for name, m in fits.items()}
@@ -305,12 +306,18 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             "Under the BG/NBD model a customer can only drop out right after a repeat purchase, so customers who"
             " bought only once keep a 100% chance of still being a customer however long ago they bought, and"
             " never appear as at risk. Pareto/NBD or MBG/NBD (models.model: auto) do not have this blind spot.")
-    if selected in penalized:
+    if selected in penalized and fits[selected].penalizer > mp.penalizer:
         notes.append(
             f"The data alone do not pin down all parameters of {MODEL_LABELS[selected]} (typically: how much"
             " customers differ in how soon they drop out), so it was fitted with a small penalty"
             f" (penalizer {fits[selected].penalizer:g}) that keeps the estimates finite and changes the fit"
             " very little. Its check on the holdout period below shows how well it predicts.")
+    elif selected in penalized:
+        notes.append(
+            f"With the configured penalty (models.penalizer {mp.penalizer:g}) the parameters of"
+            f" {MODEL_LABELS[selected]} are pulled to the edge of the parameter space"
+            f" ({_plain_failure(penalized[selected])}), so it was fitted with penalizer"
+            f" {fits[selected].penalizer:g} instead. Set models.penalizer to 0 or a small value such as 0.001.")
     gg_cal, gg_note = _gamma_gamma_or_none(engine, "calibration")
     if gg_note:
         notes.append(gg_note)
@@ -366,14 +373,29 @@ def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,
     try:
         return engine.fit(period, name, unit, penalizer, start=start), None
     except ModelFitError as first:
-        for pen in (p for p in AUTO_PENALIZERS if p > penalizer):
+        # no penalty first, then the smallest that works (a configured penalty can also be too strong:
+        # lifetimes' penalty pulls every parameter towards 0)
+        for pen in (p for p in (0.0, *AUTO_PENALIZERS) if p != penalizer):
             try:
                 fit = engine.fit(period, name, unit, pen, start=start)
             except ModelFitError:
                 continue
-            _log.info("model stage: %s fitted with penalizer %g (without: %s)", MODEL_LABELS[name], pen, first)
+            _log.info("model stage: %s fitted with penalizer %g (with %g: %s)", MODEL_LABELS[name], pen, penalizer,
+                      _plain_failure(str(first)))
             return fit, str(first)
         raise first
+
+
+def _no_model_advice(cal: pd.DataFrame) -> str:
+    """What the data lack when no model can be fitted, in one sentence."""
+    repeaters = int((cal["frequency"] > 0).sum())
+    if repeaters == 0:
+        return (f"None of the {len(cal):,} customers of the calibration period bought a second time, so there is"
+                " nothing to learn about repeat buying yet: use a later calibration end (period.calibration_end or"
+                " a smaller period.holdout_days) or wait for more data.")
+    return (f"Only {repeaters:,} of the {len(cal):,} customers of the calibration period bought again; check that"
+            " the calibration period is long enough, that the dates are read correctly (data.date_format), and look"
+            " for outlier customers (e.g. wholesale accounts with extreme frequency).")
 
 
 def _plain_failure(message: str) -> str:
