@@ -15,17 +15,12 @@ EVERY   ?= month
 REPORTS ?= reports$(if $(filter params/default.yaml ./params/default.yaml,$(PARAMS)),,/$(basename $(notdir $(PARAMS))))
 PYTHON  ?= python3
 
-.PHONY: help setup setup-browser setup-spark report backfill reports-index test bench lab clean
+.PHONY: FORCE help setup setup-browser setup-spark report backfill reports-index test bench lab clean
 
-# What a run's result depends on: its configuration and the files it names (transactions,
-# survey, ...), the notebooks, the library and its templates, the pinned packages. A run
-# folder older than any of them is rebuilt; inside the run, the pipeline re-executes only
-# the steps whose inputs changed (by content) and reuses the others.
-ifneq ($(filter report backfill,$(MAKECMDGOALS)),)
-RUN_DEPS := $(PARAMS) $(wildcard notebooks/[0-9][0-9]_*.ipynb) requirements.lock \
-            $(shell find src/analysis -name '*.py' -o -name '*.j2' -o -name '*.json' | sort) \
-            $(if $(wildcard $(STAMP)),$(shell $(PY) -m analysis.pipeline deps --params $(PARAMS) 2>/dev/null))
-endif
+# Whether a dated run is up to date is decided by the pipeline (--if-changed), by content: every
+# step's key (configuration, the files it names, notebooks, library, packages) and the report it
+# is compared with. File times play no part, so a reverted edit or an input copied with an older
+# time is never mistaken for up to date. An up-to-date run is left exactly as it is.
 ifneq ($(filter backfill,$(MAKECMDGOALS)),)
 BACKFILL_DATES := $(shell PYTHONPATH=src $(PYTHON) -m analysis.periods --from "$(FROM)" --to "$(TO)" --every "$(EVERY)" 2>&1)
 ifneq ($(.SHELLSTATUS),0)
@@ -98,17 +93,19 @@ report: $(REPORTS)/$(AS_OF)/manifest.json
 	@echo "Report as of $(AS_OF): $(REPORTS)/$(AS_OF)/index.html (all reports: $(REPORTS)/index.html)"
 else
 report: setup ## run the reports on the bundled sample data (PARAMS=..., AS_OF=YYYY-MM-DD, OUT=...)
-	$(PY) -m analysis.pipeline run --params $(PARAMS) $(if $(FRESH),--no-reuse)
+	$(PY) -m analysis.pipeline run --params "$(PARAMS)" $(if $(FRESH),--no-reuse)
 endif
 else
 report: setup
-	$(PY) -m analysis.pipeline run --params $(PARAMS) --out $(OUT) $(if $(AS_OF),--as-of $(AS_OF)) $(if $(FRESH),--no-reuse)
+	$(PY) -m analysis.pipeline run --params "$(PARAMS)" --out "$(OUT)" $(if $(AS_OF),--as-of $(AS_OF)) $(if $(FRESH),--no-reuse)
 endif
 
 # One as-of run. Runs are independent (make -j2 runs two at once); each waits only for an
 # earlier date still being written before comparing itself with it.
-$(REPORTS)/%/manifest.json: $(RUN_DEPS) | $(STAMP)
-	$(PY) -m analysis.pipeline run --params $(PARAMS) --as-of $* --out $(REPORTS)/$* $(if $(FRESH),--no-reuse) $(if $(SKIP_EARLY),--skip-early)
+$(REPORTS)/%/manifest.json: FORCE | $(STAMP)
+	$(PY) -m analysis.pipeline run --params "$(PARAMS)" --as-of $* --out "$(REPORTS)/$*" --if-changed $(if $(FRESH),--no-reuse) $(if $(SKIP_EARLY),--skip-early)
+
+FORCE:
 
 # In a backfill, as-of dates before the data have enough history are skipped with one line each.
 backfill: SKIP_EARLY := 1

@@ -218,3 +218,52 @@ def test_returns_are_netted_against_earlier_purchases_latest_first(write_csv, tm
     assert quality.rows_used == 13 - 4
     assert quality.returns_unmatched_amount == pytest.approx(56.5 + 3.0)
     assert quality.customers == 2
+
+
+def test_ids_differing_only_by_tabs_or_no_break_spaces_are_one_customer(write_csv, tmp_path):
+    path = write_csv("customer_id,date,amount\nA1,2020-01-01,5\nA1\t,2020-01-02,6\n\u00a0A1 ,2020-01-03,7\n")
+    quality, purchases = _ingest(path, tmp_path)
+    assert quality.customers == 1 and set(purchases["customer_id"]) == {"A1"}
+
+
+@pytest.mark.parametrize("name", ["tx[1].csv", "sales*.csv", "a?b.csv", "x{1,2}.csv"])
+def test_file_names_with_pattern_characters_are_read_literally(tmp_path, name):
+    (tmp_path / "tx1.csv").write_text("customer_id,date,amount\nOTHER,2020-01-01,99\n")
+    (tmp_path / "sales_2020.csv").write_text("customer_id,date,amount\nOTHER,2020-01-01,99\n")
+    (tmp_path / "axb.csv").write_text("customer_id,date,amount\nOTHER,2020-01-01,99\n")
+    (tmp_path / name).write_text("customer_id,date,amount\nMINE,2020-01-01,5\n")
+    quality, purchases = _ingest(tmp_path / name, tmp_path)
+    assert purchases["customer_id"].tolist() == ["MINE"] and quality.file.endswith(name)
+
+
+def test_a_column_named_twice_is_refused(write_csv, tmp_path):
+    path = write_csv("customer_id,date,amount,amount\nA,2020-01-01,5,6\n")
+    with pytest.raises(DataValidationError, match=r"names column\(s\) 'amount' more than once"):
+        _ingest(path, tmp_path)
+
+
+def test_purchase_days_of_zoned_timestamps_do_not_depend_on_the_machine(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    stamps = [dt.datetime(2024, 1, 1, 23, 30, tzinfo=dt.timezone.utc), dt.datetime(2024, 1, 2, 0, 30, tzinfo=dt.timezone.utc)]
+    pq.write_table(pa.table({"customer_id": ["A", "B"], "date": pa.array(stamps, pa.timestamp("ns", tz="UTC")),
+                             "amount": [1.0, 2.0]}), tmp_path / "tz.parquet")
+    code = ("import datetime as dt, sys, pandas as pd; from analysis.config import DataParams; "
+            "from analysis.ingest import ingest_transactions; "
+            "zone = sys.argv[2] if len(sys.argv) > 2 else None; "
+            "ingest_transactions(DataParams(path=sys.argv[1] + '/tz.parquet', timezone=zone), sys.argv[1] + '/out.parquet',"
+            " today=dt.date(2026, 1, 1)); print(sorted(pd.read_parquet(sys.argv[1] + '/out.parquet')['date'].astype(str)))")
+    seen = set()
+    for machine in ("Asia/Tokyo", "America/Los_Angeles", "UTC"):
+        result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                                env={**os.environ, "TZ": machine}, check=True)
+        seen.add(result.stdout.strip())
+    assert seen == {"['2024-01-01', '2024-01-02']"}  # the file's own zone, UTC
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path), "Europe/Amsterdam"], capture_output=True,
+                            text=True, env={**os.environ, "TZ": "Asia/Tokyo"}, check=True)
+    assert result.stdout.strip() == "['2024-01-02', '2024-01-02']"  # 00:30 and 01:30 in Amsterdam

@@ -383,3 +383,14 @@ def test_import_has_no_side_effects():
     )
     src = str(Path(__file__).resolve().parents[1] / "src")
     subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {src!r}); " + code], check=True)
+
+
+@pytest.mark.parametrize("unit", [1e-12, 1e-3, 1e6, 1e12])
+def test_gamma_gamma_does_not_depend_on_the_currency_unit(cdnow, unit):
+    # the Gamma-Gamma likelihood is equivariant: amounts c*m give the same p, q and c*v (FHL 2005b, eq. 1)
+    base = models.fit_gamma_gamma(cdnow)
+    scaled = cdnow.assign(monetary_value=cdnow["monetary_value"] * unit)
+    fit = models.fit_gamma_gamma(scaled)
+    assert fit.params["p"] == pytest.approx(base.params["p"], rel=1e-6)
+    assert fit.params["q"] == pytest.approx(base.params["q"], rel=1e-6)
+    assert fit.params["v"] == pytest.approx(base.params["v"] * unit, rel=1e-6)

@@ -107,3 +107,98 @@ def test_too_little_history_is_one_line_with_the_first_good_date():
     assert (dt.date(2023, 1, 2) + dt.timedelta(days=272)).isoformat() in message
     dates = pipeline.resolve_dates(params, "2023-10-01", "2023-01-02")
     assert dates["calibration_end"] == "2023-04-02"
+
+
+# ---------------------------------------------------------------- up to date means: every step key matches
+
+
+@pytest.mark.slow
+def test_up_to_date_is_decided_by_content_not_by_file_times(tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    monkeypatch.setenv("RETENTION_KIT_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.setenv("RETENTION_KIT_CHROMIUM", "none")
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "notebooks", project / "notebooks")
+    data = tmp_path / "cdnow_sample.csv"
+    shutil.copyfile(ROOT / "data" / "sample" / "cdnow_sample.csv", data)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"data:\n  path: {data}\n  date_format: '%Y%m%d'\nperiod:\n  time_unit: W\n"
+                      "models:\n  n_draws: 20\n")
+    out = tmp_path / "reports" / "1998-06-30"
+    as_of = dt.date(1998, 6, 30)
+
+    def run() -> dict:
+        pipeline.run(params, out, project, as_of=as_of, if_changed=True)
+        manifest = json.loads((out / "manifest.json").read_text())
+        return {"finished": manifest["finished_at"] + str((out / "manifest.json").stat().st_mtime_ns),
+                "executed": [s["step"] for s in manifest["steps"] if "key" in s and not s["reused"]]}
+
+    first = run()
+    assert first["executed"][0] == "ingest"
+    again = run()
+    assert again["finished"] == first["finished"]  # up to date: not touched at all
+
+    nb03 = project / "notebooks" / "03_segments.ipynb"
+    original = nb03.read_text()
+    edited = json.loads(original)
+    edited["cells"].insert(1, {"cell_type": "markdown", "id": "experiment", "metadata": {},
+                               "source": ["An experiment, reverted later."]})
+    nb03.write_text(json.dumps(edited))
+    assert run()["executed"] == ["03_segments"]
+    assert "An experiment, reverted later." in (out / "03_segments.html").read_text()
+    nb03.write_text(original)  # reverted: an older notebook again; file times would call the run up to date
+    os.utime(nb03, (0, 0))
+    assert run()["executed"] == ["03_segments"]
+    assert "An experiment, reverted later." not in (out / "03_segments.html").read_text()
+
+    # a newer export copied over the input with an older file time (cp -p, rsync -t, a download)
+    text = data.read_text().splitlines()
+    data.write_text("\n".join(text[:-5]) + "\n")
+    os.utime(data, (0, 0))
+    assert run()["executed"][0] == "ingest"
+
+
+@pytest.mark.parametrize("make_problem, fragment", [
+    (lambda out: (out.parent / f".{out.name}.lock").mkdir(parents=True), "it is a folder where the kit needs a file"),
+    (lambda out: out.parent.write_text("a file"),
+     "a part of that path is a file where the kit needs a folder"),
+])
+def test_machine_problems_get_one_line_that_names_the_path(tmp_path, make_problem, fragment):
+    out = tmp_path / "reports" / "run"
+    make_problem(out)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"data:\n  path: {ROOT / 'data' / 'sample' / 'cdnow_sample.csv'}\n  date_format: '%Y%m%d'\n")
+    result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(params), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "RETENTION_KIT_PSEUDONYM_KEY": TEST_KEY})
+    assert result.returncode == 2, result.stdout + result.stderr
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and fragment in errors[0] and "unexpected" not in errors[0], result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_only_the_last_failed_runs_are_kept(tmp_path):
+    failed = tmp_path / ".failed"
+    failed.mkdir()
+    for i in range(8):
+        folder = failed / f".staging-{1000 + i}-{1700000000 + i}"
+        folder.mkdir()
+        os.utime(folder, (1700000000 + i, 1700000000 + i))
+    (failed / "notes.txt").write_text("not ours")
+    assert pipeline._prune_failed(failed) == pipeline.KEEP_FAILED
+    left = sorted(p.name for p in failed.iterdir())
+    assert left == sorted(["notes.txt"] + [f".staging-{1000 + i}-{1700000000 + i}" for i in range(3, 8)])
+
+
+def test_run_folders_with_a_foreign_manifest_are_skipped_with_a_note(tmp_path):
+    from analysis import series
+
+    for name, manifest in (("2024-01-31", "[1, 2, 3]"), ("2024-02-29", '{"input": "data.csv"}')):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "manifest.json").write_text(manifest)
+        (tmp_path / name / "index.html").write_text("<html></html>")
+    assert series.complete_runs(tmp_path) == []
+    notes = series.publish_index(tmp_path)
+    assert any("2024-01-31 is left out" in n for n in notes) and any("2024-02-29 is left out" in n for n in notes)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from analysis.errors import ConfigError
 from analysis.roi import RoiParams
@@ -34,12 +34,19 @@ class ColumnNames(_Strict):
 class DataParams(_Strict):
     """Where the transactions are and how to read them."""
 
-    path: Path
+    path: Path = Field(description="The transaction file; relative paths start at the project folder, ~ is your"
+                       " home folder. Taken literally: * ? [ ] in a file name are not wildcards.")
     format: Literal["auto", "csv", "parquet"] = "auto"
     columns: ColumnNames = ColumnNames()
     date_format: str | None = Field(
         default=None,
         description="strptime format such as '%Y%m%d' or '%d/%m/%Y'; null reads ISO dates (YYYY-MM-DD).",
+    )
+    timezone: str | None = Field(
+        default=None,
+        description="For timestamps with a time zone (e.g. Parquet timestamp[ns, tz=UTC]): the zone whose calendar"
+        " day is the purchase day, e.g. 'Europe/Amsterdam'. null: the file's own zone (UTC if it names none). The"
+        " machine's zone never matters. Timestamps without a zone keep their own date.",
     )
     decimal: Literal[".", ","] = "."
     thousands: Literal[".", ",", " ", "'"] | None = Field(
@@ -64,6 +71,23 @@ class DataParams(_Strict):
         default="keep",
         description="Exact duplicate rows: 'keep' treats them as separate lines, 'drop' keeps one of each.",
     )
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            import zoneinfo
+
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r}; use a name such as 'UTC' or 'Europe/Amsterdam'")
+        return value
+
+    @field_validator("path", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser() if str(value).startswith("~") else value
 
     @model_validator(mode="after")
     def _separators_differ(self) -> "DataParams":
@@ -93,6 +117,16 @@ class PeriodParams(_Strict):
     time_unit: Literal["D", "W"] = Field(
         default="W", description="Unit of recency, T and model time: days, or weeks of 7 days."
     )
+
+    @model_validator(mode="after")
+    def _not_in_the_future(self) -> "PeriodParams":
+        today = dt.date.today()
+        for name in ("observation_end", "calibration_end"):
+            value = getattr(self, name)
+            if value is not None and value > today:
+                raise ValueError(f"{name} ({value}) is after today ({today}): a report can only describe days"
+                                 " that have passed. Leave observation_end empty to use the last transaction date.")
+        return self
 
     @model_validator(mode="after")
     def _calibration_before_end(self) -> "PeriodParams":
@@ -198,6 +232,25 @@ class RunParams(_Strict):
         return self
 
 
+class _DuplicateKey(yaml.YAMLError):
+    """A mapping of the configuration names a key twice."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error: a second
+    ``period:`` block must not silently replace the first."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise _DuplicateKey(f"the key {key!r} is given twice (lines {seen[key] + 1} and"
+                                    f" {key_node.start_mark.line + 1}); remove or merge one of them")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_params(path: str | Path) -> RunParams:
     """Read and validate a run configuration.
 
@@ -217,12 +270,30 @@ def load_params(path: str | Path) -> RunParams:
         If the file is missing, is not YAML, or has unknown, missing or invalid keys.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"Run configuration {path} is a folder, not a file. Pass a YAML file, e.g."
+                          " PARAMS=params/default.yaml")
     if not path.is_file():
         raise ConfigError(f"Run configuration not found: {path}. Pass an existing file, e.g. PARAMS=params/default.yaml")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"Run configuration {path} is not a text file (not UTF-8): pass the YAML file, e.g."
+                          " a copy of params/default.yaml") from None
+    except OSError as exc:
+        raise ConfigError(f"Run configuration {path} cannot be read ({exc.strerror or exc}).") from None
+    if "\x00" in text:
+        raise ConfigError(f"Run configuration {path} is a binary file, not YAML: pass the YAML file, e.g. a copy"
+                          " of params/default.yaml")
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise ConfigError(f"Run configuration {path}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"Run configuration {path} is not valid YAML: {exc}") from exc
+        raise ConfigError(f"Run configuration {path} is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"Run configuration {path} is nested too deeply to be a run configuration: pass a"
+                          " copy of params/default.yaml") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"Run configuration {path} must be a mapping of sections (data:, period:, ...)")
     try:

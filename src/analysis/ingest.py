@@ -12,9 +12,13 @@ how to fix it. DuckDB's own error messages are never passed on as they are.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
 import datetime as dt
 import gzip
+import os
+import tempfile
 import re
 import zlib
 from dataclasses import asdict, dataclass, field
@@ -38,6 +42,9 @@ MAX_ABS_AMOUNT = 1e15
 exactly only up to 2**53 (about 9e15), so beyond 1e15 cents are lost and a handful of rows
 can make totals overflow; such values nearly always come from a wrong column (an id or a
 barcode read as the amount) or a broken export."""
+
+_BLANKS = " \t\r\n\u00a0\u202f\u2007\ufeff"
+"""Trimmed from both ends of ids, dates and amounts: spaces, tabs, line ends, no-break spaces."""
 
 MISSING_ID_MARKERS = ("null", "na", "n/a", "#n/a", "nan", "none", "nil")
 """Customer ids that spreadsheets and databases write for a missing value (any case)."""
@@ -150,12 +157,31 @@ class _Source:
     fmt: str  # "csv" or "parquet"
     options: tuple[tuple[str, str], ...] = ()  # read_csv options as SQL literals
     first_line: str = ""
+    read_path: Path | None = None  # what DuckDB opens, when not ``path`` itself (see _literal_path)
 
     def sql(self, **extra: str) -> str:
+        where = _literal(str(self.read_path or self.path))
         if self.fmt == "parquet":
-            return f"read_parquet({_literal(str(self.path))})"
+            return f"read_parquet({where})"
         opts = dict(self.options) | extra
-        return f"read_csv({_literal(str(self.path))}, {', '.join(f'{k} = {v}' for k, v in opts.items())})"
+        return f"read_csv({where}, {', '.join(f'{k} = {v}' for k, v in opts.items())})"
+
+
+_GLOB_CHARACTERS = set("*?[]{}")
+
+
+@contextlib.contextmanager
+def _literal_path(path: Path):
+    """A name DuckDB reads literally. DuckDB takes * ? [ ] { } in a path as wildcards, so
+    ``tx[1].csv`` would read ``tx1.csv`` and ``sales*.csv`` every sales file; such a file is read
+    through a link with a plain name in a temporary folder (the file itself is not touched)."""
+    if not _GLOB_CHARACTERS & set(str(path)):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="retention-kit-input-") as folder:
+        link = Path(folder) / ("input" + "".join(path.suffixes[-2:]))
+        os.symlink(path.resolve(), link)
+        yield link
 
 
 def _gone(path: Path) -> DataValidationError:
@@ -413,6 +439,19 @@ def _missing_columns_error(
     )
 
 
+def _file_zone(src: _Source, column: str) -> str | None:
+    """The time zone a Parquet file records for a timestamp column (Arrow metadata), if any."""
+    if src.fmt != "parquet":
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        zone = getattr(pq.read_schema(src.read_path or src.path).field(column).type, "tz", None)
+    except (OSError, KeyError, ValueError, ImportError):
+        return None
+    return zone or None
+
+
 def _check_date_format(con: duckdb.DuckDBPyConnection, date_format: str) -> None:
     try:
         con.execute(f"SELECT try_strptime('2000-01-01', {_literal(date_format)})").fetchone()
@@ -470,10 +509,12 @@ def ingest_transactions(
     src = _open_source(params, path, head)
     today = today or dt.date.today()
     con = con or duckdb.connect()
-    try:
-        return _ingest(src, params, Path(purchases_path), observation_end, today, con)
-    except duckdb.Error as exc:
-        raise _read_error(src, exc) from None
+    with _literal_path(path) as link:
+        src = dataclasses.replace(src, read_path=link)
+        try:
+            return _ingest(src, params, Path(purchases_path), observation_end, today, con)
+        except duckdb.Error as exc:
+            raise _read_error(src, exc) from None
 
 
 def _ingest(
@@ -492,28 +533,41 @@ def _ingest(
     missing = [c for c in (cols.customer_id, cols.date, cols.amount) if c not in types]
     if missing:
         raise _missing_columns_error(src, params, list(types), missing)
+    if src.fmt == "csv" and src.first_line:
+        header = _split(src.first_line, params.delimiter or _guess_delimiter(src.first_line))
+        twice = [c for c in dict.fromkeys((cols.customer_id, cols.date, cols.amount)) if header.count(c) > 1]
+        if twice:
+            raise DataValidationError(
+                f"{path}: the header line names column(s) {', '.join(repr(c) for c in twice)} more than once"
+                f" ({format_examples(header, limit=20)}), so it is not clear which one to read. Rename the"
+                " columns in the export so that each name is unique.")
     if params.date_format:
         _check_date_format(con, params.date_format)
 
     cid, date, amount = (_quote(c) for c in (cols.customer_id, cols.date, cols.amount))
     date_type = types[cols.date].upper()
-    if date_type.startswith(("DATE", "TIMESTAMP")):
+    if date_type.startswith("TIMESTAMP") and ("TZ" in date_type or "TIME ZONE" in date_type):
+        # an instant: its purchase day is the calendar day in a stated zone, never the machine's
+        zone = params.timezone or _file_zone(src, cols.date) or "UTC"
+        date_expr = f"CAST(timezone({_literal(zone)}, {date}) AS DATE)"
+    elif date_type.startswith(("DATE", "TIMESTAMP")):
         date_expr = f"CAST({date} AS DATE)"
     elif params.date_format:
-        date_expr = f"CAST(try_strptime(trim(CAST({date} AS VARCHAR)), {_literal(params.date_format)}) AS DATE)"
+        date_expr = (f"CAST(try_strptime(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}),"
+                     f" {_literal(params.date_format)}) AS DATE)")
     else:
-        date_expr = f"TRY_CAST(trim(CAST({date} AS VARCHAR)) AS DATE)"
+        date_expr = f"TRY_CAST(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS DATE)"
     if types[cols.amount].upper().startswith(_NUMERIC_TYPES):
         amount_expr = f"CAST({amount} AS DOUBLE)"
     else:
-        text = f"trim(CAST({amount} AS VARCHAR))"
+        text = f"trim(CAST({amount} AS VARCHAR), {_literal(_BLANKS)})"
         pattern = amount_pattern(params.decimal, params.thousands)
         number = f"replace({text}, {_literal(params.thousands)}, '')" if params.thousands else text
         number = f"replace({number}, ',', '.')" if params.decimal == "," else number
         amount_expr = (f"CASE WHEN regexp_full_match({text}, {_literal(pattern)})"
                        f" THEN TRY_CAST({number} AS DOUBLE) END")
     markers = ", ".join(_literal(m) for m in MISSING_ID_MARKERS)
-    id_text = f"trim(CAST({cid} AS VARCHAR))"
+    id_text = f"trim(CAST({cid} AS VARCHAR), {_literal(_BLANKS)})"
 
     # One scan of the file into a table: every check below sees the same rows, and a file
     # that changes or disappears later in the run cannot change the result.

@@ -1300,16 +1300,26 @@ def fit_gamma_gamma(
               f"{len(n):,}", f"{n_cust:,}")
 
     by_x = _by_value(x, n)
+    # The unpenalised maximum is equivariant in the currency unit (amounts c*m give v*c, the same p
+    # and q), so the fit runs on amounts divided by their weighted median: amounts in cents, in
+    # millions or in a tiny unit all start the optimizer at the same place. A penalty is not
+    # equivariant, so with one the amounts are used as they are (as lifetimes does).
+    unit = 1.0
+    if penalizer == 0:
+        order = np.argsort(m)
+        unit = float(m[order][np.searchsorted(np.cumsum(n[order]), n.sum() / 2)])
+    ms = m / unit
 
     def objective(lp: np.ndarray) -> tuple[float, np.ndarray]:
         # lifetimes' GammaGammaFitter objective: mean negative log-likelihood + penalizer * sum(params**2)
-        ll, g = gamma_gamma_loglik_and_gradient(lp, x, m, n, by_x=by_x)
+        ll, g = gamma_gamma_loglik_and_gradient(lp, x, ms, n, by_x=by_x)
         sq = np.exp(2 * lp)
         value, grad = -ll / n_cust + penalizer * sq.sum(), -g / n_cust + 2 * penalizer * sq
         return (value, grad) if np.isfinite(value) else (np.inf, np.zeros_like(lp))
 
     res = _minimize(objective, np.full(3, 0.1))
     est = {k: float(v) for k, v in zip(GAMMA_GAMMA_PARAMS, np.exp(res.x))}
+    est["v"] *= unit
     if not all(np.isfinite(v) and v > 0 for v in est.values()):
         raise ModelFitError(f"Gamma-Gamma: the estimates are not finite positive numbers ({est}). {advice}")
     if est["q"] <= 1:

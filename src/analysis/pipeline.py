@@ -619,8 +619,11 @@ class _Steps:
 
 def run(params_path: Path, out: Path | None = None, project_dir: Path | None = None, *,
         as_of: dt.date | None = None, reuse: bool = True, render_only: bool = False,
-        params_label: str | None = None, refresh_following: bool = True) -> Path:
+        params_label: str | None = None, refresh_following: bool = True, if_changed: bool = False) -> Path:
     """Execute the pipeline; returns the run folder. Raises KitError or StepFailed.
+
+    ``if_changed``: when ``out`` is a published run whose every step key, output and page input
+    is unchanged, do nothing (``make`` uses this instead of file times).
 
     ``as_of``: the observation end (later transactions are left out and counted); the run
     goes to ``reports/<as_of>/`` unless ``out`` is given. ``reuse``: copy the outputs of
@@ -633,13 +636,65 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
     previous_prefix, _prefix = _prefix, (f"{as_of} " if as_of else "")
     try:
         return _run(params_path, out, project_dir, as_of=as_of, reuse=reuse, render_only=render_only,
-                    params_label=params_label, refresh_following=refresh_following)
+                    params_label=params_label, refresh_following=refresh_following, if_changed=if_changed)
     finally:
         _prefix = previous_prefix
 
 
+def _ingest_key(common: dict, code: list[str]) -> str:
+    """The step key of the ingest step (see :mod:`analysis.incremental`)."""
+    return incremental.digest({**common, "code": incremental.files_digest(incremental.module_closure(code))})
+
+
+def _notebook_key(common: dict, notebook: Path, artifacts: dict[str, str]) -> str:
+    """The step key of a notebook step, given the artifacts the steps before it wrote."""
+    return incremental.digest({**common, "notebook": sha256_of(notebook),
+                               "code": incremental.files_digest(incremental.notebook_code(notebook)),
+                               "artifacts": dict(sorted(artifacts.items()))})
+
+
+def _render_key(common: dict, previous) -> str:
+    """What the pages (comparison, HTML, summary) depend on beyond the steps: the code that renders
+    them, its templates, and the previous report they are compared with."""
+    src = Path(__file__).resolve().parent
+    templates = sorted(p for p in (src / "templates").rglob("*") if p.is_file())
+    return incremental.digest({**common,
+                               "code": incremental.files_digest(incremental.module_closure(
+                                   ["pipeline", "history", "report", "series"])),
+                               "templates": incremental.files_digest(templates, src),
+                               "previous": ({"folder": previous.dir.name,
+                                             "artifacts": previous.manifest.get("artifacts")} if previous else None)})
+
+
+def _not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path], render_key: str) -> str | None:
+    """Why the published run ``out`` is out of date, or None when every step key and the render key match
+    and every recorded output is intact (by content: file times play no part)."""
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "no readable manifest.json"
+    if not isinstance(manifest, dict):
+        return "no readable manifest.json"
+    records = {s.get("step"): s for s in manifest.get("steps", []) if isinstance(s, dict)}
+    artifacts: dict[str, str] = {}
+    for name, key in [("ingest", lambda: _ingest_key(common, code))] + [
+            (nb.stem, lambda nb=nb: _notebook_key(common, nb, artifacts)) for nb in nb_list]:
+        record = records.get(name) or {}
+        if record.get("key") != key():
+            return f"step {name} has new inputs"
+        outputs = record.get("outputs") or {}
+        for rel, sha in outputs.items():
+            if not (out / rel).is_file() or sha256_of(out / rel) != sha:
+                return f"{rel} was changed or removed"
+        artifacts.update({rel: sha for rel, sha in outputs.items() if rel.startswith("artifacts/")})
+    if manifest.get("render_key") != render_key:
+        return "the pages have new inputs (the rendering code, or the previous report)"
+    missing = [p for p in ["index.html", *(f"{nb.stem}.html" for nb in nb_list)] if not (out / p).is_file()]
+    return f"{missing[0]} is missing" if missing else None
+
+
 def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of: dt.date | None, reuse: bool,
-         render_only: bool, params_label: str | None, refresh_following: bool) -> Path:
+         render_only: bool, params_label: str | None, refresh_following: bool, if_changed: bool = False) -> Path:
     """One run; see :func:`run`."""
     from analysis import history, series
     from analysis.ingest import ingest_transactions
@@ -694,6 +749,17 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         engine = "Spark" if params.engine == "spark" else "DuckDB"
         cut = f" as of {as_of}" if as_of else ""
         code = ["ingest", "pipeline"] + (["spark_engine"] if params.engine == "spark" else [])
+        if if_changed and out is not None and not render_only and reuse:
+            earlier = (series.previous_run(reports_root, series.folder_date(out), str(data_path))
+                       if series.folder_date(out) else None)
+            why = _not_up_to_date(out, common, code, nb_list, _render_key(common, earlier))
+            if why is None:
+                shutil.rmtree(staging, ignore_errors=True)
+                _say(f"{out} is up to date: every step's inputs (data, configuration, notebooks, library, previous"
+                     " report) are as when it was made. Nothing to do.")
+                return out
+            if (out / "manifest.json").exists():
+                _say(f"      {out.name} is out of date: {why}")
 
         def ingest():
             if params.engine == "spark":
@@ -715,8 +781,8 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             (artifacts / "data_quality.json").write_text(json.dumps(record, indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
 
-        steps.run("ingest", incremental.digest({**common, "code": incremental.files_digest(
-            incremental.module_closure(code))}), ingest, f"[1/{total}] ingest: reading {data_path} with {engine}{cut}")
+        steps.run("ingest", _ingest_key(common, code), ingest,
+                  f"[1/{total}] ingest: reading {data_path} with {engine}{cut}")
         quality = json.loads((artifacts / "data_quality.json").read_text())
         dates = json.loads((artifacts / "run.json").read_text())
         _say(f"      {quality['rows_read']:,} rows read, {quality['rows_used']:,} used, "
@@ -727,9 +793,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             lock = FolderLock(out).acquire()
             steps.reuse = incremental.Reuse(out, enabled=reuse)
         for i, nb in enumerate(nb_list, start=2):
-            key = incremental.digest({**common, "notebook": sha256_of(nb),
-                                      "code": incremental.files_digest(incremental.notebook_code(nb)),
-                                      "artifacts": dict(sorted(steps.artifacts_so_far().items()))})
+            key = _notebook_key(common, nb, steps.artifacts_so_far())
             steps.run(nb.stem, key, lambda nb=nb: run_notebook(nb, staging / "executed" / nb.name,
                                                               staging / "params.yaml", staging, project_dir),
                       f"[{i}/{total}] {nb.stem}: executing with papermill")
@@ -803,6 +867,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                           for p in sorted(artifacts.rglob("*")) if p.is_file()},
             "started_at": started_at,
             "steps": steps.records,
+            "render_key": _render_key(common, previous),
         }
         manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         manifest["duration_seconds"] = round(time.time() - started, 3)
@@ -823,13 +888,23 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
     except BaseException:
         if published:  # e.g. a signal held back during the swap arrives afterwards
             raise
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:  # a full disk: give the space back
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         failed = reports_root / ".failed"
-        failed.mkdir(exist_ok=True)
-        target = failed / staging.name
-        (staging / "logs").mkdir(parents=True, exist_ok=True)
-        (staging / "logs" / "pipeline.log").write_text(traceback.format_exc())
-        os.replace(staging, target)
-        _say(f"      details of the failed run: {target}/logs/pipeline.log")
+        try:
+            failed.mkdir(exist_ok=True)
+            target = failed / staging.name
+            (staging / "logs").mkdir(parents=True, exist_ok=True)
+            (staging / "logs" / "pipeline.log").write_text(traceback.format_exc())
+            os.replace(staging, target)
+        except OSError:  # e.g. a read-only or full reports folder: keep nothing half-written
+            shutil.rmtree(staging, ignore_errors=True)
+            raise exc from None
+        kept = _prune_failed(failed)
+        _say(f"      details of the failed run: {target}/logs/pipeline.log (the last {kept} failed runs are kept in"
+             f" {failed})")
         raise
     finally:
         if lock is not None:
@@ -840,6 +915,19 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         if refresh_following:
             _refresh_next(reports_root, out, series_date, str(data_path), project_dir)
     return out
+
+
+KEEP_FAILED = 5
+"""Failed runs kept in ``reports/.failed/`` for their logs; older ones are removed."""
+
+
+def _prune_failed(failed: Path) -> int:
+    """Remove all but the newest ``KEEP_FAILED`` failed-run folders; returns how many are kept."""
+    entries = sorted((p for p in failed.iterdir() if p.is_dir() and _STAGING.match(p.name)),
+                     key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in entries[KEEP_FAILED:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return min(len(entries), KEEP_FAILED)
 
 
 def _refresh_next(reports_root: Path, published: Path, date: dt.date, data_path: str, project_dir: Path) -> None:
@@ -879,6 +967,22 @@ def _kit_version() -> str:
     return __version__
 
 
+def _os_problem(exc: OSError) -> str:
+    """One line for an operating-system error: what, which path, what to do."""
+    where = exc.filename or "a file of the run"
+    fixes = {
+        errno.ENOSPC: "the disk is full: free some space (the unfinished run was removed) and run again",
+        errno.EACCES: "permission denied: run as a user who may write there, or choose another folder with OUT=...",
+        errno.EPERM: "permission denied: run as a user who may write there, or choose another folder with OUT=...",
+        errno.EROFS: "the file system is read-only: choose another folder with OUT=...",
+        errno.EISDIR: "it is a folder where the kit needs a file: remove or rename that folder",
+        errno.ENOTDIR: "a part of that path is a file where the kit needs a folder: choose another path",
+        errno.EEXIST: "a part of that path is a file where the kit needs a folder: choose another path",
+    }
+    fix = fixes.get(exc.errno, "check the path, the free disk space and the permissions")
+    return f"cannot use {where} ({exc.strerror or exc}): {fix}."
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.pipeline", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -887,6 +991,8 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--out", default=None, type=Path, help="run folder (default reports/<observation end>)")
     run_p.add_argument("--as-of", default=None, help="observation end YYYY-MM-DD: later transactions are left out")
     run_p.add_argument("--no-reuse", action="store_true", help="execute every step, even if nothing changed")
+    run_p.add_argument("--if-changed", action="store_true",
+                       help="do nothing when the run folder is up to date (every step's inputs unchanged, by content)")
     run_p.add_argument("--skip-early", action="store_true",
                        help="an as-of date with not enough history is skipped with one line (exit 0), as in a backfill")
     index_p = sub.add_parser("index", help="rewrite reports/index.html and reports/latest from the published runs")
@@ -926,7 +1032,7 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        out = run(args.params, args.out, as_of=as_of, reuse=not args.no_reuse)
+        out = run(args.params, args.out, as_of=as_of, reuse=not args.no_reuse, if_changed=args.if_changed)
     except RunLocked as exc:
         _say(f"\nERROR: {exc}")
         return 3
@@ -945,6 +1051,9 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         _say("\nTerminated. The last good report (if any) was left as it was.")
         return 143
+    except OSError as exc:  # the machine, not the data: a folder that cannot be written, a full disk, ...
+        _say(f"\nERROR: {_os_problem(exc)}\nThe last good report (if any) was left as it was.")
+        return 2
     except Exception as exc:  # noqa: BLE001 - unexpected: short message, details in the log
         _say(f"\nERROR: unexpected {type(exc).__name__}: {exc}\nThe last good report (if any) was left as it was.")
         return 1

@@ -74,8 +74,36 @@ def complete_runs(reports_root: Path) -> list[RunInfo]:
             manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        runs.append(RunInfo(date, entry, manifest))
+        if _unusable(manifest) is None:
+            runs.append(RunInfo(date, entry, manifest))
     return sorted(runs, key=lambda r: r.date)
+
+
+def _unusable(manifest: object) -> str | None:
+    """Why a run folder's manifest cannot be used (e.g. written by an old or foreign tool), or None."""
+    if not isinstance(manifest, dict):
+        return "its manifest.json is not a JSON object"
+    for key in ("input", "dates", "params"):
+        if manifest.get(key) is not None and not isinstance(manifest[key], dict):
+            return f"its manifest.json has an unexpected {key!r} entry"
+    return None
+
+
+def skipped_runs(reports_root: Path) -> list[str]:
+    """One note per dated folder that looks like a run but is left out of the series, and why."""
+    notes = []
+    if not reports_root.is_dir():
+        return notes
+    for entry in sorted(reports_root.iterdir()):
+        if folder_date(entry) is None or entry.is_symlink() or not (entry / "manifest.json").is_file():
+            continue
+        try:
+            why = _unusable(json.loads((entry / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            why = "its manifest.json cannot be read"
+        if why:
+            notes.append(f"{entry.name} is left out of the series: {why} (made by another version of the kit?)")
+    return notes
 
 
 def same_series(run: RunInfo, data_path: str) -> bool:
@@ -208,7 +236,7 @@ def render_index(reports_root: Path, runs: list[RunInfo]) -> str:
 
 def publish_index(reports_root: Path) -> list[str]:
     """Rewrite ``reports/index.html`` and repoint ``reports/latest`` (under a lock); returns notes."""
-    notes = []
+    notes = skipped_runs(reports_root)
     with index_lock(reports_root):
         runs = complete_runs(reports_root)
         if not runs:

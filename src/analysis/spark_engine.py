@@ -272,13 +272,13 @@ def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
     types = dict(raw.dtypes)
     cid, date, amount = (F.col(f"`{c}`") for c in (cols.customer_id, cols.date, cols.amount))
 
-    id_text = F.trim(cid.cast("string"))
+    id_text = _strip_blanks(cid.cast("string"))
     customer_id = F.when(F.lower(id_text).isin(list(MISSING_ID_MARKERS)) | (id_text == ""), F.lit(None)).otherwise(id_text)
     if types[cols.date] in ("date", "timestamp", "timestamp_ntz"):
         date_expr = F.to_date(date)
     elif params.date_format:
         pattern = spark_date_pattern(params.date_format)
-        date_expr = F.to_date(F.try_to_timestamp(F.trim(date.cast("string")), F.lit(pattern)))
+        date_expr = F.to_date(F.try_to_timestamp(_strip_blanks(date.cast("string")), F.lit(pattern)))
     else:
         date_expr = F.expr(f"try_cast(trim(cast(`{cols.date}` AS STRING)) AS DATE)")
     if types[cols.amount].startswith(("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")):
@@ -286,7 +286,7 @@ def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
     else:
         from analysis.ingest import amount_pattern
 
-        text = F.trim(amount.cast("string"))
+        text = _strip_blanks(amount.cast("string"))
         number = F.regexp_replace(text, re.escape(params.thousands), "") if params.thousands else text
         number = F.regexp_replace(number, ",", ".") if params.decimal == "," else number
         # the pattern admits only plain (or configured grouped) numbers, so the cast cannot fail (also under ANSI mode)
@@ -476,6 +476,15 @@ def _purchases(
         returns_unmatched_amount=unmatched,
     )
     return days, quality
+
+
+def _strip_blanks(column: Column) -> Column:
+    """``analysis.ingest._BLANKS`` trimmed from both ends, as DuckDB's ``trim(x, blanks)``."""
+    from analysis.ingest import _BLANKS
+
+    F, _ = _spark_modules()
+    blanks = "".join(f"\\u{ord(c):04x}" for c in _BLANKS)
+    return F.regexp_replace(column, f"^[{blanks}]+|[{blanks}]+$", "")
 
 
 def _exact_sum(column: Column) -> Column:
