@@ -202,3 +202,27 @@ def test_run_folders_with_a_foreign_manifest_are_skipped_with_a_note(tmp_path):
     assert series.complete_runs(tmp_path) == []
     notes = series.publish_index(tmp_path)
     assert any("2024-01-31 is left out" in n for n in notes) and any("2024-02-29 is left out" in n for n in notes)
+
+
+@pytest.mark.slow
+def test_a_notebook_run_by_hand_never_writes_into_a_published_report(tmp_path, monkeypatch):
+    import papermill as pm
+
+    monkeypatch.setenv("RETENTION_KIT_PSEUDONYM_KEY", TEST_KEY)
+    monkeypatch.setenv("RETENTION_KIT_CHROMIUM", "none")
+    params = tmp_path / "params.yaml"
+    params.write_text(f"data:\n  path: {ROOT / 'data' / 'sample' / 'cdnow_sample.csv'}\n  date_format: '%Y%m%d'\n"
+                      "models:\n  n_draws: 20\n")
+    # the notebooks' default run folder does not exist yet: the first notebook makes one with the pipeline
+    dev = tmp_path / "reports" / "dev"
+    pm.execute_notebook(str(ROOT / "notebooks" / "01_data_and_kpis.ipynb"), str(tmp_path / "01.ipynb"),
+                        parameters={"params_path": str(params), "run_dir": str(dev)}, cwd=str(ROOT / "notebooks"),
+                        kernel_name="python3", progress_bar=False)
+    assert (dev / "manifest.json").is_file() and (tmp_path / "reports" / ".dev" / "dev" / "artifacts").is_dir()
+    published = _files(dev)
+    # pointed at a published run, notebook 02 works on a copy: the run stays byte for byte as it was
+    pm.execute_notebook(str(ROOT / "notebooks" / "02_clv_models.ipynb"), str(tmp_path / "02.ipynb"),
+                        parameters={"params_path": str(params), "run_dir": str(dev)}, cwd=str(ROOT / "notebooks"),
+                        kernel_name="python3", progress_bar=False)
+    assert _files(dev) == published
+    assert (tmp_path / "reports" / ".dev" / "dev" / "artifacts" / "model.json").is_file()

@@ -512,11 +512,15 @@ def to_jsonable(
             "aic": _num(m.aic),
             "bic": _num(m.bic),
             "ci": {k: [_num(lo), _num(hi)] for k, (lo, hi) in m.ci.items()},
+            "ci_level": float(m.ci_level),
+            "penalizer": float(m.penalizer),
             "expected_holdout": _num(expected_holdout[name]),
         }
     out["gamma_gamma"] = {
         "params": {k: _num(gamma_gamma.params[k]) for k in GAMMA_GAMMA_PARAMS},
         "loglik": _num(gamma_gamma.loglik),
+        "ci": {k: [_num(lo), _num(hi)] for k, (lo, hi) in gamma_gamma.ci.items()},
+        "ci_level": float(gamma_gamma.ci_level),
         "correlation": {k: _num(gamma_gamma.correlation[k]) for k in ("pearson", "spearman")},
     }
     return out

@@ -834,6 +834,18 @@ class GammaGammaFit:
         return np.log(np.array([self.params[k] for k in GAMMA_GAMMA_PARAMS], dtype=float))
 
     @property
+    def share_of_draws_with_infinite_mean(self) -> float:
+        """Share of the asymptotic distribution of log(q) at or below log(1): parameter draws of the CLV
+        band in which the mean spend p v/(q-1) would be infinite, and which the band leaves out (and
+        redraws), so the band assumes q > 1."""
+        k = GAMMA_GAMMA_PARAMS.index("q")
+        se = math.sqrt(max(float(self.cov_log[k, k]), 0.0))
+        log_q = math.log(self.params["q"])
+        if se == 0.0:
+            return float(log_q <= 0.0)
+        return float(stats.norm.cdf(-log_q / se))
+
+    @property
     def population_mean_spend(self) -> float:
         """Mean spend per transaction in the population, ``p v / (q - 1)``."""
         p, q, v = (self.params[k] for k in GAMMA_GAMMA_PARAMS)

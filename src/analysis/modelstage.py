@@ -91,7 +91,10 @@ class ModelStage:
                 "params": {k: float(v) for k, v in self.final.params.items()},
                 "loglik": float(self.final.loglik),
                 "ci": {k: [float(lo), float(hi)] for k, (lo, hi) in self.final.ci.items()},
+                "ci_level": float(self.final.ci_level),
+                "penalizer": float(self.final.penalizer),
                 "gamma_gamma": {k: float(v) for k, v in self.final_gamma_gamma.params.items()},
+                "gamma_gamma_ci": {k: [float(lo), float(hi)] for k, (lo, hi) in self.final_gamma_gamma.ci.items()},
                 "n_customers": int(self.final.n_customers),
             },
             "clv": {
@@ -102,6 +105,7 @@ class ModelStage:
                 "n_draws": int(self.clv.n_draws),
                 "seed": int(self.clv.seed),
                 "method": self.clv.method,
+                "spend_draws_left_out_share": float(self.final_gamma_gamma.share_of_draws_with_infinite_mean),
                 "horizon_months": int(self.clv.horizon_months),
                 "annual_discount_rate": float(self.clv.annual_discount_rate),
                 "gross_margin": float(self.clv.gross_margin),
@@ -284,7 +288,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     if not fits:
         raise ModelFitError(
             f"None of the purchase models could be fitted on the calibration period up to {cal_end}: "
-            + "; ".join(f"{MODEL_LABELS[n]}: {_plain_failure(m)}" for n, m in failures.items()) + ". "
+            + "; ".join(f"{MODEL_LABELS[n]}: {plain_failure(m)}" for n, m in failures.items()) + ". "
             + _no_model_advice(cal))
 
     _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
@@ -297,7 +301,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
         selected = select_model(fits, mae, "auto").name
         notes.append(
             f"The configured model, {MODEL_LABELS[mp.model]}, could not be identified from these data"
-            f" ({_plain_failure(failures[mp.model])}). The report uses {MODEL_LABELS[selected]} instead,"
+            f" ({plain_failure(failures[mp.model])}). The report uses {MODEL_LABELS[selected]} instead,"
             " the model with the smallest error on the holdout period among those that could be fitted.")
     else:
         selected = select_model(fits, mae, mp.model).name
@@ -316,7 +320,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
         notes.append(
             f"With the configured penalty (models.penalizer {mp.penalizer:g}) the parameters of"
             f" {MODEL_LABELS[selected]} are pulled to the edge of the parameter space"
-            f" ({_plain_failure(penalized[selected])}), so it was fitted with penalizer"
+            f" ({plain_failure(penalized[selected])}), so it was fitted with penalizer"
             f" {fits[selected].penalizer:g} instead. Set models.penalizer to 0 or a small value such as 0.001.")
     gg_cal, gg_note = _gamma_gamma_or_none(engine, "calibration")
     if gg_note:
@@ -333,7 +337,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             break
         except ModelFitError as exc:
             refit_failures.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
-                                  f" ({_plain_failure(str(exc))}).")
+                                  f" ({plain_failure(str(exc))}).")
     if final is None:
         raise ModelFitError(" ".join(refit_failures))
     if final.name != selected:
@@ -350,6 +354,13 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     gg_final = engine.fit_gamma_gamma("full")
     if gg_cal is None:
         gg_cal = gg_final
+    left_out = gg_final.share_of_draws_with_infinite_mean
+    if mp.n_draws > 0 and left_out >= 0.01:
+        notes.append(
+            f"The spend model's q = {gg_final.params['q']:.2f} is close to 1, where the mean spend becomes infinite:"
+            f" about {left_out:.0%} of the parameter draws for the uncertainty band have q <= 1. Those draws are"
+            " left out and redrawn, so the band assumes a finite mean spend and is narrower than the data alone"
+            " would make it.")
     _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
     clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
                        annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
@@ -381,7 +392,7 @@ def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,
             except ModelFitError:
                 continue
             _log.info("model stage: %s fitted with penalizer %g (with %g: %s)", MODEL_LABELS[name], pen, penalizer,
-                      _plain_failure(str(first)))
+                      plain_failure(str(first)))
             return fit, str(first)
         raise first
 
@@ -398,7 +409,7 @@ def _no_model_advice(cal: pd.DataFrame) -> str:
             " for outlier customers (e.g. wholesale accounts with extreme frequency).")
 
 
-def _plain_failure(message: str) -> str:
+def plain_failure(message: str) -> str:
     """The reason of a :class:`ModelFitError` without its model label and its "What to try" advice."""
     reason = message.split(" What to try:")[0].strip()
     if ": " in reason[:20]:
@@ -413,7 +424,7 @@ def _gamma_gamma_or_none(engine, period: str) -> tuple[GammaGammaFit | None, str
         return engine.fit_gamma_gamma(period), None
     except ModelFitError as exc:
         return None, ("The spend model (Gamma-Gamma) could not be fitted on the calibration period alone"
-                      f" ({_plain_failure(str(exc))}); its parameters below are those fitted on all data.")
+                      f" ({plain_failure(str(exc))}); its parameters below are those fitted on all data.")
 
 
 def frequency_recency_grid(model: FittedModel, T: float, what: str = "expected", t: float = 1.0,

@@ -7,9 +7,12 @@ instead of the report, and charts get one consistent style.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
+import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +67,37 @@ class Run:
         return path
 
 
+STAGING_ENV = "RETENTION_KIT_STAGING"
+"""Set by the pipeline for the notebooks it executes: the run folder it is building."""
+
+
+def working_folder(params_path: Path, run_dir: Path) -> Path:
+    """The folder a notebook reads and writes.
+
+    In a pipeline run, the folder the pipeline is building. Run any other way (JupyterLab,
+    ``papermill -p run_dir ...``), a notebook never writes into a published report: it works on
+    a copy of ``run_dir`` in ``<parent>/.dev/<name>/`` (made once; delete it for a fresh copy).
+    When ``run_dir`` does not exist yet (the notebooks' default ``../reports/dev``), the pipeline
+    first runs once with ``params_path`` to make it.
+    """
+    building = os.environ.get(STAGING_ENV)
+    if building and Path(building).resolve() == run_dir.resolve():
+        return run_dir
+    if not (run_dir / "artifacts" / "run.json").is_file():
+        from analysis import pipeline
+
+        project = Path(__file__).resolve().parents[2]
+        print(f"No run folder at {run_dir}: running the pipeline once with {params_path} to make one"
+              " (about half a minute)...", flush=True)
+        with contextlib.chdir(project):
+            pipeline.run(params_path.resolve(), run_dir.resolve(), project)
+    copy = run_dir.parent / ".dev" / run_dir.name
+    if not copy.is_dir():
+        shutil.copytree(run_dir, copy, ignore=shutil.ignore_patterns("*.html", "*.png", "executed"))
+    print(f"Working on a copy of {run_dir} in {copy}: the report in {run_dir} is not changed.", flush=True)
+    return copy
+
+
 def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunParams, Run]:
     """Load the run configuration and prepare the notebook process.
 
@@ -77,7 +111,7 @@ def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunPa
     global _LANG
     params = load_params(params_path)
     _LANG = params.report.language
-    run = Run(Path(run_dir))
+    run = Run(working_folder(Path(params_path), Path(run_dir)))
     run.artifacts.mkdir(parents=True, exist_ok=True)
     run.logs.mkdir(parents=True, exist_ok=True)
 

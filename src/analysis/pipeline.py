@@ -243,6 +243,10 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from analysis.nb import STAGING_ENV
+
+    previous = os.environ.get(STAGING_ENV)
+    os.environ[STAGING_ENV] = str(run_dir)  # the kernel inherits it: the notebook writes into run_dir itself
     try:
         with _progress_from(run_dir / "logs" / f"{source.stem}.log"):
             pm.execute_notebook(
@@ -256,6 +260,11 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
             )
     except PapermillExecutionError as exc:
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
+    finally:
+        if previous is None:
+            os.environ.pop(STAGING_ENV, None)
+        else:
+            os.environ[STAGING_ENV] = previous
 
 
 def render_html(executed: Path, target: Path, title: str, section: str = "") -> None:
