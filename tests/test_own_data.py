@@ -244,6 +244,16 @@ def test_degenerate_logs_get_a_report_or_one_clear_message(case, tmp_path):
     _assert_one_clear_outcome(result)
     if case == "penalizer 10":  # legitimate data with a strong penalty still gets its report
         assert result.returncode == 0, result.stdout[-3000:]
+    if case in ("no repeat buyers", "one customer", "every customer buys exactly weekly"):
+        # no purchase model can be fitted: the pages that do not need one are still published, and say why
+        assert result.returncode == 0, result.stdout[-3000:]
+        run = tmp_path / "run"
+        assert _json(run / "artifacts" / "model.json")["unavailable"]
+        assert "Repeat purchase rate" in (run / "index.html").read_text()
+        assert (run / "artifacts" / "kpis.json").is_file() and (run / "01_data_and_kpis.html").is_file()
+        page = (run / "02_clv_models.html").read_text()
+        assert "No purchase model could be fitted on these data" in page and "Traceback" not in page
+        assert "PageEnds" not in page and "An Exception was encountered" not in page
 
 
 # ---------------------------------------------------------------- CDNOW: one meaning of "likely to stay"

@@ -286,10 +286,12 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             failures[name] = str(exc)
             _log.info("model stage: %s could not be fitted: %s", MODEL_LABELS[name], exc)
     if not fits:
-        raise ModelFitError(
+        advice = _no_model_advice(cal)
+        error = ModelFitError(
             f"None of the purchase models could be fitted on the calibration period up to {cal_end}: "
-            + "; ".join(f"{MODEL_LABELS[n]}: {plain_failure(m)}" for n, m in failures.items()) + ". "
-            + _no_model_advice(cal))
+            + "; ".join(f"{MODEL_LABELS[n]}: {plain_failure(m)}" for n, m in failures.items()) + ". " + advice)
+        error.advice = advice
+        raise error
 
     _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
     predictions = {name: holdout_predictions(cal, m) for name, m in fits.items()}
@@ -368,6 +370,21 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     return ModelStage(calibration=cal, fits=fits, failures=failures, errors=errors, holdout_tables=tables,
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
                       tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes)
+
+
+def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
+    """``model.json`` of a run whose purchase model could not be fitted: the dates and why (the
+    pages that need the model say so; the others are published as usual)."""
+    return {"unavailable": str(exc), "time_unit": dates["time_unit"], "calibration_end": dates["calibration_end"],
+            "observation_end": dates["observation_end"]}
+
+
+def unavailable_text(exc: ModelFitError) -> str:
+    """The model page's plain-words note when no purchase model could be fitted."""
+    return ("No purchase model could be fitted on these data, so this report has no customer lifetime values,"
+            f" no chance-of-staying per customer, no segments by value and no campaign figures."
+            f" {getattr(exc, 'advice', str(exc))} The data quality and retention figures (page 01 and the summary)"
+            " do not need a model and are complete. (The analyst finds each model's reason in artifacts/model.json.)")
 
 
 AUTO_PENALIZERS: tuple[float, ...] = (0.001, 0.01, 0.1)

@@ -210,6 +210,25 @@ def note(text: str) -> None:
     display(HTML(_CSS + f'<div class="kit-note">{html.escape(text)}</div>'))
 
 
+class PageEnds(Exception):
+    """Raised by :func:`end_page`: the rest of this page cannot be computed from these data. The
+    pipeline publishes the page as far as it got (the note says why) and carries on."""
+
+
+def end_page(text: str) -> None:
+    """Show ``text`` as a note and end the page here (see :class:`PageEnds`)."""
+    note(text)
+    raise PageEnds(text)
+
+
+def model_unavailable(run: "Run") -> str | None:
+    """Why the purchase model of this run could not be fitted (``model.json["unavailable"]``), or None."""
+    try:
+        return run.read_json("model.json").get("unavailable")
+    except (OSError, ValueError):
+        return None
+
+
 def markdown(text: str) -> None:
     from IPython.display import Markdown, display
 

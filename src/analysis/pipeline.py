@@ -259,6 +259,9 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
                 extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
             )
     except PapermillExecutionError as exc:
+        if exc.ename == "PageEnds":  # the notebook ended its page early, on purpose (analysis.nb.end_page)
+            _say(f"      the page ends early: {exc.evalue}")
+            return
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
     finally:
         if previous is None:
@@ -281,11 +284,19 @@ def render_html(executed: Path, target: Path, title: str, section: str = "") -> 
         cell = nbformat.v4.new_raw_cell(section, metadata={"kit_html": True})
         cell["id"] = "since-last-report"
         nb.cells.insert(first_md + 1, cell)
+    # a page that ended early (analysis.nb.end_page): papermill's "An Exception was encountered" cells go
+    nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
+    ended = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
+        o.get("output_type") == "error" and o.get("ename") == "PageEnds" for o in c.get("outputs", []))), None)
+    if ended is not None:  # nothing after the note: the headings that follow would have no content
+        nb.cells = nb.cells[:ended + 1]
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell["id"] = "injected-parameters"  # papermill gives it a random id; keep the HTML reproducible
         if cell.cell_type == "code":
-            cell.outputs = [o for o in cell.get("outputs", []) if not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+                            and not (o.get("output_type") == "error" and o.get("ename") == "PageEnds")]
     nb.metadata["title"] = title
     templates = Path(__file__).parent / "templates" / "nbconvert"
     exporter = HTMLExporter(extra_template_basedirs=[str(templates)], template_name="kit")
@@ -823,6 +834,14 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             trend = history.kpi_trend(earlier + [staging])
             if previous is None:
                 _say("      no earlier report of this data in the folder: this is the first of the series")
+                return
+            unavailable = [run.name for run in (staging, previous.dir)
+                           if "unavailable" in (json.loads((run / "artifacts" / "model.json").read_text())
+                                                if (run / "artifacts" / "model.json").is_file() else {})]
+            if unavailable:
+                _say(f"      not compared with {previous.dir.name}: the purchase model of one of the two reports"
+                     " could not be fitted")
+                previous = None
                 return
             comparison = history.compare_runs(staging, previous.dir, params)
             _say(f"      compared with {previous.dir.name}")

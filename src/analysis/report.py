@@ -84,6 +84,10 @@ FINDINGS = {
         "en": "Over the next {months} months the customers are expected to bring {total} in margin (between {low} and {high}); the top 10% of customers hold {top} of that value.",
         "nl": "In de komende {months} maanden brengen de klanten naar verwachting {total} aan marge op (tussen {low} en {high}); de beste 10% van de klanten heeft {top} van die klantwaarde.",
     },
+    "no_model": {
+        "en": "No purchase model could be fitted on these data, so there are no customer values, segments by value or campaign figures in this report; the model page says why.",
+        "nl": "Op deze gegevens kon geen aankoopmodel worden geschat, dus dit rapport bevat geen klantwaarden, waardesegmenten of campagnecijfers; de modelpagina legt uit waarom.",
+    },
     "holdout": {
         "en": "The model was checked on a period it had not seen: it expected {expected} repeat purchases and {actual} happened ({error}).",
         "nl": "Het model is getoetst op een periode die het niet kende: het verwachtte {expected} herhaalaankopen en er waren er {actual} ({error}).",
@@ -113,6 +117,8 @@ def findings(kpis: dict, model: dict, customers: pd.DataFrame | None, at_risk: p
     if kpis:
         out.append(say("customers", customers=fmt_int(kpis["customers"]), active=fmt_pct(kpis.get("active_share")),
                        days=kpis["active_window_days"], repeat=fmt_pct(kpis.get("repeat_purchase_rate"))))
+    if model.get("unavailable"):
+        out.append(say("no_model"))
     clv = model.get("clv", {})
     if clv and customers is not None and "clv" in customers:
         ranked = customers["clv"].sort_values(ascending=False)
