@@ -226,3 +226,63 @@ def test_a_notebook_run_by_hand_never_writes_into_a_published_report(tmp_path, m
                         kernel_name="python3", progress_bar=False)
     assert _files(dev) == published
     assert (tmp_path / "reports" / ".dev" / "dev" / "artifacts" / "model.json").is_file()
+
+
+# ---------------------------------------------------------------- CSV files for people: no formulas
+
+
+def test_spreadsheet_safe_neutralises_formula_cells_only():
+    import pandas as pd
+
+    from analysis.privacy import spreadsheet_safe
+
+    frame = pd.DataFrame({"clv": [1.5, -2.0, 3.0], "note": ["=1+1", "fine", "\tx"]},
+                         index=pd.Index(["-2+3+cmd", "@SUM(A1)", "007"], name="customer_id"))
+    safe = spreadsheet_safe(frame)
+    assert safe.index.tolist() == ["'-2+3+cmd", "'@SUM(A1)", "007"] and safe.index.name == "customer_id"
+    assert safe["note"].tolist() == ["'=1+1", "fine", "'\tx"]
+    assert safe["clv"].tolist() == [1.5, -2.0, 3.0]  # numbers stay numbers
+    assert frame.index.tolist() == ["-2+3+cmd", "@SUM(A1)", "007"]  # the input is not changed
+
+
+@pytest.mark.slow
+def test_crm_exports_with_real_ids_cannot_run_formulas(tmp_path, monkeypatch):
+    import csv
+
+    import pandas as pd
+
+    monkeypatch.setenv("RETENTION_KIT_PSEUDONYM_KEY", TEST_KEY)
+    raw = pd.read_csv(ROOT / "data" / "sample" / "cdnow_sample.csv", dtype=str)
+    evil = {"=1+1", "+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(1+1)*cmd"}
+    top = raw["customer_id"].value_counts().index[:4]  # frequent buyers, likely in the exports
+    raw["customer_id"] = raw["customer_id"].replace(dict(zip(top, sorted(evil))))
+    data = tmp_path / "evil.csv"
+    raw.to_csv(data, index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"data:\n  path: {data}\n  date_format: '%Y%m%d'\nmodels:\n  n_draws: 20\n"
+                      "privacy:\n  crm_export_real_ids: true\n"
+                      "segments:\n  p_alive_at_risk_below: 0.99\n")  # nearly everyone at risk: the ids are exported
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(params), "--out", str(out)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "RETENTION_KIT_CHROMIUM": "none"})
+    assert result.returncode == 0, result.stdout[-3000:]
+    exported = out / "artifacts" / "at_risk_high_value.csv"
+    with open(exported, newline="") as handle:
+        cells = [cell for row in csv.reader(handle) for cell in row]
+    assert any(cell.lstrip("'") in evil for cell in cells), "the test ids should be in the CRM export"
+    for path in (out / "artifacts").glob("*.csv"):
+        with open(path, newline="") as handle:
+            for row in csv.reader(handle):
+                assert not any(cell[:1] in ("=", "+", "@", "\t", "\r") or
+                               (cell[:1] == "-" and not _is_number(cell)) for cell in row), (path.name, row)
+    ids = set(pd.read_parquet(out / "artifacts" / "customers.parquet")["customer_id"])
+    assert evil <= ids  # the analyst's files keep the real ids as they are
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False

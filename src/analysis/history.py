@@ -508,9 +508,11 @@ def compare_runs(current_dir: Path, previous_dir: Path, params: RunParams) -> di
     artifacts = current_dir / "artifacts"
     (artifacts / "since_last.json").write_text(json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n",
                                                encoding="utf-8")
-    migration_long.to_csv(artifacts / "migration.csv", index=False)
-    at_risk_table.to_csv(artifacts / "newly_at_risk.csv", index=False)
-    forecast_table.to_csv(artifacts / "forecast_vs_actual.csv", index=False)
+    from analysis.privacy import spreadsheet_safe
+
+    spreadsheet_safe(migration_long).to_csv(artifacts / "migration.csv", index=False)
+    spreadsheet_safe(at_risk_table).to_csv(artifacts / "newly_at_risk.csv", index=False)
+    spreadsheet_safe(forecast_table).to_csv(artifacts / "forecast_vs_actual.csv", index=False)
     return result
 
 

@@ -61,6 +61,15 @@ class Run:
         customers.rename_axis("customer_id").reset_index().to_parquet(path, index=False)
         return path
 
+    def write_csv(self, frame, name: str, index: bool = True) -> Path:
+        """Write a table meant for people (stakeholders, a CRM import) to ``artifacts/<name>``, with text
+        cells that cannot run as spreadsheet formulas (:func:`analysis.privacy.spreadsheet_safe`)."""
+        from analysis.privacy import spreadsheet_safe
+
+        path = self.artifacts / name
+        spreadsheet_safe(frame).to_csv(path, index=index)
+        return path
+
     def write_json(self, name: str, data: dict) -> Path:
         path = self.artifacts / name
         path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

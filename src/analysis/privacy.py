@@ -176,3 +176,36 @@ class Pseudonymiser:
         else:
             raise ValueError(f"Required column {column} missing (index {out.index.name!r}, columns {list(out.columns)})")
         return out
+
+
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet (Excel, LibreOffice, Google Sheets) or a CRM import read a
+cell as a formula (OWASP, "CSV injection")."""
+
+
+def spreadsheet_safe(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """A copy of ``frame`` whose text cells (and text index) cannot run as formulas when the CSV is
+    opened in a spreadsheet: a cell starting with ``= + - @``, a tab or a carriage return gets a
+    leading apostrophe, which spreadsheets show as text and do not evaluate (``=1+1`` -> ``'=1+1``).
+    Numbers are left alone (a negative number is a number, not a formula). Only the CSV files meant
+    for people are written this way; the Parquet files keep every value as it is."""
+    import pandas as pd
+
+    def fix(values: pd.Series | pd.Index):
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+                or isinstance(values.dtype, pd.CategoricalDtype)):
+            return values
+        text = values.astype("string")
+        risky = text.str.startswith(SPREADSHEET_TRIGGERS).fillna(False).to_numpy(dtype=bool)
+        if not risky.any():
+            return values
+        out = text.where(~risky, "'" + text)
+        return out if isinstance(values, pd.Index) else out.astype(object).where(values.notna(), None)
+
+    out = frame.copy()
+    for column in out.columns:
+        out[column] = fix(out[column])
+    out.index = fix(out.index)
+    if isinstance(out.index, pd.Index) and frame.index.name is not None:
+        out.index.name = frame.index.name
+    return out
