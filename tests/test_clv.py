@@ -260,11 +260,13 @@ def test_to_jsonable_keys():
     out = clv.to_jsonable(fitted, gg, {"bgnbd": 1234.5})
     json.dumps(out, allow_nan=False)
     assert set(out) == {"bgnbd", "gamma_gamma"}
-    assert set(out["bgnbd"]) == {"params", "loglik", "aic", "bic", "ci", "expected_holdout"}
+    assert set(out["bgnbd"]) == {"params", "loglik", "aic", "bic", "ci", "ci_level", "penalizer", "expected_holdout"}
+    assert out["bgnbd"]["ci_level"] == 0.95 and out["bgnbd"]["penalizer"] == 0.0
     assert set(out["bgnbd"]["params"]) == {"r", "alpha", "a", "b"}
     assert set(out["bgnbd"]["ci"]) == {"r", "alpha", "a", "b"}
     assert out["bgnbd"]["expected_holdout"] == 1234.5
-    assert set(out["gamma_gamma"]) == {"params", "loglik", "correlation"}
+    assert set(out["gamma_gamma"]) == {"params", "loglik", "ci", "ci_level", "correlation"}
+    assert set(out["gamma_gamma"]["ci"]) == {"p", "q", "v"} and out["gamma_gamma"]["ci_level"] == 0.95
     assert set(out["gamma_gamma"]["params"]) == {"p", "q", "v"}
     assert set(out["gamma_gamma"]["correlation"]) == {"pearson", "spearman"}
     assert round(out["bgnbd"]["loglik"], 1) == -9582.4

@@ -394,3 +394,27 @@ def test_gamma_gamma_does_not_depend_on_the_currency_unit(cdnow, unit):
     assert fit.params["p"] == pytest.approx(base.params["p"], rel=1e-6)
     assert fit.params["q"] == pytest.approx(base.params["q"], rel=1e-6)
     assert fit.params["v"] == pytest.approx(base.params["v"] * unit, rel=1e-6)
+
+
+def _consumers_and_wholesale(seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+    # 300 consumers simulated from the Gamma-Gamma model (CDNOW-like parameters) and 12 wholesale accounts
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 8, 300).astype(float)
+    nu = rng.gamma(3.7, 1 / 15.4, 300)
+    m = np.array([rng.gamma(6.25 * xi, 1 / (nu_i * xi)) for xi, nu_i in zip(x, nu)])
+    consumers = pd.DataFrame({"frequency": x, "monetary_value": m},
+                             index=pd.Index([f"c{i}" for i in range(300)], name="customer_id"))
+    wholesale = pd.DataFrame({"frequency": rng.integers(5, 40, 12).astype(float),
+                              "monetary_value": rng.uniform(2e4, 9e4, 12)},
+                             index=pd.Index([f"w{i}" for i in range(12)], name="customer_id"))
+    return consumers, wholesale
+
+
+def test_gamma_gamma_advice_works_for_a_mix_of_consumers_and_wholesale_accounts():
+    consumers, wholesale = _consumers_and_wholesale()
+    with pytest.raises(models.ModelFitError, match="implausibly large") as err:
+        models.fit_gamma_gamma(pd.concat([consumers, wholesale]))
+    assert "look for and remove or cap extreme spends" in str(err.value)
+    # following the advice (the wholesale accounts removed) changes the outcome: a fit near the truth
+    fit = models.fit_gamma_gamma(consumers)
+    assert 2 < fit.params["p"] < 15 and 1.5 < fit.params["q"] < 10

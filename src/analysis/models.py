@@ -1334,6 +1334,13 @@ def fit_gamma_gamma(
     est["v"] *= unit
     if not all(np.isfinite(v) and v > 0 for v in est.values()):
         raise ModelFitError(f"Gamma-Gamma: the estimates are not finite positive numbers ({est}). {advice}")
+    if est["p"] > 1e4 or est["q"] > 1e4:
+        raise ModelFitError(
+            f"Gamma-Gamma: the estimate {'p' if est['p'] > 1e4 else 'q'} = {max(est['p'], est['q']):.3g} is"
+            " implausibly large: the spends do not look like one population of customers whose order values vary"
+            " around their own average (typically a few accounts spend orders of magnitude more than the rest)."
+            f" {advice}"
+        )
     if est["q"] <= 1:
         raise ModelFitError(
             f"Gamma-Gamma: the estimate q = {est['q']:.3f} is <= 1. The mean spend of the population, p*v/(q-1),"
