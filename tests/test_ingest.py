@@ -267,3 +267,38 @@ def test_purchase_days_of_zoned_timestamps_do_not_depend_on_the_machine(tmp_path
     result = subprocess.run([sys.executable, "-c", code, str(tmp_path), "Europe/Amsterdam"], capture_output=True,
                             text=True, env={**os.environ, "TZ": "Asia/Tokyo"}, check=True)
     assert result.stdout.strip() == "['2024-01-02', '2024-01-02']"  # 00:30 and 01:30 in Amsterdam
+
+
+def test_mixed_line_endings_are_read(tmp_path):
+    # a CRLF export with LF rows appended (two exports pasted together, or >> from a script)
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(b"customer_id,date,amount\r\nA,2020-01-01,1\r\nB,2020-01-02,2\r\nC,2020-01-03,3\nD,2020-01-04,4\n")
+    quality, purchases = _ingest(path, tmp_path)
+    assert quality.rows_read == 4 and sorted(purchases["customer_id"]) == ["A", "B", "C", "D"]
+    assert purchases["amount"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_the_bundled_file_with_one_lf_row_appended_is_read(tmp_path):
+    from conftest import SAMPLE
+
+    path = tmp_path / "cdnow_master.csv"
+    path.write_bytes((SAMPLE / "cdnow_master.csv").read_bytes() + b"23570,19980630,1,10.00\n")
+    quality, _ = _ingest(path, tmp_path, date_format="%Y%m%d")
+    assert quality.rows_read == 69660 and quality.customers == 23570
+
+
+def test_mixed_line_endings_name_the_first_differing_line():
+    from pathlib import Path
+
+    from analysis.ingest import _mixed_line_endings
+
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "x.csv"
+        path.write_bytes(b"a,b\r\n1,2\r\n3,4\n5,6\n")
+        assert _mixed_line_endings(path) == 3
+        path.write_bytes(b"a,b\n1,2\r\n")
+        assert _mixed_line_endings(path) == 2
+        path.write_bytes(b"a,b\r\n1,2\r\n")
+        assert _mixed_line_endings(path) is None

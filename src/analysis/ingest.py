@@ -373,6 +373,13 @@ def _read_error(src: _Source, exc: duckdb.Error) -> KitError:
             f"Could not decompress {path} ({detail}). The gzip file is damaged or incomplete: copy or download"
             " it again."
         )
+    mixed = _mixed_line_endings(path) if not src.path.suffix.lower().endswith("gz") else None
+    if mixed:
+        return DataValidationError(
+            f"{path}: line {mixed:,} ends differently from the first line (Windows CRLF and Unix LF line ends are"
+            f" mixed, as when two exports are pasted together), and the file could not be read even so ({detail})."
+            f" Save it with one kind of line end, e.g. `dos2unix {path.name}`, or export it again."
+        )
     configured = dict(src.options).get("delim")  # an SQL literal
     delimiter = configured[1:-1].replace("''", "'") if configured else _guess_delimiter(src.first_line)
     explained = _csv_line_problems(src, delimiter)
@@ -452,6 +459,22 @@ def _file_zone(src: _Source, column: str) -> str | None:
     return zone or None
 
 
+def _mixed_line_endings(path: Path) -> int | None:
+    """The number of the first line whose ending differs from the first line's (CRLF against LF), or None."""
+    import mmap
+
+    try:
+        with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            first = data.find(b"\n")
+            if first < 0:
+                return None
+            other = (re.compile(rb"(?<!\r)\n") if first > 0 and data[first - 1] == 13 else re.compile(rb"\r\n"))
+            hit = other.search(data, first + 1)
+            return None if hit is None else data[:hit.start()].count(b"\n") + 1
+    except (OSError, ValueError):
+        return None
+
+
 def _check_date_format(con: duckdb.DuckDBPyConnection, date_format: str) -> None:
     try:
         con.execute(f"SELECT try_strptime('2000-01-01', {_literal(date_format)})").fetchone()
@@ -514,6 +537,14 @@ def ingest_transactions(
         try:
             return _ingest(src, params, Path(purchases_path), observation_end, today, con)
         except duckdb.Error as exc:
+            if src.fmt == "csv" and not head.startswith(GZIP_MAGIC) and _mixed_line_endings(path):
+                # e.g. a Windows export with lines appended by a Unix script: DuckDB's strict reader stops at
+                # the first line ending that differs; its lenient mode reads both (ends are trimmed anyway)
+                lenient = dataclasses.replace(src, options=src.options + (("strict_mode", "false"),))
+                try:
+                    return _ingest(lenient, params, Path(purchases_path), observation_end, today, con)
+                except duckdb.Error:
+                    pass
             raise _read_error(src, exc) from None
 
 
