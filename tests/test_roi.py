@@ -342,7 +342,7 @@ def test_rejects_missing_column_and_bad_p_alive():
 
 def test_formula_text_mentions_key_terms():
     text = roi.FORMULA_TEXT
-    for phrase in ("1 - probability", "divided by the probability", "Break-even uplift", "ROI"):
+    for phrase in ("1 - probability", "divided by P(alive)", "Break-even uplift", "ROI"):
         assert phrase in text
 
 

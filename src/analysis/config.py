@@ -40,7 +40,8 @@ class DataParams(_Strict):
     columns: ColumnNames = ColumnNames()
     date_format: str | None = Field(
         default=None,
-        description="strptime format such as '%Y%m%d' or '%d/%m/%Y'; null reads ISO dates (YYYY-MM-DD).",
+        description="strptime format such as '%Y%m%d' or '%d/%m/%Y'; '%s' or '%ms' for epoch seconds or"
+        " milliseconds (days in data.timezone, UTC if not set); null reads ISO dates (YYYY-MM-DD).",
     )
     timezone: str | None = Field(
         default=None,

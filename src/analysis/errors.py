@@ -43,3 +43,15 @@ def format_examples(values: Iterable[object], limit: int = 5) -> str:
         if len(shown) == limit:
             break
     return ", ".join(shown) if shown else "(none)"
+
+
+def rows_of(mask, limit: int = 5) -> str:
+    """Where a problem is, without customer ids (which must not reach consoles and logs): "rows 3, 17
+    and 42 of 1,000" (1-based positions in the table)."""
+    import numpy as np
+
+    flags = np.asarray(mask, dtype=bool)
+    where = np.flatnonzero(flags)[:limit] + 1
+    shown = ", ".join(f"{int(i):,}" for i in where)
+    more = " ..." if flags.sum() > limit else ""
+    return f"row{'s' if len(where) > 1 else ''} {shown}{more} of {len(flags):,}"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.errors import format_examples
+from analysis.errors import format_examples, rows_of
 from analysis.models import FittedModel, _validate_summary
 
 FREQUENCY_BINS: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7+")
@@ -179,13 +179,13 @@ def tracking_table(
     if unknown.any():
         raise ValueError(
             f"{int(unknown.sum())} repeat events belong to customers not in first_purchase,"
-            f" e.g. {format_examples(events.loc[unknown, 'customer_id'].unique())}"
+            f" ({rows_of(unknown)} of the events)"
         )
     early = events["t"].to_numpy(dtype=float) <= t0.reindex(events["customer_id"]).to_numpy()
     if early.any():
         raise ValueError(
             f"{int(early.sum())} repeat events are not after the customer's first purchase,"
-            f" e.g. customers {format_examples(events.loc[early, 'customer_id'].unique())}"
+            f" ({rows_of(early)} of the events)"
         )
     edges = np.arange(0.0, holdout_end, period_length)
     edges = np.unique(np.concatenate([edges, [calibration_end, holdout_end]]))

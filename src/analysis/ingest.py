@@ -43,6 +43,10 @@ exactly only up to 2**53 (about 9e15), so beyond 1e15 cents are lost and a handf
 can make totals overflow; such values nearly always come from a wrong column (an id or a
 barcode read as the amount) or a broken export."""
 
+EPOCH_FORMATS = {"%s": 1, "%ms": 1000}
+"""``data.date_format`` values for epoch times: seconds ('%s') or milliseconds ('%ms') since 1970-01-01
+UTC; the purchase day is the day in ``data.timezone`` (UTC if not set)."""
+
 _BLANKS = " \t\r\n\u00a0\u202f\u2007\ufeff"
 """Trimmed from both ends of ids, dates and amounts: spaces, tabs, line ends, no-break spaces."""
 
@@ -385,6 +389,12 @@ def _read_error(src: _Source, exc: duckdb.Error) -> KitError:
     explained = _csv_line_problems(src, delimiter)
     if explained is not None:
         return explained
+    if "maximum line size" in text.lower():
+        return DataValidationError(
+            f"{path} has a line longer than the CSV reader accepts (2 MB): not a transaction export, or a value with"
+            " an opening quote that never closes (everything after it runs into one line). Check the quotes, or"
+            " export the file again."
+        )
     line = re.search(r"CSV Error on Line: (\d+)", text)
     where = f" (line {int(line.group(1)):,})" if line else ""
     if "utf-8" in text.lower() or "unicode" in text.lower():
@@ -572,7 +582,15 @@ def _ingest(
                 f"{path}: the header line names column(s) {', '.join(repr(c) for c in twice)} more than once"
                 f" ({format_examples(header, limit=20)}), so it is not clear which one to read. Rename the"
                 " columns in the export so that each name is unique.")
-    if params.date_format:
+    nested = [c for c in (cols.customer_id, cols.date, cols.amount)
+              if types[c].upper().endswith("]") or types[c].upper().startswith(("STRUCT", "MAP", "UNION"))]
+    if nested:
+        c = nested[0]
+        raise DataValidationError(
+            f"{path}: column {c!r} holds {types[c].lower()} values (lists or records), not one value per row. Point"
+            f" data.columns at a column with one {('customer id', 'date', 'amount')[[cols.customer_id, cols.date, cols.amount].index(c)]}"
+            " per row, or flatten the column in the export.")
+    if params.date_format and params.date_format not in EPOCH_FORMATS:
         _check_date_format(con, params.date_format)
 
     cid, date, amount = (_quote(c) for c in (cols.customer_id, cols.date, cols.amount))
@@ -583,6 +601,12 @@ def _ingest(
         date_expr = f"CAST(timezone({_literal(zone)}, {date}) AS DATE)"
     elif date_type.startswith(("DATE", "TIMESTAMP")):
         date_expr = f"CAST({date} AS DATE)"
+    elif params.date_format in EPOCH_FORMATS:  # seconds or milliseconds since 1970-01-01 UTC
+        divisor = EPOCH_FORMATS[params.date_format]
+        number = f"TRY_CAST(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS DOUBLE)"
+        zone = _literal(params.timezone or "UTC")
+        date_expr = (f"CASE WHEN isfinite({number}) AND abs({number}) < 1e14 * {divisor}"
+                     f" THEN CAST(timezone({zone}, to_timestamp({number} / {divisor})) AS DATE) END")
     elif params.date_format:
         date_expr = (f"CAST(try_strptime(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}),"
                      f" {_literal(params.date_format)}) AS DATE)")
@@ -830,8 +854,16 @@ def _bad_dates_message(con, params: DataParams, path: Path, n_bad: int, rows_rea
         hint = f"Empty dates ({_rows(n_empty)}): fill them in or remove those rows."
     else:
         hint = "Set data.date_format in the run configuration to match the file, or correct those rows."
+    located = con.execute(
+        "SELECT k, coalesce(raw_id, ''), coalesce(raw_date, ''), coalesce(raw_amount, '') FROM"
+        " (SELECT row_number() OVER () AS k, * FROM parsed) WHERE date IS NULL ORDER BY k LIMIT 3").fetchall()
+    rows = "; ".join(f"data row {k:,} ({', '.join(repr(v) for v in values)})" for k, *values in located)
+    if located and located[-1][0] == rows_read and n_bad <= 2:
+        hint = ("The last row of the file has no readable date: a totals or footer line added by the export? Remove"
+                " it (and any other summary lines) from the file. " + hint)
     return (f"{path}, column {cols.date!r}: {n_bad:,} of {rows_read:,} rows have dates that cannot be read as "
-            f"{fmt_text}. Examples: {_show(examples)}. {hint}")
+            f"{fmt_text}. Examples: {_show(examples)}. Where: {rows} (data rows count from the first line after the"
+            f" header: {cols.customer_id}, {cols.date}, {cols.amount}). {hint}")
 
 
 def _bad_amounts_message(con, params: DataParams, path: Path, n_bad: int, rows_read: int, bad: str) -> str:

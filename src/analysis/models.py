@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import integrate, stats
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
-from analysis.errors import KitError, format_examples, plain
+from analysis.errors import KitError, format_examples, plain, rows_of
 
 MODEL_NAMES: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd")
 """Transaction models this module fits: BG/NBD, Pareto/NBD and MBG/NBD."""
@@ -110,7 +110,8 @@ def _validate_summary(
         )
     if by_customer and summary.index.has_duplicates:
         dup = summary.index[summary.index.duplicated()].unique()
-        raise ValueError(f"The {what} has {len(dup)} duplicated customer_id values, e.g. {format_examples(dup)}")
+        raise ValueError(f"The {what} has {len(dup)} duplicated customer_id values, at"
+                         f" {rows_of(summary.index.duplicated())}")
     missing = [c for c in columns if c not in summary.columns]
     if missing:
         raise ValueError(f"Required column {missing[0]} missing from the {what} (has: {list(summary.columns)})")
@@ -122,13 +123,13 @@ def _validate_summary(
         if bad.any():
             raise ValueError(
                 f"Column {col} of the {what} has {int(bad.sum())} missing or non-numeric values,"
-                f" e.g. customers {format_examples(summary.index[bad])}"
+                f" at {rows_of(bad)}"
             )
 
     def _fail(mask: np.ndarray, text: str) -> None:
         if mask.any():
             rows = summary.loc[mask, [c for c in ("frequency", "recency", "T") if c in summary.columns]]
-            examples = ", ".join(f"customer {i}: {plain(dict(r))}" for i, r in rows.head(5).iterrows())
+            examples = rows_of(mask) + ": " + ", ".join(str(plain(dict(r))) for _, r in rows.head(3).iterrows())
             raise ValueError(f"{int(mask.sum())} rows of the {what} have {text}, e.g. {examples}")
 
     if "frequency" in columns:

@@ -43,6 +43,8 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.ticker import FuncFormatter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from analysis.errors import rows_of
+
 __all__ = [
     "FORMULA_TEXT",
     "P_ALIVE_FLOOR",
@@ -271,10 +273,6 @@ class RoiParams(BaseModel):
 # --------------------------------------------------------------------------- #
 
 
-def _examples(values: pd.Series | pd.Index, n: int = 5) -> str:
-    return ", ".join(repr(v) for v in list(values[:n]))
-
-
 def _validate_customers(customers: pd.DataFrame, extra_columns: Sequence[str] = ()) -> None:
     """Fail loudly on inputs the economics cannot use."""
     if customers.index.name != "customer_id":
@@ -286,11 +284,11 @@ def _validate_customers(customers: pd.DataFrame, extra_columns: Sequence[str] = 
     if len(not_str):
         raise ValueError(
             f"customer_id must be strings; {len(not_str)} of {len(customers)} are not, "
-            f"e.g. {_examples(not_str)}"
+            f"at {rows_of([not isinstance(v, str) for v in customers.index])}"
         )
     dup = customers.index[customers.index.duplicated()]
     if len(dup):
-        raise ValueError(f"customer_id must be unique; {len(dup)} repeated, e.g. {_examples(dup)}")
+        raise ValueError(f"customer_id must be unique; {len(dup)} repeated, at {rows_of(customers.index.duplicated())}")
     missing = [c for c in (*REQUIRED_COLUMNS, *extra_columns) if c not in customers.columns]
     if missing:
         raise ValueError(
@@ -306,7 +304,7 @@ def _validate_customers(customers: pd.DataFrame, extra_columns: Sequence[str] = 
             allowed = "in [0, 1]" if col == "p_alive" else "finite and >= 0"
             raise ValueError(
                 f"column {col!r} must be {allowed}; {int(bad.sum())} of {len(customers)} rows "
-                f"are not, e.g. {customers.loc[bad, col].head().to_dict()}"
+                f"are not, at {rows_of(bad.to_numpy())}: e.g. {customers.loc[bad, col].head(3).tolist()}"
             )
 
 
