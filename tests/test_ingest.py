@@ -302,3 +302,52 @@ def test_mixed_line_endings_name_the_first_differing_line():
         assert _mixed_line_endings(path) == 2
         path.write_bytes(b"a,b\r\n1,2\r\n")
         assert _mixed_line_endings(path) is None
+
+
+def test_a_footer_line_is_located_and_named(write_csv, tmp_path):
+    path = write_csv("klant;datum;bedrag\nA;01-01-2024;10,00\nB;02-01-2024;5,00\nTotaal;;191195,98\n")
+    with pytest.raises(DataValidationError) as err:
+        _ingest(path, tmp_path, columns=ColumnNames(customer_id="klant", date="datum", amount="bedrag"),
+                decimal=",", delimiter=";", date_format="%d-%m-%Y")
+    message = str(err.value)
+    assert "data row 3 ('Totaal', '', '191195,98')" in message and "totals or footer line" in message
+
+
+def test_a_line_too_long_is_called_that(tmp_path):
+    path = tmp_path / "long.csv"
+    path.write_text('customer_id,date,amount\nA,2024-01-01,"1' + "x" * 3_000_000 + "\n")
+    with pytest.raises(DataValidationError, match="has a line longer than the CSV reader accepts"):
+        _ingest(path, tmp_path)
+
+
+def test_a_list_column_is_a_column_of_the_wrong_type(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"customer_id": ["A"], "date": ["2024-01-01"], "amount": pa.array([[1.0, 2.0]])}),
+                   tmp_path / "list.parquet")
+    with pytest.raises(DataValidationError, match=r"column 'amount' holds double\[\] values \(lists or records\)"):
+        _ingest(tmp_path / "list.parquet", tmp_path)
+
+
+@pytest.mark.parametrize("date_format, values", [("%s", ("1704067200", "1704153599")),
+                                                 ("%ms", ("1704067200000", "1704153599999"))])
+def test_epoch_dates_are_read(write_csv, tmp_path, date_format, values):
+    # 1704067200 = 2024-01-01 00:00:00 UTC; 1704153599 = 2024-01-01 23:59:59 UTC (one purchase day)
+    path = write_csv(f"customer_id,date,amount\nA,{values[0]},10\nA,{values[1]},5\n")
+    quality, purchases = _ingest(path, tmp_path, date_format=date_format)
+    assert quality.first_date == quality.last_date == "2024-01-01" and purchases["amount"].tolist() == [15.0]
+
+
+def test_kit_messages_point_at_rows_not_at_customer_ids():
+    import numpy as np
+    import pandas as pd
+
+    from analysis import models
+
+    summary = pd.DataFrame({"frequency": [1.0, 2.0, 0.0], "recency": [5.0, 50.0, 0.0], "T": [10.0, 20.0, 30.0]},
+                           index=pd.Index(["SECRET-ID-1", "SECRET-ID-2", "SECRET-ID-3"], name="customer_id"))
+    with pytest.raises(ValueError) as err:
+        models.fit_model(summary, "bgnbd", time_unit="W")
+    assert "row 2 of 3" in str(err.value) and "SECRET" not in str(err.value)
+    assert np.isfinite(summary["T"]).all()
