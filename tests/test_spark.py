@@ -377,3 +377,24 @@ def test_pipeline_with_engine_spark_writes_the_duckdb_artifacts(tmp_path):
     for key in ("level", "n_draws", "seed", "horizon_months"):
         assert got["clv"][key] == ref["clv"][key], key
     assert (ours / "artifacts" / "tracking.csv").read_text() == (duck / "artifacts" / "tracking.csv").read_text()
+
+
+@needs_spark
+def test_net_returns_thousands_and_blanks_match_duckdb(spark, write_csv, tmp_path):
+    """The netting rule (analysis.ingest.NET_RETURNS_SQL), Dutch numbers and trimmed tabs, in both engines."""
+    from analysis import spark_engine
+    from analysis.ingest import ingest_transactions
+    from test_ingest import NET_RETURNS
+
+    text = NET_RETURNS + "E\t;2020-01-02;1.000,00\nE;2020-01-09;-250,00\n"
+    path = write_csv(text, name="dutch.csv")
+    params = DataParams(path=path, columns={"customer_id": "klant", "date": "datum", "amount": "bedrag"},
+                        decimal=",", thousands=".", delimiter=";", returns="net")
+    quality = ingest_transactions(params, tmp_path / "duck.parquet", today=dt.date(2024, 1, 1))
+    days, spark_quality = spark_engine.purchases(spark, params, today=dt.date(2024, 1, 1))
+    ours = days.toPandas().sort_values(["customer_id", "date"]).reset_index(drop=True)
+    duck = pd.read_parquet(tmp_path / "duck.parquet").sort_values(["customer_id", "date"]).reset_index(drop=True)
+    assert ours["customer_id"].tolist() == duck["customer_id"].tolist() == ["C", "C", "D", "D", "E"]
+    assert ours["amount"].tolist() == duck["amount"].tolist() == [5.0, 4.0, 20.0, 5.0, 750.0]
+    for key in ("rows_read", "rows_used", "left_out", "customers", "purchase_days", "returns_unmatched_amount"):
+        assert getattr(spark_quality, key) == getattr(quality, key), key
