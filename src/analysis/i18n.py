@@ -25,6 +25,13 @@ NL: dict[str, str] = {
     "Average CLV": "Gemiddelde klantwaarde (CLV)",
     "High value, at risk": "Hoge waarde, dreigt te vertrekken",
     "Best campaign: net gain": "Beste campagne: netto opbrengst",
+    "Customers likely to stay": "Klanten die waarschijnlijk blijven",
+    "Model used": "Gebruikt model",
+    "Left out: purchase days fully returned": "Weggelaten: aankoopdagen volledig geretourneerd",
+    "Returns with no earlier purchase to net against (amount, not used)":
+        "Retouren zonder eerdere aankoop om mee te verrekenen (bedrag, niet gebruikt)",
+    "Customers whose first purchase is on the calibration end": "Klanten met hun eerste aankoop op de kalibratie-einddatum",
+    "Customers whose first purchase is on the observation end": "Klanten met hun eerste aankoop op de einddatum",
     "Customers with at least one purchase in the data.": "Klanten met minstens één aankoop in de gegevens.",
     "Share of customers who bought on two or more days.": "Aandeel klanten dat op twee of meer dagen kocht.",
     "Total revenue / customers.": "Totale omzet / aantal klanten.",
