@@ -398,3 +398,24 @@ def test_net_returns_thousands_and_blanks_match_duckdb(spark, write_csv, tmp_pat
     assert ours["amount"].tolist() == duck["amount"].tolist() == [5.0, 4.0, 20.0, 5.0, 750.0]
     for key in ("rows_read", "rows_used", "left_out", "customers", "purchase_days", "returns_unmatched_amount"):
         assert getattr(spark_quality, key) == getattr(quality, key), key
+
+
+@needs_spark
+@pytest.mark.parametrize("zone", [None, "Europe/Amsterdam"])
+def test_zoned_timestamps_give_the_same_days_as_duckdb(spark, tmp_path, zone):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from analysis import spark_engine
+    from analysis.ingest import ingest_transactions
+
+    stamps = [dt.datetime(2024, 1, 1, 23, 30, tzinfo=dt.timezone.utc), dt.datetime(2024, 1, 2, 0, 30, tzinfo=dt.timezone.utc)]
+    path = tmp_path / "tz.parquet"
+    pq.write_table(pa.table({"customer_id": ["A", "B"], "date": pa.array(stamps, pa.timestamp("us", tz="UTC")),
+                             "amount": [1.0, 2.0]}), path)
+    params = DataParams(path=path, timezone=zone)
+    ingest_transactions(params, tmp_path / "duck.parquet", today=dt.date(2026, 1, 1))
+    days, _ = spark_engine.purchases(spark, params, today=dt.date(2026, 1, 1))
+    ours = sorted(str(d) for d in days.toPandas()["date"])
+    duck = sorted(str(d) for d in pd.read_parquet(tmp_path / "duck.parquet")["date"])
+    assert ours == duck == (["2024-01-01", "2024-01-02"] if zone is None else ["2024-01-02", "2024-01-02"])

@@ -274,7 +274,10 @@ def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
 
     id_text = _strip_blanks(cid.cast("string"))
     customer_id = F.when(F.lower(id_text).isin(list(MISSING_ID_MARKERS)) | (id_text == ""), F.lit(None)).otherwise(id_text)
-    if types[cols.date] in ("date", "timestamp", "timestamp_ntz"):
+    if types[cols.date] == "timestamp":  # an instant: its day in data.timezone, else the file's zone (as DuckDB)
+        zone = params.timezone or _parquet_zone(params, cols.date) or "UTC"
+        date_expr = F.to_date(F.from_utc_timestamp(date, zone))  # the session's zone is UTC
+    elif types[cols.date] in ("date", "timestamp_ntz"):
         date_expr = F.to_date(date)
     elif params.date_format:
         pattern = spark_date_pattern(params.date_format)
@@ -476,6 +479,19 @@ def _purchases(
         returns_unmatched_amount=unmatched,
     )
     return days, quality
+
+
+def _parquet_zone(params: DataParams, column: str) -> str | None:
+    """The time zone a local Parquet file records for ``column`` (Arrow metadata), if any."""
+    path = Path(str(params.path))
+    if "://" in str(params.path) or not path.is_file() or path.suffix.lower() not in (".parquet", ".pq"):
+        return None
+    try:
+        import pyarrow.parquet as pq
+
+        return getattr(pq.read_schema(path).field(column).type, "tz", None) or None
+    except (OSError, KeyError, ValueError):
+        return None
 
 
 def _strip_blanks(column: Column) -> Column:
