@@ -78,3 +78,28 @@ def test_following_the_penalizer_advice_of_a_model_fit_changes_the_outcome():
     fit = models.fit_model(summary, "pareto", time_unit="W", penalizer=0.001)
     assert all(np.isfinite(v) and v > 0 for v in fit.params.values())
     assert fit.params["s"] / fit.params["beta"] == pytest.approx(0.03, rel=0.5)  # the common drop-out rate
+
+
+def test_the_spend_model_is_fitted_without_the_purchase_models_penalty(tmp_path):
+    # models.penalizer is for the purchase models; on the spend model lifetimes' penalty acts in the currency
+    # unit and pulls q below 1 (CDNOW sample: penalizer 0.01 gives q = 0.96), so neither the pipeline nor the
+    # Spark job applies it there, and no spend-model message advises it
+    from analysis import modelstage, pipeline
+    from analysis.config import load_params
+    from analysis.summary import rfm_summary
+
+    raw = (ROOT / "params" / "cdnow_sample.yaml").read_text().replace("penalizer: 0.0", "penalizer: 0.01")
+    raw = raw.replace("path: data/sample/", f"path: {ROOT / 'data' / 'sample'}/").replace("n_draws: 200", "n_draws: 20")
+    (tmp_path / "p.yaml").write_text(raw)
+    params = load_params(tmp_path / "p.yaml")
+    assert params.models.penalizer == 0.01
+    purchases = tmp_path / "purchases.parquet"
+    quality = ingest_transactions(params.data, purchases)
+    dates = pipeline.resolve_dates(params, quality.observation_end, quality.first_date)
+    customers = rfm_summary(purchases, dates["observation_end"], "W")
+    stage = modelstage.run_model_stage(purchases, customers, dates, params)
+    assert stage.final_gamma_gamma.params == pytest.approx(models.fit_gamma_gamma(customers).params, rel=1e-12)
+    with pytest.raises(models.ModelFitError) as err:
+        models.fit_gamma_gamma(customers, penalizer=0.01)
+    assert "q = 0.963 is <= 1" in str(err.value) and "A penalizer does not help here" in str(err.value)
+    assert "small penalizer" not in modelstage.SPEND_ADVICE

@@ -286,3 +286,16 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+@pytest.mark.slow
+def test_make_report_with_a_space_in_out(tmp_path):
+    params = tmp_path / "params.yaml"
+    params.write_text(f"data:\n  path: {ROOT / 'data' / 'sample' / 'cdnow_sample.csv'}\n  date_format: '%Y%m%d'\n"
+                      "models:\n  n_draws: 20\n")
+    out = tmp_path / "my reports" / "june run"
+    result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "RETENTION_KIT_PSEUDONYM_KEY": TEST_KEY, "RETENTION_KIT_CHROMIUM": "none"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert (out / "index.html").is_file() and (out / "manifest.json").is_file()

@@ -1301,7 +1301,8 @@ def fit_gamma_gamma(
     rep = summary[(summary["frequency"] > 0) & (summary["monetary_value"] > 0)]
     advice = (
         "What to try: look for and remove or cap extreme spends (bulk orders, data errors, refunds recorded as"
-        " sales), check the currency and amount columns, or fit with a small penalizer."
+        " sales) and check the currency and amount columns. (A penalizer does not help here: it pulls q towards"
+        " 0, where the mean spend is infinite.)"
     )
     (x, m), n = _weighted_rows(rep, ["frequency", "monetary_value"], weights)
     n_cust = int(n.sum())

@@ -354,15 +354,13 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     tracking = tracking_table(first, repeats, fits[selected], calibration_end=cal_t, holdout_end=end_t,
                               period_length=7.0 / unit_days)
     try:
-        gg_final, gg_penalty = _gamma_gamma_identified(engine, "full", mp.penalizer)
+        gg_final = engine.fit_gamma_gamma("full")
     except ModelFitError as exc:
         error = ModelFitError(
-            "The spend model (Gamma-Gamma) could not be fitted on all data up to"
-            f" {obs_end}, with or without a small penalty: {plain_failure(str(exc))}. {SPEND_ADVICE}")
+            f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
+            f" {plain_failure(str(exc))}. {SPEND_ADVICE}")
         error.advice = ("The spend model could not be fitted: " + plain_failure(str(exc)) + ". " + SPEND_ADVICE)
         raise error from None
-    if gg_penalty is not None:
-        notes.append(gg_penalty)
     if gg_cal is None:
         gg_cal = gg_final
     left_out = gg_final.share_of_draws_with_infinite_mean
@@ -443,40 +441,22 @@ def plain_failure(message: str) -> str:
     return reason.rstrip(".")
 
 
+# The spend model is fitted without a penalty: lifetimes' penalty on p, q and v is in the currency unit
+# (v is an amount), so the same models.penalizer would pull the spend model by an amount that depends on
+# whether amounts are in euros or cents, and it pulls q towards 0, below 1, where CLV is undefined.
 SPEND_ADVICE = ("What to try: look for extreme spends (bulk or wholesale orders, data errors, refunds recorded as"
                 " sales) and remove them or report those accounts separately, and check that data.columns.amount"
                 " is the amount of the order.")
-
-
-def _gamma_gamma_identified(engine, period: str, penalizer: float) -> tuple[GammaGammaFit, str | None]:
-    """The Gamma-Gamma fit with ``models.penalizer`` (as the transaction models), else without a
-    penalty or with the smallest of ``AUTO_PENALIZERS`` that works, with a note saying so."""
-    try:
-        return engine.fit_gamma_gamma(period, penalizer), None
-    except ModelFitError as first:
-        for pen in (p for p in (0.0, *AUTO_PENALIZERS) if p != penalizer):
-            try:
-                fit = engine.fit_gamma_gamma(period, pen)
-            except ModelFitError:
-                continue
-            return fit, (f"The spend model (Gamma-Gamma) could not be fitted with models.penalizer {penalizer:g}"
-                         f" ({plain_failure(str(first))}); it was fitted with penalizer {pen:g} instead.")
-        raise first
 
 
 def _gamma_gamma_or_none(engine, period: str) -> tuple[GammaGammaFit | None, str | None]:
     """The calibration-period Gamma-Gamma fit, or None and a note when it cannot be made: it is
     only shown for comparison, so the report goes on with the whole-period fit."""
     try:
-        return engine.fit_gamma_gamma(period, params_penalizer(engine)), None
+        return engine.fit_gamma_gamma(period), None
     except ModelFitError as exc:
         return None, ("The spend model (Gamma-Gamma) could not be fitted on the calibration period alone"
                       f" ({plain_failure(str(exc))}); its parameters below are those fitted on all data.")
-
-
-def params_penalizer(engine) -> float:
-    """``models.penalizer`` of the engine's run configuration."""
-    return float(engine.params.models.penalizer)
 
 
 def frequency_recency_grid(model: FittedModel, T: float, what: str = "expected", t: float = 1.0,

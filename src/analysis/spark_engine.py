@@ -859,7 +859,7 @@ def run_job(
     summary = rfm_summary(days, observation_end, time_unit).cache()
     n_customers = summary.count()
     fitted = fit_model(summary, model, time_unit=time_unit, penalizer=penalizer)
-    spend = fit_gamma_gamma(summary, penalizer=penalizer)
+    spend = fit_gamma_gamma(summary)  # unpenalised, as in the pipeline: the penalty is for the purchase models
     chunks = _scored_chunks(summary, fitted, spend, horizon_months=horizon_months,
                             annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
                             n_draws=n_draws, level=level, seed=seed).cache()
