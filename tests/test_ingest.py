@@ -257,7 +257,9 @@ def test_purchase_days_of_zoned_timestamps_do_not_depend_on_the_machine(tmp_path
             "from analysis.ingest import ingest_transactions; "
             "zone = sys.argv[2] if len(sys.argv) > 2 else None; "
             "ingest_transactions(DataParams(path=sys.argv[1] + '/tz.parquet', timezone=zone), sys.argv[1] + '/out.parquet',"
-            " today=dt.date(2026, 1, 1)); print(sorted(pd.read_parquet(sys.argv[1] + '/out.parquet')['date'].astype(str)))")
+            " today=dt.date(2026, 1, 1)); print(sorted(pd.read_parquet(sys.argv[1] + '/out.parquet')['date'].astype(str)));"
+            # leave as the pipeline does (analysis.pipeline's __main__): DuckDB with pyarrow can abort at exit
+            " import os; sys.stdout.flush(); os._exit(0)")
     seen = set()
     for machine in ("Asia/Tokyo", "America/Los_Angeles", "UTC"):
         result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,

@@ -1094,4 +1094,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    if "pyspark" in sys.modules:  # let Spark's own exit handlers stop its JVM
+        sys.exit(exit_code)
+    # DuckDB and pyarrow together can abort at interpreter exit ("terminate called without an active
+    # exception": a native thread pool torn down during shutdown; seen about once in 100 exits here),
+    # after the run has finished and every file is written and closed. Leave without that teardown.
+    import logging
+
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)
