@@ -835,10 +835,9 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             if previous is None:
                 _say("      no earlier report of this data in the folder: this is the first of the series")
                 return
-            unavailable = [run.name for run in (staging, previous.dir)
-                           if "unavailable" in (json.loads((run / "artifacts" / "model.json").read_text())
-                                                if (run / "artifacts" / "model.json").is_file() else {})]
-            if unavailable:
+            from analysis.nb import Run, model_unavailable
+
+            if any(model_unavailable(Run(run)) for run in (staging, previous.dir)):
                 _say(f"      not compared with {previous.dir.name}: the purchase model of one of the two reports"
                      " could not be fitted")
                 previous = None
