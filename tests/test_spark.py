@@ -419,3 +419,22 @@ def test_zoned_timestamps_give_the_same_days_as_duckdb(spark, tmp_path, zone):
     ours = sorted(str(d) for d in days.toPandas()["date"])
     duck = sorted(str(d) for d in pd.read_parquet(tmp_path / "duck.parquet")["date"])
     assert ours == duck == (["2024-01-01", "2024-01-02"] if zone is None else ["2024-01-02", "2024-01-02"])
+
+
+@needs_spark
+@pytest.mark.parametrize("name", ["tx[1].csv", "sales*.csv", "a?b.csv", "x{1,2}.csv", "tx[1].parquet"])
+def test_file_names_with_pattern_characters_are_read_literally(spark, tmp_path, name):
+    """Legal file names with * ? [ ] { } name one file, not a pattern that takes other files (#18)."""
+    from analysis import spark_engine
+
+    other = "customer_id,date,amount\nOTHER,2020-01-01,99\n"
+    for neighbour in ("tx1.csv", "sales_2020.csv", "axb.csv", "x1.csv"):
+        (tmp_path / neighbour).write_text(other)
+    pd.DataFrame({"customer_id": ["OTHER"], "date": ["2020-01-01"], "amount": [99.0]}).to_parquet(tmp_path / "tx1.parquet")
+    if name.endswith(".parquet"):
+        pd.DataFrame({"customer_id": ["MINE"], "date": ["2020-01-01"], "amount": [5.0]}).to_parquet(tmp_path / name)
+    else:
+        (tmp_path / name).write_text("customer_id,date,amount\nMINE,2020-01-01,5\n")
+    days, quality = spark_engine.purchases(spark, DataParams(path=tmp_path / name, delimiter=","),
+                                           today=dt.date(2024, 1, 1))
+    assert [row.customer_id for row in days.collect()] == ["MINE"] and quality.customers == 1

@@ -230,6 +230,13 @@ def _is_local(path: str) -> bool:
     return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", path) is None or path.startswith("file:")
 
 
+def _escape_glob(path: str) -> str:
+    """``path`` as Hadoop reads it literally: Spark takes * ? [ ] { } in a path as wildcards (so
+    ``tx[1].csv`` would read ``tx1.csv`` and ``sales*.csv`` every sales file); a backslash before each
+    makes them plain characters."""
+    return re.sub(r"([*?\[\]{}\\])", r"\\\1", path)
+
+
 def _guess_delimiter(spark: SparkSession, path: str) -> str:
     first = spark.read.text(path).limit(1).collect()
     line = first[0][0] if first else ""
@@ -256,12 +263,13 @@ def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
     fmt = params.format
     if fmt == "auto":
         fmt = "parquet" if Path(path).suffix.lower() in PARQUET_SUFFIXES or (_is_local(path) and Path(path).is_dir()) else "csv"
+    literal = _escape_glob(path)
     if fmt == "parquet":
-        raw = spark.read.parquet(path)
+        raw = spark.read.parquet(literal)
     else:
-        delimiter = params.delimiter or _guess_delimiter(spark, path)
+        delimiter = params.delimiter or _guess_delimiter(spark, literal)
         raw = (spark.read.option("header", True).option("sep", delimiter).option("inferSchema", False)
-               .option("encoding", "UTF-8").csv(path))
+               .option("encoding", "UTF-8").csv(literal))
     cols = params.columns
     missing = [c for c in (cols.customer_id, cols.date, cols.amount) if c not in raw.columns]
     if missing:
