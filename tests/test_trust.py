@@ -178,6 +178,48 @@ def test_replace_dir_publishes_the_new_folder_and_removes_the_old(tmp_path, monk
     assert (tmp_path / "new-folder").is_dir() and not fresh.exists()
 
 
+KILL_BETWEEN_THE_RENAMES = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, {src!r})
+from analysis import pipeline
+pipeline._renameat2_exchange = lambda a, b: False      # a file system without RENAME_EXCHANGE
+real = os.replace
+def replace_then_die(a, b):
+    real(a, b)
+    os.kill(os.getpid(), signal.SIGKILL)               # not a signal the run can hold back
+os.replace = replace_then_die
+pipeline._replace_dir(Path({staging!r}), Path({out!r}))
+"""
+
+
+def test_a_kill_between_the_two_renames_loses_no_report(tmp_path):
+    """Without RENAME_EXCHANGE the swap is two renames; SIGKILL between them leaves the last good report
+    aside as .old-<name>-<pid>, and the next run puts it back before it does anything else (#18)."""
+    dead = _dead_pid()
+    out, staging = tmp_path / "reports" / "1998-06-30", tmp_path / "reports" / f".staging-{dead}-1"
+    out.mkdir(parents=True)
+    (out / pipeline.RUN_MARKER).write_text("")
+    (out / "index.html").write_text("last good")
+    staging.mkdir()
+    (staging / "index.html").write_text("new")
+    script = KILL_BETWEEN_THE_RENAMES.format(src=str(ROOT / "src"), staging=str(staging), out=str(out))
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    aside = [p.name for p in out.parent.iterdir() if p.name.startswith(".old-")]
+    assert not out.exists() and len(aside) == 1 and (out.parent / aside[0] / "index.html").read_text() == "last good"
+    # the next run (here one that then stops on a missing input file) restores it first
+    params = yaml.safe_load(_small_params(tmp_path).read_text())
+    params["data"]["path"] = str(tmp_path / "missing.csv")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    again = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(tmp_path / "params.yaml"),
+                            "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300, env=_env())
+    assert again.returncode != 0 and "missing.csv" in again.stdout + again.stderr
+    assert "restored 1998-06-30" in again.stdout + again.stderr
+    assert (out / "index.html").read_text() == "last good"
+    assert sorted(p.name for p in out.parent.iterdir() if p.is_dir() and p.name != ".failed") == ["1998-06-30"]
+
+
 # ---------------------------------------------------------------- slow: whole runs
 
 
