@@ -47,6 +47,7 @@ def test_a_full_disk_is_one_clear_line_and_the_unfinished_run_is_removed():
         said = result.stdout + result.stderr
         assert result.returncode == 2, said
         assert "No space left on device" in said and "the disk is full: free some space" in said, said
+        assert f"the report folder {disk / 'report'}" in said or str(disk) in said, said
         assert "unexpected" not in said and "Traceback" not in said, said
         left = [p.name for p in disk.iterdir() if p.name.startswith((".staging-", ".old-")) or p.name == "report"]
         assert left == [], left

@@ -994,9 +994,10 @@ def _kit_version() -> str:
     return __version__
 
 
-def _os_problem(exc: OSError) -> str:
-    """One line for an operating-system error: what, which path, what to do."""
-    where = exc.filename or "a file of the run"
+def _os_problem(exc: OSError, folder: Path | None = None) -> str:
+    """One line for an operating-system error: what, which path (``folder``, the run's report folder,
+    when the error names none: DuckDB's and pyarrow's do not), what to do."""
+    where = exc.filename or (f"the report folder {folder}" if folder else "the reports folder")
     fixes = {
         errno.ENOSPC: "the disk is full: free some space (the unfinished run was removed) and run again",
         errno.EACCES: "permission denied: run as a user who may write there, or choose another folder with OUT=...",
@@ -1083,7 +1084,7 @@ def main(argv: list[str] | None = None) -> int:
         _say("\nTerminated. The last good report (if any) was left as it was.")
         return 143
     except OSError as exc:  # the machine, not the data: a folder that cannot be written, a full disk, ...
-        _say(f"\nERROR: {_os_problem(exc)}\nThe last good report (if any) was left as it was.")
+        _say(f"\nERROR: {_os_problem(exc, args.out)}\nThe last good report (if any) was left as it was.")
         return 2
     except Exception as exc:  # noqa: BLE001 - unexpected: short message, details in the log
         _say(f"\nERROR: unexpected {type(exc).__name__}: {exc}\nThe last good report (if any) was left as it was.")
