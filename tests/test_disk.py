@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-
-TEST_KEY = "disk-test-key-0123456789abcdef"
+from test_safety import TEST_KEY
 
 
 @contextlib.contextmanager

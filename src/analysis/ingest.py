@@ -171,7 +171,7 @@ class _Source:
         return f"read_csv({where}, {', '.join(f'{k} = {v}' for k, v in opts.items())})"
 
 
-_GLOB_CHARACTERS = set("*?[]{}")
+GLOB_CHARACTERS = frozenset("*?[]{}")  #: what DuckDB and Spark take as wildcards in a path
 
 
 @contextlib.contextmanager
@@ -179,7 +179,7 @@ def _literal_path(path: Path):
     """A name DuckDB reads literally. DuckDB takes * ? [ ] { } in a path as wildcards, so
     ``tx[1].csv`` would read ``tx1.csv`` and ``sales*.csv`` every sales file; such a file is read
     through a link with a plain name in a temporary folder (the file itself is not touched)."""
-    if not _GLOB_CHARACTERS & set(str(path)):
+    if not GLOB_CHARACTERS & set(str(path)):
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="retention-kit-input-") as folder:

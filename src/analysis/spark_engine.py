@@ -45,7 +45,7 @@ import pandas as pd
 from analysis.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
 from analysis.config import DataParams, SparkParams
 from analysis.errors import DataValidationError, KitError, format_examples
-from analysis.ingest import MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
+from analysis.ingest import GLOB_CHARACTERS, MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
 from analysis.summary import days_per_unit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -230,11 +230,14 @@ def _is_local(path: str) -> bool:
     return re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", path) is None or path.startswith("file:")
 
 
+_WILDCARD = re.compile("([" + re.escape("".join(sorted(GLOB_CHARACTERS)) + "\\") + "])")
+
+
 def _escape_glob(path: str) -> str:
     """``path`` as Hadoop reads it literally: Spark takes * ? [ ] { } in a path as wildcards (so
     ``tx[1].csv`` would read ``tx1.csv`` and ``sales*.csv`` every sales file); a backslash before each
-    makes them plain characters."""
-    return re.sub(r"([*?\[\]{}\\])", r"\\\1", path)
+    (and before a backslash) makes them plain characters."""
+    return _WILDCARD.sub(r"\\\1", path)
 
 
 def _guess_delimiter(spark: SparkSession, path: str) -> str:
