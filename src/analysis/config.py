@@ -14,6 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from analysis.campaigns import Campaign
 from analysis.errors import ConfigError
 from analysis.roi import RoiParams
 from analysis.segments import SegmentParams
@@ -221,6 +222,17 @@ class RunParams(_Strict):
     roi: RoiParams = RoiParams()
     report: ReportParams = ReportParams()
     privacy: PrivacyParams = PrivacyParams()
+    campaigns: list[Campaign] = Field(
+        default_factory=list, description="Past campaigns with a control group, measured on page 05"
+        " (see analysis.campaigns).")
+
+    @model_validator(mode="after")
+    def _campaign_names_unique(self) -> "RunParams":
+        names = [c.name for c in self.campaigns]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"campaign names must be unique; repeated: {repeated}")
+        return self
 
     @model_validator(mode="after")
     def _scenario_horizons_match(self) -> "RunParams":

@@ -807,6 +807,21 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         dates = json.loads((artifacts / "run.json").read_text())
         _say(f"      {quality['rows_read']:,} rows read, {quality['rows_used']:,} used, "
              f"{quality['customers']:,} customers, {quality['first_date']} to {dates['observation_end']}")
+        if params.campaigns:  # a bad contact list stops the run here, with one clear line, not inside page 05
+            import pandas as pd
+            import pyarrow.compute as pc
+            import pyarrow.parquet as pq
+
+            from analysis import campaigns as campaign_lists
+
+            known = pq.read_table(artifacts / "purchases.parquet", columns=["customer_id"]).column(0)
+            known = pd.Index(pc.unique(known).to_pylist())
+            for campaign in params.campaigns:
+                contacts = campaign_lists.read_contacts(campaign, known)
+                late = campaign_lists.check_dates(campaign, dt.date.fromisoformat(dates["observation_end"]))
+                _say(f"      campaign {campaign.name}: {int((contacts['group'] == 'treatment').sum()):,} treated,"
+                     f" {int((contacts['group'] == 'control').sum()):,} control"
+                     + (f"; not measured: {late}" if late else ""))
         if out is None:
             out = reports_root / dates["observation_end"]
             check_output_folder(out, project_dir, input_files(params))
@@ -849,7 +864,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         pseudonym = privacy.Pseudonymiser(pseudonyms)
 
         def section(stage: str) -> str:
-            if series_date is None:
+            if series_date is None or stage not in history.STAGES:  # pages without a since-last section
                 return ""
             return history.section_html(comparison, stage, params, pseudonym, trend)
 

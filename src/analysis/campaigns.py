@@ -1,0 +1,445 @@
+"""What a past retention campaign did, measured against its control group.
+
+A campaign is a contact list (customer id, group ``treatment`` or ``control``, optionally the contact
+date and whether the incentive was redeemed), a start date and a measurement window. The outcome of each
+listed customer is read from the run's transaction log (``purchases.parquet``): did they buy in the window,
+and for how much. Treated and control customers are compared:
+
+- share who bought, and the uplift (treated - control) with a 95% interval (Newcomb's hybrid score
+  interval, ``statsmodels.stats.proportion.confint_proportions_2indep``);
+- revenue and margin per customer in the window, and their difference, with Welch's t interval
+  (``statsmodels.stats.weightstats.CompareMeans``);
+- incremental customers retained = uplift x treated customers; incremental margin = margin difference x
+  treated customers; total cost = treated x cost per contact + redemptions x incentive cost (when the list
+  says who redeemed; else every treated customer who bought counts as a redemption);
+- measured ROI = (incremental margin - total cost) / total cost and the cost per incrementally retained
+  customer, each with the interval that follows from the one of the margin (cost is known, not estimated);
+- a verdict: *paid off* when the whole ROI interval is above zero, *did not pay off* when it is below zero,
+  else *cannot tell yet*, with the control-group size that would tell;
+- a balance check of the two groups before the start (recency, frequency and revenue before the start; CLV
+  and P(alive) from the run's scores): a standardised mean difference above 0.1 (Austin 2009) flags the
+  campaign as possibly not randomised.
+
+The power calculation (:func:`control_group_size`) is statsmodels' two-sample test of proportions
+(``samplesize_proportions_2indep_onetail``), the normal-approximation formula of Fleiss, Levin & Paik
+(2003), eq. 4.14, without continuity correction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from analysis.errors import DataValidationError, format_examples, rows_of
+
+LEVEL = 0.95
+GROUPS = ("treatment", "control")
+SMD_LIMIT = 0.1  # Austin (2009): a standardised difference above 0.1 is a meaningful imbalance
+_SLUG = r"^[a-z0-9]+(?:[_-][a-z0-9]+)*$"
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class ContactColumns(BaseModel):
+    """Column names in the contact-list file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_id: str = "customer_id"
+    group: str = "group"
+    contact_date: str | None = None
+    redeemed: str | None = None
+
+
+class Campaign(BaseModel):
+    """One past campaign with a control group (an entry of the ``campaigns:`` section)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=_SLUG, max_length=64)]
+    label: str | None = Field(default=None, description="Name shown in the report; default: the name.")
+    path: str = Field(min_length=1, description="Contact list, CSV or Parquet: customer id and group.")
+    columns: ContactColumns = ContactColumns()
+    start: dt.date
+    window_days: int = Field(default=90, gt=0, le=3660)
+    cost_per_contact: Annotated[float, Field(ge=0)]
+    incentive_cost: Annotated[float, Field(ge=0)] = 0.0
+    gross_margin: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None, description="Margin as a share of revenue; null: clv.gross_margin.")
+    simulated: bool = Field(default=False, description="true: the list was simulated; the report says so.")
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _iso(cls, value):
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                raise ValueError(f"start must be a date written YYYY-MM-DD, got {value!r}") from None
+        return value
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+    @property
+    def end(self) -> dt.date:
+        """The last day of the measurement window."""
+        return self.start + dt.timedelta(days=self.window_days - 1)
+
+
+# --------------------------------------------------------------------------- the contact list
+
+
+def read_contacts(campaign: Campaign, known_ids: pd.Index | None = None) -> pd.DataFrame:
+    """The contact list as a frame indexed by ``customer_id`` (string) with columns ``group`` and
+    ``redeemed`` (bool, or missing), checked. Raises DataValidationError naming the file, the column, how
+    many rows and a few distinct example values (never customer ids)."""
+    path = Path(campaign.path)
+    where = f"Contact list of campaign {campaign.name!r} ({path})"
+    if not path.is_file():
+        raise DataValidationError(f"{where} not found: check campaigns[].path (relative to the project folder).")
+    cols = campaign.columns
+    wanted = [c for c in (cols.customer_id, cols.group, cols.contact_date, cols.redeemed) if c]
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+            raw = raw.astype({c: str for c in (cols.customer_id, cols.group) if c in raw.columns})
+        else:
+            with path.open(encoding="utf-8-sig", errors="replace") as f:
+                header = f.readline()
+            from analysis.ingest import _guess_delimiter
+
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False, sep=_guess_delimiter(header) or ",",
+                              encoding="utf-8-sig")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a file the user must fix
+        raise DataValidationError(f"{where} cannot be read as CSV or Parquet: {exc}") from None
+    missing = [c for c in wanted if c not in raw.columns]
+    if missing:
+        raise DataValidationError(f"{where}: column(s) {missing} not found; the file has {list(raw.columns)}."
+                                  " Set campaigns[].columns to the names in the file.")
+    n = len(raw)
+    if n == 0:
+        raise DataValidationError(f"{where} has no rows.")
+    ids = raw[cols.customer_id].astype(str).str.strip()
+    blank = ids.eq("") | ids.str.lower().isin(["nan", "none", "null"])
+    if blank.any():
+        raise DataValidationError(f"{where}: column {cols.customer_id!r} is empty in {int(blank.sum()):,} of {n:,}"
+                                  f" rows ({rows_of(blank)}).")
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise DataValidationError(f"{where}: column {cols.customer_id!r} repeats {int(ids[dup].nunique()):,} customer"
+                                  f" id(s) in {int(dup.sum()):,} of {n:,} rows ({rows_of(dup)}). Each customer"
+                                  " belongs to one group once.")
+    group = raw[cols.group].astype(str).str.strip().str.lower()
+    bad = ~group.isin(GROUPS)
+    if bad.any():
+        raise DataValidationError(f"{where}: column {cols.group!r} must be 'treatment' or 'control'; {int(bad.sum()):,}"
+                                  f" of {n:,} rows are not ({rows_of(bad)}), e.g."
+                                  f" {format_examples(raw.loc[bad, cols.group])}.")
+    for g in GROUPS:
+        if not group.eq(g).any():
+            raise DataValidationError(f"{where}: the {g} group is empty (column {cols.group!r} has only"
+                                      f" {format_examples(group.unique())}). A campaign is measured against a"
+                                      " control group: list both groups.")
+    if known_ids is not None:
+        unknown = ~ids.isin(known_ids)
+        if unknown.any():
+            raise DataValidationError(f"{where}: {int(unknown.sum()):,} of {n:,} customer ids in column"
+                                      f" {cols.customer_id!r} are not in the transaction log ({rows_of(unknown)})."
+                                      " Check that the list and the transaction file use the same ids (leading"
+                                      " zeros, prefixes) and that data.columns.customer_id names the id column.")
+    out = pd.DataFrame({"group": group.to_numpy()}, index=pd.Index(ids.to_numpy(), name="customer_id"))
+    if cols.redeemed:
+        text = raw[cols.redeemed].astype(str).str.strip().str.lower()
+        truth = {"1": True, "true": True, "yes": True, "y": True, "ja": True,
+                 "0": False, "false": False, "no": False, "n": False, "nee": False, "": False}
+        bad = ~text.isin(truth)
+        if bad.any():
+            raise DataValidationError(f"{where}: column {cols.redeemed!r} must be yes/no (1/0, true/false);"
+                                      f" {int(bad.sum()):,} of {n:,} rows are not ({rows_of(bad)}), e.g."
+                                      f" {format_examples(raw.loc[bad, cols.redeemed])}.")
+        out["redeemed"] = text.map(truth).to_numpy(dtype=bool)
+    return out
+
+
+def check_dates(campaign: Campaign, observation_end: dt.date) -> str | None:
+    """Why the campaign cannot be measured (yet) at ``observation_end``, or None. A window that is not
+    over yet is measured on the days so far (see :func:`measure`)."""
+    if campaign.start > observation_end:
+        return (f"it starts on {campaign.start.isoformat()}, after the last day of these data"
+                f" ({observation_end.isoformat()}): there is nothing to measure yet")
+    return None
+
+
+# --------------------------------------------------------------------------- outcomes and statistics
+
+
+def outcomes(contacts: pd.DataFrame, purchases: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per listed customer: ``bought`` (any purchase from ``start`` to ``end``, both included) and
+    ``revenue`` in that window, plus ``recency_days``, ``frequency`` and ``revenue_before`` before the start.
+    ``purchases`` has columns customer_id (str), date (date) and amount."""
+    p = purchases[purchases["customer_id"].isin(contacts.index)]
+    dates = pd.to_datetime(p["date"])
+    s, e = pd.Timestamp(start), pd.Timestamp(end)
+    inside = p[(dates >= s) & (dates <= e)]
+    before = p[dates < s]
+    revenue = inside.groupby("customer_id")["amount"].sum()
+    frame = contacts.copy()
+    frame["revenue"] = revenue.reindex(frame.index).fillna(0.0).astype(float)
+    frame["bought"] = frame.index.isin(inside["customer_id"])
+    b = before.assign(date=pd.to_datetime(before["date"])).groupby("customer_id")
+    frame["frequency"] = b.size().reindex(frame.index).fillna(0).astype(float)
+    last = b["date"].max().reindex(frame.index)
+    frame["recency_days"] = (s - last).dt.days.astype(float)  # NaN: no purchase before the start
+    frame["revenue_before"] = b["amount"].sum().reindex(frame.index).fillna(0.0).astype(float)
+    return frame
+
+
+def _diff_of_means(treated: np.ndarray, control: np.ndarray, level: float) -> tuple[float, float, float]:
+    from statsmodels.stats.weightstats import CompareMeans, DescrStatsW
+
+    diff = float(treated.mean() - control.mean())
+    if len(treated) < 2 or len(control) < 2 or (treated.var() == 0 and control.var() == 0):
+        return diff, diff, diff
+    low, high = CompareMeans(DescrStatsW(treated), DescrStatsW(control)).tconfint_diff(
+        alpha=1 - level, usevar="unequal")
+    return diff, float(low), float(high)
+
+
+def _mean_interval(values: np.ndarray, level: float) -> tuple[float, float, float]:
+    from statsmodels.stats.weightstats import DescrStatsW
+
+    mean = float(values.mean())
+    if len(values) < 2 or values.var() == 0:
+        return mean, mean, mean
+    low, high = DescrStatsW(values).tconfint_mean(alpha=1 - level)
+    return mean, float(low), float(high)
+
+
+def _share_interval(k: int, n: int, level: float) -> tuple[float, float]:
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_confint(k, n, alpha=1 - level, method="wilson")
+    return float(low), float(high)
+
+
+def uplift_interval(k_t: int, n_t: int, k_c: int, n_c: int, level: float = LEVEL) -> tuple[float, float, float]:
+    """Difference of the shares who bought, treated - control, with Newcomb's interval."""
+    from statsmodels.stats.proportion import confint_proportions_2indep
+
+    low, high = confint_proportions_2indep(k_t, n_t, k_c, n_c, method="newcomb", compare="diff",
+                                           alpha=1 - level)
+    return k_t / n_t - k_c / n_c, float(low), float(high)
+
+
+def control_group_size(base_share: float, difference: float, power: float = 0.80, alpha: float = 0.05) -> int | None:
+    """Customers needed in each group (equal groups) to detect ``difference`` in the share who buy, from a
+    base share ``base_share``, with a two-sided test at ``alpha``. None when the difference is zero or the
+    shares leave [0, 1]."""
+    from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
+
+    treated = base_share + difference
+    if difference <= 0 or not (0 < base_share < 1) or not (0 < treated < 1):
+        return None
+    n = samplesize_proportions_2indep_onetail(difference, base_share, power, ratio=1, alpha=alpha,
+                                              alternative="two-sided")
+    return int(math.ceil(float(n)))
+
+
+def verdict(roi_low: float, roi_high: float) -> str:
+    """``paid off`` / ``did not pay off`` / ``cannot tell yet`` from the ROI interval."""
+    if roi_low > 0:
+        return "paid off"
+    if roi_high < 0:
+        return "did not pay off"
+    return "cannot tell yet"
+
+
+def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observation_end: dt.date,
+            level: float = LEVEL) -> dict:
+    """Every figure of one campaign, from :func:`outcomes`' frame. Returns a flat dict (a row of
+    ``campaigns.csv``)."""
+    margin = campaign.gross_margin or gross_margin
+    t, c = frame[frame["group"] == "treatment"], frame[frame["group"] == "control"]
+    n_t, n_c = len(t), len(c)
+    k_t, k_c = int(t["bought"].sum()), int(c["bought"].sum())
+    up, up_low, up_high = uplift_interval(k_t, n_t, k_c, n_c, level)
+    rev_t, rev_c = t["revenue"].to_numpy(float), c["revenue"].to_numpy(float)
+    d_rev, d_low, d_high = _diff_of_means(rev_t, rev_c, level)
+    if "redeemed" in t.columns:
+        redemptions = int(t["redeemed"].sum())
+    else:
+        redemptions = k_t
+    cost = n_t * campaign.cost_per_contact + redemptions * campaign.incentive_cost
+    inc_margin = (d_rev * margin * n_t, d_low * margin * n_t, d_high * margin * n_t)
+    inc_retained = (up * n_t, up_low * n_t, up_high * n_t)
+    if cost > 0:
+        roi = tuple((m - cost) / cost for m in inc_margin)
+    else:
+        roi = (math.nan, math.nan, math.nan)
+    per_retained = (cost / inc_retained[0] if inc_retained[0] > 0 else math.nan,
+                    cost / inc_retained[2] if inc_retained[2] > 0 else math.nan,
+                    cost / inc_retained[1] if inc_retained[1] > 0 else math.inf)
+    end = min(campaign.end, observation_end)
+    share_t, share_c = k_t / n_t, k_c / n_c
+    needed = control_group_size(share_c, abs(up)) if up != 0 else None
+    if cost == 0:
+        said = "cannot tell yet"
+        why = "the campaign cost nothing in the configuration, so there is no return on it to measure"
+    else:
+        said = verdict(roi[1], roi[2])
+        if said == "paid off":
+            why = "even the low end of the interval of the measured return is above zero"
+        elif said == "did not pay off":
+            why = "even the high end of the interval of the measured return is below zero"
+        else:
+            why = ("the interval of the measured return runs from a loss to a gain: the difference between the"
+                   " groups is within what chance alone gives")
+            if needed is not None and needed > min(n_t, n_c):
+                why += (f"; to tell a difference of this size, each group needs about {needed:,} customers"
+                        f" (it has {min(n_t, n_c):,})")
+    row = {
+        "campaign": campaign.name, "label": campaign.title, "simulated": campaign.simulated,
+        "start": campaign.start.isoformat(), "end": end.isoformat(),
+        "window_days": (end - campaign.start).days + 1, "window_complete": campaign.end <= observation_end,
+        "treated": n_t, "control": n_c,
+        "bought_share_treated": share_t, "bought_share_treated_low": _share_interval(k_t, n_t, level)[0],
+        "bought_share_treated_high": _share_interval(k_t, n_t, level)[1],
+        "bought_share_control": share_c, "bought_share_control_low": _share_interval(k_c, n_c, level)[0],
+        "bought_share_control_high": _share_interval(k_c, n_c, level)[1],
+        "uplift": up, "uplift_low": up_low, "uplift_high": up_high,
+    }
+    for name, values in (("revenue_per_customer_treated", rev_t), ("revenue_per_customer_control", rev_c)):
+        m, lo, hi = _mean_interval(values, level)
+        row.update({name: m, f"{name}_low": lo, f"{name}_high": hi})
+    for name, values in (("margin_per_customer_treated", rev_t * margin), ("margin_per_customer_control", rev_c * margin)):
+        m, lo, hi = _mean_interval(values, level)
+        row.update({name: m, f"{name}_low": lo, f"{name}_high": hi})
+    row.update({
+        "revenue_difference_per_customer": d_rev, "revenue_difference_per_customer_low": d_low,
+        "revenue_difference_per_customer_high": d_high,
+        "incremental_customers_retained": inc_retained[0], "incremental_customers_retained_low": inc_retained[1],
+        "incremental_customers_retained_high": inc_retained[2],
+        "incremental_margin": inc_margin[0], "incremental_margin_low": inc_margin[1],
+        "incremental_margin_high": inc_margin[2],
+        "redemptions": redemptions, "total_cost": cost, "gross_margin": margin,
+        "roi": roi[0], "roi_low": roi[1], "roi_high": roi[2],
+        "cost_per_incremental_customer": per_retained[0], "cost_per_incremental_customer_low": per_retained[1],
+        "cost_per_incremental_customer_high": per_retained[2],
+        "control_group_needed": needed, "verdict": said, "why": why, "interval_level": level,
+    })
+    return row
+
+
+def balance(frame: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Standardised mean differences of the groups before the campaign: one row per characteristic with
+    the treated and control means, the difference in pooled standard deviations and ``flag``."""
+    data = frame[["group", "recency_days", "frequency", "revenue_before"]].copy()
+    # a customer without a purchase before the start has no recency; compare the ones who have one
+    columns = {"recency_days": "Days since last purchase", "frequency": "Purchases before the start",
+               "revenue_before": "Revenue before the start"}
+    if scores is not None:
+        for col, label in (("clv", "CLV (report's scores)"), ("p_alive", "P(alive) (report's scores)")):
+            if col in scores.columns:
+                data[col] = scores[col].reindex(data.index).astype(float)
+                columns[col] = label
+    rows = []
+    for col, label in columns.items():
+        t = data.loc[data["group"] == "treatment", col].dropna().to_numpy(float)
+        c = data.loc[data["group"] == "control", col].dropna().to_numpy(float)
+        if len(t) == 0 or len(c) == 0:
+            continue
+        pooled = math.sqrt((t.var(ddof=1 if len(t) > 1 else 0) + c.var(ddof=1 if len(c) > 1 else 0)) / 2)
+        gap = t.mean() - c.mean()
+        smd = gap / pooled if pooled > 0 else (0.0 if gap == 0 else math.copysign(math.inf, gap))
+        rows.append({"characteristic": label, "column": col, "treated_mean": float(t.mean()),
+                     "control_mean": float(c.mean()), "standardised_difference": float(smd),
+                     "flag": bool(abs(smd) > SMD_LIMIT)})
+    return pd.DataFrame(rows)
+
+
+def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_end: dt.date, gross_margin: float,
+                scores: pd.DataFrame | None = None, level: float = LEVEL) -> tuple[pd.DataFrame, dict, dict]:
+    """Measure every campaign. Returns ``(table, balances, not_measured)``: the rows of ``campaigns.csv``,
+    the balance table of each measured campaign, and why each other campaign was not measured."""
+    known = pd.Index(purchases["customer_id"].unique())
+    rows, balances, skipped = [], {}, {}
+    for campaign in campaigns:
+        contacts = read_contacts(campaign, known)
+        why = check_dates(campaign, observation_end)
+        if why:
+            skipped[campaign.name] = why
+            continue
+        frame = outcomes(contacts, purchases, campaign.start, min(campaign.end, observation_end))
+        row = measure(campaign, frame, gross_margin, observation_end, level)
+        table = balance(frame, scores)
+        row["balance_flagged"] = ", ".join(table.loc[table["flag"], "characteristic"]) if len(table) else ""
+        if row["balance_flagged"]:
+            row["verdict"] = "cannot tell"
+            row["why"] = ("the two groups differed before the campaign (" + row["balance_flagged"] +
+                          "), so the difference after it need not be the campaign's doing; check how the groups"
+                          " were drawn")
+        rows.append(row)
+        balances[campaign.name] = table
+    return pd.DataFrame(rows), balances, skipped
+
+
+# --------------------------------------------------------------------------- a simulated campaign
+
+
+def simulate_contact_list(customer_ids: np.ndarray, n_per_group: int, seed: int) -> pd.DataFrame:
+    """A randomised campaign drawn from ``customer_ids``: ``n_per_group`` customers in each group, drawn
+    without replacement, the groups assigned at random. Nobody is contacted, so on a real transaction log
+    the true uplift is zero (an A/A test: what the kit says when a campaign did nothing)."""
+    rng = np.random.default_rng(seed)
+    ids = np.asarray(sorted(map(str, customer_ids)))
+    if 2 * n_per_group > len(ids):
+        raise ValueError(f"asked for {2 * n_per_group} customers, have {len(ids)}")
+    chosen = rng.choice(ids, size=2 * n_per_group, replace=False)
+    group = np.array(["treatment"] * n_per_group + ["control"] * n_per_group)
+    rng.shuffle(group)
+    return pd.DataFrame({"customer_id": chosen, "group": group})
+
+
+def by_segment(frame: pd.DataFrame, segments: pd.Series, level: float = LEVEL) -> pd.DataFrame:
+    """Uplift in the share who bought within each segment (e.g. value x risk), with Newcomb's interval.
+    Segments with fewer than 2 customers in a group get no interval. Small segments are noise: read
+    the interval, not the point."""
+    seg = segments.reindex(frame.index).astype(object).fillna("(not scored)")
+    rows = []
+    for label, part in frame.groupby(seg.to_numpy(), sort=True):
+        t, c = part[part["group"] == "treatment"], part[part["group"] == "control"]
+        row = {"segment": label, "treated": len(t), "control": len(c)}
+        if len(t) >= 2 and len(c) >= 2:
+            up, low, high = uplift_interval(int(t["bought"].sum()), len(t), int(c["bought"].sum()), len(c), level)
+            row.update({"bought_share_treated": t["bought"].mean(), "bought_share_control": c["bought"].mean(),
+                        "uplift": up, "uplift_low": low, "uplift_high": high})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_shares(row: dict, ax=None):
+    """Share who bought in the window, treated vs control, with the 95% intervals."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.2))
+    names = ["Treated (contacted)", "Control (not contacted)"]
+    shares = [row["bought_share_treated"], row["bought_share_control"]]
+    lows = [row["bought_share_treated_low"], row["bought_share_control_low"]]
+    highs = [row["bought_share_treated_high"], row["bought_share_control_high"]]
+    err = np.array([[s - lo for s, lo in zip(shares, lows)], [hi - s for s, hi in zip(shares, highs)]])
+    ax.barh(names, shares, xerr=err, color=["#0173b2", "#949494"], capsize=6)
+    ax.invert_yaxis()
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.set_xlabel(f"Share who bought between {row['start']} and {row['end']}")
+    ax.grid(axis="y", visible=False)
+    return ax

@@ -1,0 +1,315 @@
+"""Measuring a past campaign against its control group (analysis.campaigns, page 05).
+
+Expected values come from hand calculations written out here (Wilson and Newcomb intervals, Welch's t
+interval, the Fleiss sample-size formula), not from the code under test.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analysis import campaigns as C
+from analysis.config import load_params
+from analysis.errors import ConfigError, DataValidationError
+from conftest import ROOT, SAMPLE
+
+START = dt.date(2024, 3, 1)
+END_OF_DATA = dt.date(2024, 12, 31)
+
+
+def _campaign(path: Path, **kw) -> C.Campaign:
+    base = {"name": "spring", "path": str(path), "start": START, "window_days": 90, "cost_per_contact": 0.5,
+            "incentive_cost": 2.0}
+    return C.Campaign(**{**base, **kw})
+
+
+def _write(tmp_path: Path, rows: list[tuple], header: str = "customer_id,group", name: str = "list.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def _wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return centre - half, centre + half
+
+
+# --------------------------------------------------------------------------- a hand calculation
+
+
+def test_a_tiny_campaign_by_hand(tmp_path):
+    # 10 treated, 4 of whom bought (for 10, 20, 30, 40); 10 control, 2 of whom bought (for 15, 25);
+    # one purchase before the start and one after the window, which must not count.
+    treated = [f"t{i}" for i in range(10)]
+    control = [f"c{i}" for i in range(10)]
+    path = _write(tmp_path, [(i, "treatment") for i in treated] + [(i, "Control") for i in control])
+    rows = [(treated[i], "2024-03-10", 10.0 * (i + 1)) for i in range(4)]
+    rows += [(control[0], "2024-04-01", 15.0), (control[1], "2024-05-29", 25.0)]
+    rows += [(control[2], "2024-02-28", 99.0), (control[3], "2024-05-30", 99.0)]  # before / after the window
+    rows += [(i, "2023-01-01", 1.0) for i in treated[4:] + control[4:]]  # everyone else is a known customer
+    purchases = pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+    purchases["date"] = pd.to_datetime(purchases["date"]).dt.date
+    campaign = _campaign(path)
+    assert campaign.end == dt.date(2024, 5, 29)
+    contacts = C.read_contacts(campaign, pd.Index(purchases["customer_id"].unique()))
+    frame = C.outcomes(contacts, purchases, campaign.start, campaign.end)
+    row = C.measure(campaign, frame, gross_margin=0.3, observation_end=END_OF_DATA)
+
+    assert (row["treated"], row["control"]) == (10, 10)
+    assert row["bought_share_treated"] == pytest.approx(0.4) and row["bought_share_control"] == pytest.approx(0.2)
+    # Newcomb (1998) method 10: Wilson limits of each share, combined
+    l1, u1 = _wilson(4, 10)
+    l2, u2 = _wilson(2, 10)
+    assert row["uplift"] == pytest.approx(0.2)
+    assert row["uplift_low"] == pytest.approx(0.2 - math.sqrt((0.4 - l1) ** 2 + (u2 - 0.2) ** 2), abs=1e-9)
+    assert row["uplift_high"] == pytest.approx(0.2 + math.sqrt((u1 - 0.4) ** 2 + (0.2 - l2) ** 2), abs=1e-9)
+    assert (row["bought_share_treated_low"], row["bought_share_treated_high"]) == pytest.approx((l1, u1))
+
+    # revenue per customer: treated (10+20+30+40)/10 = 10, control (15+25)/10 = 4; Welch's interval
+    t = np.array([10, 20, 30, 40] + [0] * 6, float)
+    c = np.array([15, 25] + [0] * 8, float)
+    vt, vc = t.var(ddof=1) / 10, c.var(ddof=1) / 10
+    df = (vt + vc) ** 2 / (vt**2 / 9 + vc**2 / 9)
+    half = stats.t.ppf(0.975, df) * math.sqrt(vt + vc)
+    assert row["revenue_difference_per_customer"] == pytest.approx(6.0)
+    assert row["revenue_difference_per_customer_low"] == pytest.approx(6.0 - half)
+    assert row["revenue_difference_per_customer_high"] == pytest.approx(6.0 + half)
+    # margin 30%: incremental margin 6 x 0.3 x 10 treated = 18; cost 10 x 0.50 + 4 redemptions x 2 = 13
+    assert row["incremental_margin"] == pytest.approx(18.0)
+    assert row["incremental_margin_low"] == pytest.approx((6.0 - half) * 0.3 * 10)
+    assert row["total_cost"] == pytest.approx(13.0) and row["redemptions"] == 4
+    assert row["roi"] == pytest.approx((18 - 13) / 13)
+    assert row["roi_low"] == pytest.approx(((6.0 - half) * 3 - 13) / 13)
+    assert row["incremental_customers_retained"] == pytest.approx(2.0)
+    assert row["cost_per_incremental_customer"] == pytest.approx(6.5)
+    assert row["verdict"] == "cannot tell yet"  # 10 customers a group tell nothing
+    assert "chance" in row["why"]
+    # the purchase on 2024-02-28 is history, not outcome
+    assert frame.loc[control[2], "frequency"] == 1 and not frame.loc[control[2], "bought"]
+    assert frame.loc[control[2], "recency_days"] == 2
+
+
+def test_a_redeemed_column_sets_the_incentive_cost(tmp_path):
+    path = _write(tmp_path, [("a", "treatment", "yes"), ("b", "treatment", "no"), ("c", "control", "")],
+                  header="id,arm,used")
+    campaign = _campaign(path, columns={"customer_id": "id", "group": "arm", "redeemed": "used"})
+    contacts = C.read_contacts(campaign)
+    assert contacts["redeemed"].tolist() == [True, False, False]
+    purchases = pd.DataFrame({"customer_id": ["a", "b", "c"], "date": [START] * 3, "amount": [1.0] * 3})
+    row = C.measure(campaign, C.outcomes(contacts, purchases, START, campaign.end), 0.3, END_OF_DATA)
+    assert row["redemptions"] == 1 and row["total_cost"] == pytest.approx(2 * 0.5 + 1 * 2.0)
+
+
+# --------------------------------------------------------------------------- simulated campaigns
+
+
+def _simulated(seed: int, n: int, p_control: float, uplift: float, spend: float = 40.0):
+    """A randomised campaign with a known true uplift: each customer buys in the window with probability
+    p_control (control) or p_control + uplift (treated); a buyer spends Gamma(2, spend/2)."""
+    rng = np.random.default_rng(seed)
+    ids = np.array([f"k{i:05d}" for i in range(2 * n)])
+    group = np.where(rng.permutation(2 * n) < n, "treatment", "control")
+    p = np.where(group == "treatment", p_control + uplift, p_control)
+    bought = rng.random(2 * n) < p
+    history = pd.DataFrame({"customer_id": ids, "date": dt.date(2023, 6, 1),
+                            "amount": rng.gamma(2.0, 20.0, 2 * n)})
+    days = rng.integers(0, 90, bought.sum())
+    window = pd.DataFrame({"customer_id": ids[bought], "date": [START + dt.timedelta(days=int(d)) for d in days],
+                           "amount": rng.gamma(2.0, spend / 2, bought.sum())})
+    contacts = pd.DataFrame({"group": group}, index=pd.Index(ids, name="customer_id"))
+    return contacts, pd.concat([history, window], ignore_index=True)
+
+
+def test_the_95_percent_interval_covers_the_true_uplift_in_at_least_90_percent_of_50_seeds(tmp_path):
+    truth = 0.05
+    covered, revenue_covered = 0, 0
+    campaign = _campaign(tmp_path / "unused.csv")
+    for seed in range(50):
+        contacts, purchases = _simulated(seed, n=1500, p_control=0.20, uplift=truth)
+        frame = C.outcomes(contacts, purchases, campaign.start, campaign.end)
+        row = C.measure(campaign, frame, 0.3, END_OF_DATA)
+        covered += row["uplift_low"] <= truth <= row["uplift_high"]
+        true_revenue_difference = truth * 40.0  # buyers spend 40 on average in both groups
+        revenue_covered += (row["revenue_difference_per_customer_low"] <= true_revenue_difference
+                            <= row["revenue_difference_per_customer_high"])
+    assert covered >= 45, f"covered the true uplift in {covered} of 50 seeds"
+    assert revenue_covered >= 45, f"covered the true revenue difference in {revenue_covered} of 50 seeds"
+
+
+def test_a_campaign_without_effect_never_pays_off(tmp_path):
+    campaign = _campaign(tmp_path / "unused.csv", cost_per_contact=1.0)
+    verdicts = []
+    for seed in range(20):
+        contacts, purchases = _simulated(100 + seed, n=1000, p_control=0.2, uplift=0.0)
+        row = C.measure(campaign, C.outcomes(contacts, purchases, campaign.start, campaign.end), 0.3, END_OF_DATA)
+        verdicts.append(row["verdict"])
+    assert set(verdicts) <= {"cannot tell yet", "did not pay off"}, verdicts
+
+
+def test_a_strong_cheap_campaign_pays_off(tmp_path):
+    campaign = _campaign(tmp_path / "unused.csv", cost_per_contact=0.10, incentive_cost=0.0)
+    contacts, purchases = _simulated(7, n=3000, p_control=0.2, uplift=0.15)
+    row = C.measure(campaign, C.outcomes(contacts, purchases, campaign.start, campaign.end), 0.3, END_OF_DATA)
+    assert row["verdict"] == "paid off" and row["roi_low"] > 0
+
+
+def test_a_badly_randomised_campaign_is_flagged_not_measured(tmp_path):
+    contacts, purchases = _simulated(3, n=1000, p_control=0.2, uplift=0.0)
+    # the "treated" group got the customers with the most purchases before the start
+    heavy = contacts.index[contacts["group"] == "treatment"]
+    rng = np.random.default_rng(0)
+    repeat = rng.integers(0, 4, len(heavy))
+    extra = pd.DataFrame({"customer_id": np.repeat(heavy, repeat), "amount": 10.0,
+                          "date": [dt.date(2023, 7, 1) + dt.timedelta(days=int(d)) for d in
+                                   rng.integers(0, 200, repeat.sum())]})
+    purchases = pd.concat([purchases, extra], ignore_index=True)
+    frame = C.outcomes(contacts, purchases, START, START + dt.timedelta(days=89))
+    table = C.balance(frame)
+    assert table.set_index("column").loc["frequency", "flag"]
+    assert abs(table.set_index("column").loc["frequency", "standardised_difference"]) > C.SMD_LIMIT
+
+
+# --------------------------------------------------------------------------- power
+
+
+def test_control_group_size_matches_the_fleiss_formula():
+    # Fleiss, Levin & Paik (2003) eq. 4.14 without continuity correction, p1 = 0.10, p2 = 0.20,
+    # alpha = 0.05 two-sided, power 0.80: n = (z_a sqrt(2 pbar qbar) + z_b sqrt(p1 q1 + p2 q2))^2 / d^2
+    za, zb = 1.959963984540054, 0.8416212335729143
+    pbar = 0.15
+    n = (za * math.sqrt(2 * pbar * (1 - pbar)) + zb * math.sqrt(0.1 * 0.9 + 0.2 * 0.8)) ** 2 / 0.1**2
+    assert math.ceil(n) == 199
+    assert C.control_group_size(0.10, 0.10) == 199
+    assert C.control_group_size(0.10, 0.0) is None
+    assert C.control_group_size(0.95, 0.10) is None  # a share above 1 cannot be detected
+
+
+# --------------------------------------------------------------------------- bad contact lists
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([("a", "treatment"), ("a", "control"), ("b", "control")], ["repeats 1 customer id", "2 of 3 rows"]),
+    ([("a", "treatment"), ("b", "test"), ("c", "control")], ["'treatment' or 'control'", "'test'", "1 of 3"]),
+    ([("a", "treatment"), ("b", "treatment")], ["control group is empty"]),
+    ([("a", "control")], ["treatment group is empty"]),
+    ([("a", "treatment"), ("", "control")], ["empty in 1 of 2"]),
+])
+def test_bad_contact_lists_get_one_clear_message(tmp_path, rows, words):
+    campaign = _campaign(_write(tmp_path, rows))
+    with pytest.raises(DataValidationError) as err:
+        C.read_contacts(campaign)
+    message = str(err.value)
+    assert "spring" in message and "list.csv" in message
+    for word in words:
+        assert word in message, message
+
+
+def test_ids_not_in_the_transaction_log_are_counted_not_shown(tmp_path):
+    campaign = _campaign(_write(tmp_path, [("secret-1", "treatment"), ("b", "control"), ("secret-2", "control")]))
+    with pytest.raises(DataValidationError) as err:
+        C.read_contacts(campaign, pd.Index(["b"]))
+    assert "2 of 3 customer ids" in str(err.value) and "secret" not in str(err.value)
+
+
+def test_missing_column_and_missing_file(tmp_path):
+    with pytest.raises(DataValidationError, match=r"column\(s\) \['group'\] not found"):
+        C.read_contacts(_campaign(_write(tmp_path, [("a",)], header="customer_id")))
+    with pytest.raises(DataValidationError, match="not found"):
+        C.read_contacts(_campaign(tmp_path / "nope.csv"))
+
+
+def test_a_start_after_the_data_is_explained(tmp_path):
+    campaign = _campaign(tmp_path / "x.csv", start=dt.date(2025, 1, 1))
+    assert "after the last day of these data" in C.check_dates(campaign, END_OF_DATA)
+    assert C.check_dates(_campaign(tmp_path / "x.csv"), END_OF_DATA) is None
+
+
+def test_campaign_configuration_is_checked(tmp_path):
+    text = (ROOT / "params" / "default.yaml").read_text()
+    path = tmp_path / "p.yaml"
+    path.write_text(text.replace("\n    window_days: 90", "\n    window_days: 90\n    spend: 3"))
+    with pytest.raises(ConfigError, match="campaigns.0.spend: unknown key"):
+        load_params(path)
+    twice = text + text[text.index("  - name: simulated_spring_1998"):]
+    path.write_text(twice)
+    with pytest.raises(ConfigError, match="campaign names must be unique"):
+        load_params(path)
+
+
+def test_the_bundled_simulated_campaign_fits_the_sample_data():
+    params = load_params(ROOT / "params" / "default.yaml")
+    (campaign,) = params.campaigns
+    assert campaign.simulated and "simulated" in campaign.title.lower()
+    ids = pd.read_csv(SAMPLE / "cdnow_master.csv", dtype={"customer_id": str}, usecols=["customer_id"])
+    contacts = C.read_contacts(campaign, pd.Index(ids["customer_id"].unique()))
+    assert contacts["group"].value_counts().to_dict() == {"control": 4000, "treatment": 4000}
+    assert campaign.end <= dt.date(1998, 6, 30)
+    assert "simulated" in (SAMPLE / "README.md").read_text().lower()
+
+
+# --------------------------------------------------------------------------- through make report
+
+
+@pytest.mark.slow
+def test_page_05_and_its_artifacts_in_a_real_run(tmp_path):
+    ids = pd.read_csv(SAMPLE / "cdnow_sample.csv", dtype={"customer_id": str})["customer_id"].unique()
+    C.simulate_contact_list(ids, 600, seed=1).to_csv(tmp_path / "contacts.csv", index=False)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"""
+data:
+  path: {SAMPLE / 'cdnow_sample.csv'}
+  date_format: "%Y%m%d"
+period:
+  observation_end: 1998-06-30
+  calibration_end: 1997-09-30
+models:
+  n_draws: 30
+campaigns:
+  - name: test_campaign
+    path: {tmp_path / 'contacts.csv'}
+    start: 1998-02-01
+    window_days: 120
+    cost_per_contact: 1.0
+    simulated: true
+  - name: next_year
+    path: {tmp_path / 'contacts.csv'}
+    start: 1999-01-01
+    cost_per_contact: 1.0
+""")
+    out = tmp_path / "run"
+    result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "campaign test_campaign: 600 treated, 600 control" in result.stdout
+    table = pd.read_csv(out / "artifacts" / "campaigns.csv")
+    assert table["campaign"].tolist() == ["test_campaign"]
+    row = table.iloc[0]
+    assert row["uplift_low"] <= row["uplift"] <= row["uplift_high"]
+    assert row["verdict"] in {"paid off", "did not pay off", "cannot tell yet", "cannot tell"}
+    segments = pd.read_csv(out / "artifacts" / "campaign_segments.csv")
+    assert segments["treated"].sum() == 600 and segments["control"].sum() == 600
+    html = (out / "05_campaigns.html").read_text()
+    assert "Simulated campaign" in html and "next_year is not measured" in html
+    assert "PosixPath" not in html and "Traceback" not in html
+    # ids of the list never reach the page
+    listed = pd.read_csv(tmp_path / "contacts.csv", dtype=str)["customer_id"]
+    assert not any(f">{i}<" in html for i in listed)
+
+    # a bad list stops the run with one line and leaves the report as it was
+    before = (out / "05_campaigns.html").read_bytes()
+    (tmp_path / "contacts.csv").write_text("customer_id,group\n99999,treatment\n00001,control\n")
+    result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode != 0
+    assert "not in the transaction log" in result.stdout + result.stderr
+    assert (out / "05_campaigns.html").read_bytes() == before
