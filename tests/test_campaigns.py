@@ -305,11 +305,64 @@ campaigns:
     listed = pd.read_csv(tmp_path / "contacts.csv", dtype=str)["customer_id"]
     assert not any(f">{i}<" in html for i in listed)
 
-    # a bad list stops the run with one line and leaves the report as it was
+    # a broken list stops the run with one line and leaves the report as it was
     before = (out / "05_campaigns.html").read_bytes()
-    (tmp_path / "contacts.csv").write_text("customer_id,group\n99999,treatment\n00001,control\n")
+    good = (tmp_path / "contacts.csv").read_text()
+    (tmp_path / "contacts.csv").write_text(good + good.splitlines()[1] + "\n")  # one customer listed twice
     result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"], cwd=ROOT,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode != 0
-    assert "not in the transaction log" in result.stdout + result.stderr
+    errors = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "repeats 1 customer id" in errors[0] and "Traceback" not in result.stdout
     assert (out / "05_campaigns.html").read_bytes() == before
+
+    # a list of another data set's customers is not measured, and the page says why
+    (tmp_path / "contacts.csv").write_text("customer_id,group\n99999,treatment\n99998,control\n")
+    result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 of 2 customer ids" in result.stdout and "99999" not in result.stdout
+    html = (out / "05_campaigns.html").read_text()
+    assert "test_campaign is not measured" in html and "not in the transaction log" in html
+
+
+# --------------------------------------------------------------------------- feedback into the ROI page
+
+
+def test_a_measured_uplift_becomes_the_scenario_uplift_by_hand():
+    # control: 20% bought, so 80% "would be lost"; 8 points more treated buyers keep 8 / 80 = 10% of them
+    row = {"bought_share_control": 0.2, "uplift": 0.08, "uplift_low": 0.02, "uplift_high": 0.14}
+    assert C.scenario_uplift(row) == pytest.approx((0.10, 0.025, 0.175))
+    assert C.scenario_uplift({**row, "uplift_low": -0.04})[1] == 0.0  # a loss is no negative uplift here
+
+
+def test_resolve_uplifts_takes_the_measured_campaign(tmp_path):
+    contacts, purchases = _simulated(11, n=2000, p_control=0.2, uplift=0.08)
+    path = tmp_path / "list.csv"
+    contacts.reset_index().to_csv(path, index=False)
+    text = (ROOT / "params" / "default.yaml").read_text()
+    text = text.replace("data/sample/cdnow_campaign_simulated.csv", str(path)).replace("start: 1998-03-01",
+                                                                                     f"start: {START}")
+    text = text.replace("scenario: email_best_5000", "scenario: repeat_spring_reminder")
+    (tmp_path / "p.yaml").write_text(text)
+    params = load_params(tmp_path / "p.yaml")
+    resolved, sources, ranges = C.resolve_uplifts(params, purchases, END_OF_DATA)
+    measured = resolved.scenario("repeat_spring_reminder")
+    share_c = contacts.join(C.outcomes(contacts, purchases, START, START + dt.timedelta(days=89))[["bought"]])
+    p_c = share_c.loc[share_c["group"] == "control", "bought"].mean()
+    p_t = share_c.loc[share_c["group"] == "treatment", "bought"].mean()
+    assert measured.uplift == pytest.approx((p_t - p_c) / (1 - p_c))
+    low, point, high = ranges["repeat_spring_reminder"]
+    assert low < point < high and "measured by campaign" in sources["repeat_spring_reminder"]
+    assert resolved.scenario("email_best_5000").uplift == 0.03
+    assert sources["email_best_5000"] == "a guess in the run configuration"
+    grid = resolved.sensitivity.uplifts  # the sensitivity range is the interval
+    assert grid[0] == pytest.approx(low) and grid[-1] == pytest.approx(high)
+
+
+def test_a_scenario_naming_an_unknown_campaign_is_a_config_error(tmp_path):
+    text = (ROOT / "params" / "default.yaml").read_text().replace("{measured: simulated_spring_1998}",
+                                                                  "{measured: spring_2031}")
+    (tmp_path / "p.yaml").write_text(text)
+    with pytest.raises(ConfigError, match="campaign 'spring_2031', which is not in the campaigns: section"):
+        load_params(tmp_path / "p.yaml")

@@ -150,12 +150,9 @@ def read_contacts(campaign: Campaign, known_ids: pd.Index | None = None) -> pd.D
                                       f" {format_examples(group.unique())}). A campaign is measured against a"
                                       " control group: list both groups.")
     if known_ids is not None:
-        unknown = ~ids.isin(known_ids)
-        if unknown.any():
-            raise DataValidationError(f"{where}: {int(unknown.sum()):,} of {n:,} customer ids in column"
-                                      f" {cols.customer_id!r} are not in the transaction log ({rows_of(unknown)})."
-                                      " Check that the list and the transaction file use the same ids (leading"
-                                      " zeros, prefixes) and that data.columns.customer_id names the id column.")
+        problem = unknown_ids(campaign, pd.Index(ids), known_ids)
+        if problem:
+            raise DataValidationError(f"{where}: {problem}")
     out = pd.DataFrame({"group": group.to_numpy()}, index=pd.Index(ids.to_numpy(), name="customer_id"))
     if cols.redeemed:
         text = raw[cols.redeemed].astype(str).str.strip().str.lower()
@@ -168,6 +165,18 @@ def read_contacts(campaign: Campaign, known_ids: pd.Index | None = None) -> pd.D
                                       f" {format_examples(raw.loc[bad, cols.redeemed])}.")
         out["redeemed"] = text.map(truth).to_numpy(dtype=bool)
     return out
+
+
+def unknown_ids(campaign: Campaign, listed: pd.Index, known_ids: pd.Index) -> str | None:
+    """What is wrong when ids of the list are not in the transaction log (counted and located by row, never
+    shown: they are customer ids), or None."""
+    unknown = ~listed.isin(known_ids)
+    if not unknown.any():
+        return None
+    return (f"{int(unknown.sum()):,} of {len(listed):,} customer ids in column {campaign.columns.customer_id!r} are"
+            f" not in the transaction log ({rows_of(unknown)}). Check that the list and the transaction file use the"
+            " same ids (leading zeros, prefixes); a campaign from another data set (such as the simulated one of"
+            " the bundled sample in params/default.yaml) does not belong in this configuration's campaigns:")
 
 
 def check_dates(campaign: Campaign, observation_end: dt.date) -> str | None:
@@ -373,8 +382,8 @@ def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_
     known = pd.Index(purchases["customer_id"].unique())
     rows, balances, skipped = [], {}, {}
     for campaign in campaigns:
-        contacts = read_contacts(campaign, known)
-        why = check_dates(campaign, observation_end)
+        contacts = read_contacts(campaign)
+        why = unknown_ids(campaign, contacts.index, known) or check_dates(campaign, observation_end)
         if why:
             skipped[campaign.name] = why
             continue
@@ -443,3 +452,54 @@ def plot_shares(row: dict, ax=None):
     ax.set_xlabel(f"Share who bought between {row['start']} and {row['end']}")
     ax.grid(axis="y", visible=False)
     return ax
+
+
+# --------------------------------------------------------------------------- feedback into planning
+
+
+def scenario_uplift(row: dict) -> tuple[float, float, float]:
+    """A measured campaign's effect as the ROI scenarios' uplift (the share of would-be-lost customers the
+    campaign keeps): the difference in the share who bought divided by the share of control customers who did
+    not buy, with the interval divided the same way (the control share taken as known), clipped to [0, 1]."""
+    lost = 1 - row["bought_share_control"]
+    if lost <= 0:
+        return 0.0, 0.0, 0.0
+    clip = lambda v: float(min(max(v / lost, 0.0), 1.0))  # noqa: E731
+    return clip(row["uplift"]), clip(row["uplift_low"]), clip(row["uplift_high"])
+
+
+def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, scores: pd.DataFrame | None = None):
+    """The ``roi:`` section with every ``uplift: {measured: <campaign>}`` replaced by the measured uplift.
+
+    Returns ``(roi_params, sources, ranges)``: ``sources`` says, per scenario, where its uplift came from
+    (plain words), ``ranges`` holds ``(low, point, high)`` for the measured ones. A campaign that cannot be
+    measured yet gives uplift 0 and says why."""
+    wanted = {getattr(s.uplift, "measured", None) for s in params.roi.scenarios} - {None}
+    chosen = [c for c in params.campaigns if c.name in wanted]
+    table, _, skipped = measure_all(chosen, purchases, observation_end, params.clv.gross_margin, scores) \
+        if chosen else (pd.DataFrame(), {}, {})
+    rows = {r["campaign"]: r for r in table.to_dict("records")}
+    scenarios, sources, ranges = [], {}, {}
+    for s in params.roi.scenarios:
+        name = getattr(s.uplift, "measured", None)
+        if name is None:
+            scenarios.append(s)
+            sources[s.name] = "a guess in the run configuration"
+            continue
+        if name in rows:
+            point, low, high = scenario_uplift(rows[name])
+            ranges[s.name] = (low, point, high)
+            sources[s.name] = (f"measured by campaign {rows[name]['label']} against its control group"
+                               f" (95% interval {low:.1%} to {high:.1%})")
+            if rows[name]["verdict"] == "cannot tell" and rows[name].get("balance_flagged"):
+                sources[s.name] += "; its groups were not alike before the campaign, so treat it with care"
+        else:
+            point = 0.0
+            sources[s.name] = f"campaign {name} could not be measured ({skipped.get(name, 'no result')}), so 0"
+        scenarios.append(s.model_copy(update={"uplift": point}))
+    sens = params.roi.sensitivity
+    target = sens.scenario or params.roi.scenarios[0].name
+    if target in ranges and ranges[target][2] > ranges[target][0]:
+        low, _, high = ranges[target]
+        sens = sens.model_copy(update={"uplifts": [float(v) for v in np.linspace(low, high, 6)]})
+    return params.roi.model_copy(update={"scenarios": scenarios, "sensitivity": sens}), sources, ranges

@@ -232,6 +232,11 @@ class RunParams(_Strict):
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
             raise ValueError(f"campaign names must be unique; repeated: {repeated}")
+        for s in self.roi.scenarios:
+            wanted = getattr(s.uplift, "measured", None)
+            if wanted is not None and wanted not in names:
+                raise ValueError(f"roi scenario {s.name!r} takes its uplift from campaign {wanted!r}, which is not in"
+                                 f" the campaigns: section (campaigns: {names or 'none'})")
         return self
 
     @model_validator(mode="after")

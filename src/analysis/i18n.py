@@ -63,6 +63,8 @@ NL: dict[str, str] = {
     "Clv models": "Klantwaardemodellen",
     "Segments": "Segmenten",
     "Retention roi": "Rendement van klantbehoud",
+    "Campaigns": "Gemeten campagnes",
+    "Measured campaigns (CSV)": "Gemeten campagnes (CSV)",
     "High-value customers at risk (CSV, for the CRM)": "Waardevolle klanten die dreigen te vertrekken (CSV, voor het CRM)",
     "Segment profiles (CSV)": "Segmentprofielen (CSV)",
     "Campaign scenarios (CSV)": "Campagnescenario's (CSV)",

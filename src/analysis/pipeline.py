@@ -807,7 +807,9 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         dates = json.loads((artifacts / "run.json").read_text())
         _say(f"      {quality['rows_read']:,} rows read, {quality['rows_used']:,} used, "
              f"{quality['customers']:,} customers, {quality['first_date']} to {dates['observation_end']}")
-        if params.campaigns:  # a bad contact list stops the run here, with one clear line, not inside page 05
+        # A broken contact list stops the run here, with one clear line, not inside page 05; one that cannot be
+        # measured on these data (ids of another data set, a start after the end) is explained on the page.
+        if params.campaigns:
             import pandas as pd
             import pyarrow.compute as pc
             import pyarrow.parquet as pq
@@ -817,8 +819,9 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             known = pq.read_table(artifacts / "purchases.parquet", columns=["customer_id"]).column(0)
             known = pd.Index(pc.unique(known).to_pylist())
             for campaign in params.campaigns:
-                contacts = campaign_lists.read_contacts(campaign, known)
-                late = campaign_lists.check_dates(campaign, dt.date.fromisoformat(dates["observation_end"]))
+                contacts = campaign_lists.read_contacts(campaign)
+                late = (campaign_lists.unknown_ids(campaign, contacts.index, known)
+                        or campaign_lists.check_dates(campaign, dt.date.fromisoformat(dates["observation_end"])))
                 _say(f"      campaign {campaign.name}: {int((contacts['group'] == 'treatment').sum()):,} treated,"
                      f" {int((contacts['group'] == 'control').sum()):,} control"
                      + (f"; not measured: {late}" if late else ""))

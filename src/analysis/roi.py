@@ -139,6 +139,15 @@ class BestNTarget(BaseModel):
         return f"best {self.best_n:,} by expected incremental profit"
 
 
+class MeasuredUplift(BaseModel):
+    """``uplift: {measured: <campaign>}``: take the uplift a past campaign measured (page 05)
+    instead of a guess; resolved by :func:`analysis.campaigns.resolve_uplifts` before evaluation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    measured: str = Field(min_length=1, description="Name of a campaign in the campaigns: section.")
+
+
 class Scenario(BaseModel):
     """One retention campaign to evaluate.
 
@@ -153,8 +162,9 @@ class Scenario(BaseModel):
         Cost of contacting one customer, paid for every customer contacted.
     incentive_cost : float
         Incentive (voucher, discount) paid per customer the campaign retains.
-    uplift : float
-        Share of would-be-lost customers the campaign keeps, in [0, 1].
+    uplift : float or MeasuredUplift
+        Share of would-be-lost customers the campaign keeps, in [0, 1]; or ``{measured: <campaign>}``,
+        the uplift a past campaign measured against its control group.
     gross_margin : float
         Margin as a share of order value, in (0, 1].
     horizon_months : int
@@ -168,7 +178,7 @@ class Scenario(BaseModel):
     target: SegmentTarget | BestNTarget
     cost_per_contact: Annotated[float, Field(ge=0)]
     incentive_cost: Annotated[float, Field(ge=0)] = 0.0
-    uplift: Annotated[float, Field(ge=0, le=1)]
+    uplift: Annotated[float, Field(ge=0, le=1)] | MeasuredUplift
     gross_margin: Annotated[float, Field(gt=0, le=1)] = 0.30
     horizon_months: PositiveInt = 12
 
