@@ -16,10 +16,11 @@ import subprocess
 from pathlib import Path
 from urllib.parse import urlparse
 
+import pandas as pd
 import pytest
 import yaml
 
-from analysis import pipeline, privacy
+from analysis import campaigns, pipeline, privacy
 from conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.slow
@@ -28,7 +29,7 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run"]
 #: Least number of charts (<img>) on each page; every page of the kit has charts.
 MIN_IMAGES = {"index.html": 4, "01_data_and_kpis.html": 4, "02_clv_models.html": 4, "03_segments.html": 3,
-              "04_retention_roi.html": 3}
+              "04_retention_roi.html": 3, "05_campaigns.html": 1}
 
 
 def _unavailable(reason: str):
@@ -64,6 +65,11 @@ def run_dir(chromium, tmp_path_factory) -> Path:
     raw = yaml.safe_load((ROOT / "params" / "cdnow_sample.yaml").read_text())
     raw["data"]["path"] = str(SAMPLE / "cdnow_sample.csv")
     raw["models"]["n_draws"] = 50
+    # a simulated A/A campaign drawn from the sample's own customers, so page 05 has its result and chart
+    ids = pd.read_csv(SAMPLE / "cdnow_sample.csv", dtype=str).iloc[:, 0].unique()
+    campaigns.simulate_contact_list(ids, 500, seed=7).to_csv(folder / "contacts.csv", index=False)
+    raw["campaigns"] = [{"name": "browser_test", "path": str(folder / "contacts.csv"), "start": "1998-03-01",
+                         "window_days": 90, "cost_per_contact": 0.5, "incentive_cost": 2.0, "simulated": True}]
     params = folder / "params.yaml"
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     out = folder / "1998-06-30"  # a dated run: the folder gets the reports index too

@@ -298,8 +298,17 @@ campaigns:
     assert row["verdict"] in {"paid off", "did not pay off", "cannot tell yet", "cannot tell"}
     segments = pd.read_csv(out / "artifacts" / "campaign_segments.csv")
     assert segments["treated"].sum() == 600 and segments["control"].sum() == 600
+    # segments as the customers stood before the start: every listed customer bought before 1998-02-01
+    # (all CDNOW customers arrive in the first quarter of 1997), so none is unscored
+    assert "(not scored)" not in set(segments["segment"])
+    deciles = pd.read_csv(out / "artifacts" / "campaign_targeting.csv")
+    assert deciles["decile"].tolist() == list(range(1, 11))
+    assert deciles["treated"].sum() == 600 and deciles["control"].sum() == 600
+    assert deciles["share_targeted"].iloc[-1] == pytest.approx(1.0)
+    assert deciles["qini"].iloc[-1] == pytest.approx(deciles["qini_random"].iloc[-1])
     html = (out / "05_campaigns.html").read_text()
     assert "Simulated campaign" in html and "next_year is not measured" in html
+    assert "Did the targeting work?" in html and "scored before the start" in html
     assert "PosixPath" not in html and "Traceback" not in html
     # ids of the list never reach the page
     listed = pd.read_csv(tmp_path / "contacts.csv", dtype=str)["customer_id"]
@@ -366,3 +375,144 @@ def test_a_scenario_naming_an_unknown_campaign_is_a_config_error(tmp_path):
     (tmp_path / "p.yaml").write_text(text)
     with pytest.raises(ConfigError, match="campaign 'spring_2031', which is not in the campaigns: section"):
         load_params(tmp_path / "p.yaml")
+
+
+# --------------------------------------------------------------------------- scores before the start
+
+
+FHL_BGNBD_WEEKS = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL (2005a), CDNOW, weeks
+FHL_GAMMA_GAMMA = {"p": 6.25, "q": 3.74, "v": 15.44}  # FHL (2005b), CDNOW
+
+
+def _model_json(time_unit: str = "D") -> dict:
+    scale = 7.0 if time_unit == "D" else 1.0
+    params = {**FHL_BGNBD_WEEKS, "alpha": FHL_BGNBD_WEEKS["alpha"] * scale}
+    return {"time_unit": time_unit, "final": {"model": "bgnbd", "params": params, "gamma_gamma": FHL_GAMMA_GAMMA}}
+
+
+def _shop_log(seed: int = 3) -> pd.DataFrame:
+    """A daily shop: customers arrive on every day of 2024 up to the end of May, buy again at random."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(300):
+        first = dt.date(2024, 1, 1) + dt.timedelta(days=int(rng.integers(0, 150)))
+        day = first
+        while day <= END_OF_DATA:
+            rows.append((f"c{i:03d}", day, round(float(rng.gamma(4, 10)), 2)))
+            day += dt.timedelta(days=int(rng.exponential(40)) + 1)
+            if rng.random() < 0.15:
+                break
+    return pd.DataFrame(rows, columns=["customer_id", "date", "amount"])
+
+
+def test_scores_before_the_start_match_lifetimes_and_ignore_later_purchases():
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    from lifetimes.utils import summary_data_from_transaction_data
+
+    log = _shop_log()
+    got = C.pre_campaign_scores(log, START, _model_json("D"), horizon_months=12, annual_discount_rate=0.1,
+                                gross_margin=0.3)
+    # the independent way: lifetimes' summary up to the day before the start and its fitters' formulas
+    before = log[pd.to_datetime(log["date"]) < pd.Timestamp(START)].assign(date=lambda d: pd.to_datetime(d["date"]))
+    summary = summary_data_from_transaction_data(before, "customer_id", "date", "amount", freq="D",
+                                                 observation_period_end=pd.Timestamp(START) - pd.Timedelta(days=1))
+    assert sorted(got.index) == sorted(summary.index)  # customers who arrive on or after the start have no row
+    assert log["customer_id"].nunique() > len(got)
+    bgf = BetaGeoFitter()
+    bgf.params_ = pd.Series(_model_json("D")["final"]["params"])
+    expected = bgf.conditional_probability_alive(summary["frequency"], summary["recency"], summary["T"])
+    np.testing.assert_allclose(got.loc[summary.index, "p_alive"], expected, rtol=1e-9)
+    ggf = GammaGammaFitter()
+    ggf.params_ = pd.Series(FHL_GAMMA_GAMMA)
+    spend = ggf.conditional_expected_average_profit(summary["frequency"], summary["monetary_value"])
+    np.testing.assert_allclose(got.loc[summary.index, "expected_avg_value"], spend, rtol=1e-9)
+    assert got["value_risk_segment"].notna().all()
+
+    # what customers did from the start on does not enter their scores
+    later = pd.DataFrame({"customer_id": got.index[:50], "date": START, "amount": 500.0})
+    again = C.pre_campaign_scores(pd.concat([log, later]), START, _model_json("D"), 12, 0.1, 0.3)
+    pd.testing.assert_frame_equal(again, got)
+    assert C.pre_campaign_scores(log, START, {"time_unit": "D", "final": None}, 12, 0.1, 0.3) is None
+
+
+def _deciles_by_hand_frame():
+    # 8 scored customers, best predicted gain first: s1..s8; one listed customer without a score (u9)
+    ids = [f"s{i}" for i in range(1, 9)] + ["u9"]
+    group = ["treatment", "control", "treatment", "control", "treatment", "control", "treatment", "control",
+             "treatment"]
+    bought = [True, True, True, False, False, True, True, True, True]
+    frame = pd.DataFrame({"group": group, "bought": bought}, index=pd.Index(ids, name="customer_id"))
+    # ranking score = (1 - p_alive) (expected_purchases / p_alive x avg value x margin - incentive)
+    #               = 0.5 x (ep / 0.5 x 10 x 0.5 - 0) = 5 ep: falls with s1 -> s8
+    scores = pd.DataFrame({"p_alive": 0.5, "expected_purchases": [8.0, 7, 6, 5, 4, 3, 2, 1],
+                           "expected_avg_value": 10.0}, index=ids[:8])
+    return frame, scores
+
+
+def test_targeting_deciles_and_the_qini_curve_by_hand():
+    frame, scores = _deciles_by_hand_frame()
+    got = C.targeting_deciles(frame, scores, incentive_cost=0.0, gross_margin=0.5, groups=2)
+    # top half s1..s4: treated s1, s3 both bought (2/2); control s2 bought, s4 not (1/2): uplift 0.5
+    # qini(top half) = 2 - 1 x 2/2 = 1; bottom half: treated 1/2, control 2/2: uplift -0.5
+    # all 8: treated 3/4, control 3/4: qini = 3 - 3 x 4/4 = 0, so the random line is 0 throughout
+    assert got["decile"].tolist() == [1, 2]
+    assert got["treated"].tolist() == [2, 2] and got["control"].tolist() == [2, 2]
+    assert got["uplift"].tolist() == pytest.approx([0.5, -0.5])
+    assert got["share_targeted"].tolist() == pytest.approx([0.5, 1.0])
+    assert got["qini"].tolist() == pytest.approx([1.0, 0.0])
+    assert got["qini_random"].tolist() == pytest.approx([0.0, 0.0])
+    low, high = got.loc[0, ["uplift_low", "uplift_high"]]
+    assert low < 0.5 < high  # Newcomb's interval on 2 v 2 customers is wide
+    # the order of the list does not matter
+    shuffled = C.targeting_deciles(frame.iloc[::-1], scores.iloc[::-1], 0.0, 0.5, groups=2)
+    pd.testing.assert_frame_equal(shuffled, got)
+
+
+def test_a_campaign_that_works_only_on_the_highest_predicted_gain_shows_above_random():
+    """Simulated: customers' true uplift is 0.3 in the top fifth of predicted gain and 0 elsewhere, so the
+    Qini curve rises above the random line at the first deciles."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    ids = [f"k{i:05d}" for i in range(n)]
+    ep = rng.gamma(2.0, 1.0, n)
+    scores = pd.DataFrame({"p_alive": 0.5, "expected_purchases": ep, "expected_avg_value": 20.0}, index=ids)
+    top = ep >= np.quantile(ep, 0.8)
+    treated = rng.random(n) < 0.5
+    bought = rng.random(n) < 0.2 + 0.3 * (top & treated)
+    frame = pd.DataFrame({"group": np.where(treated, "treatment", "control"), "bought": bought}, index=ids)
+    got = C.targeting_deciles(frame, scores, 0.0, 0.3)
+    assert (got.loc[got["decile"] <= 2, "uplift_low"] > 0).all()
+    assert (got.loc[got["decile"] >= 4, "uplift_low"] < 0).all()
+    assert got.loc[1, "qini"] > got.loc[1, "qini_random"] + 50
+
+
+def test_the_targeting_check_is_the_difference_of_the_two_halves_uplifts():
+    frame, scores = _deciles_by_hand_frame()
+    got = C.targeting_check(frame, scores, 0.0, 0.5)
+    # upper half uplift 2/2 - 1/2 = 0.5, lower half 1/2 - 2/2 = -0.5: difference 1.0
+    assert got["scored"] == 8
+    assert got["upper_uplift"] == pytest.approx(0.5) and got["lower_uplift"] == pytest.approx(-0.5)
+    assert got["difference"] == pytest.approx(1.0)
+    assert got["verdict"] == "cannot tell"  # 2 customers per cell
+
+    # the interval against an independent computation: the difference of two independent differences of
+    # shares has variance sum p(1-p)/n over the four cells (White's HC0 in a saturated model); HC1 scales it by
+    # N/(N-4)
+    rng = np.random.default_rng(5)
+    n = 2000
+    ids = [f"k{i:05d}" for i in range(n)]
+    scores = pd.DataFrame({"p_alive": 0.5, "expected_purchases": rng.gamma(2.0, 1.0, n),
+                           "expected_avg_value": 20.0}, index=ids)
+    upper = scores["expected_purchases"].rank(ascending=False, method="first").to_numpy() <= n // 2
+    treated = rng.random(n) < 0.5
+    bought = rng.random(n) < 0.2 + 0.15 * (upper & treated)
+    frame = pd.DataFrame({"group": np.where(treated, "treatment", "control"), "bought": bought}, index=ids)
+    got = C.targeting_check(frame, scores, 0.0, 0.3)
+    cells = [upper & treated, upper & ~treated, ~upper & treated, ~upper & ~treated]
+    shares = [bought[c].mean() for c in cells]
+    assert got["difference"] == pytest.approx((shares[0] - shares[1]) - (shares[2] - shares[3]))
+    var = sum(p * (1 - p) / c.sum() for p, c in zip(shares, cells)) * n / (n - 4)
+    half = stats.norm.ppf(0.975) * math.sqrt(var)
+    assert got["difference_low"] == pytest.approx(got["difference"] - half, rel=1e-9)
+    assert got["difference_high"] == pytest.approx(got["difference"] + half, rel=1e-9)
+    assert got["verdict"] == "works"

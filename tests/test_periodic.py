@@ -27,7 +27,8 @@ from conftest import ROOT, SAMPLE
 
 TEST_KEY = "test-key-not-secret-0123456789"
 DATES = ["1998-04-30", "1998-05-31", "1998-06-30"]
-PAGES = ["01_data_and_kpis.html", "02_clv_models.html", "03_segments.html", "04_retention_roi.html"]
+PAGES = ["01_data_and_kpis.html", "02_clv_models.html", "03_segments.html", "04_retention_roi.html",
+         "05_campaigns.html"]
 
 
 # ---------------------------------------------------------------- as-of dates (hand-computed)
@@ -244,15 +245,15 @@ def test_unchanged_inputs_reuse_every_step(backfill, tmp_path):
     new = _json(run / "manifest.json")
     computing = [s for s in new["steps"] if "key" in s]
     assert [s["step"] for s in computing] == ["ingest", "01_data_and_kpis", "02_clv_models", "03_segments",
-                                              "04_retention_roi"]
+                                              "04_retention_roi", "05_campaigns"]
     assert all(s["reused"] for s in computing), [(s["step"], s["reused"]) for s in computing]
     assert new["artifacts"] == old["artifacts"]
 
 
 @pytest.mark.slow
 def test_a_changed_notebook_reruns_only_what_depends_on_it(backfill, tmp_path):
-    """Notebook 03 gets a new text cell: 03 runs again; ingest, 01, 02 are reused; 04 is reused too,
-    because 03 wrote the same artifacts as before."""
+    """Notebook 03 gets a new text cell: 03 runs again; ingest, 01, 02 are reused; 04 and 05 are reused
+    too, because 03 wrote the same artifacts as before."""
     project = tmp_path / "project"
     (project / "notebooks").mkdir(parents=True)
     for nb in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"):
@@ -274,7 +275,7 @@ def test_a_changed_notebook_reruns_only_what_depends_on_it(backfill, tmp_path):
     after = _json(run / "manifest.json")
     reused = {s["step"]: s["reused"] for s in after["steps"] if "key" in s}
     assert reused == {"ingest": True, "01_data_and_kpis": True, "02_clv_models": True, "03_segments": False,
-                      "04_retention_roi": True}
+                      "04_retention_roi": True, "05_campaigns": True}
     assert after["artifacts"] == before["artifacts"]
     assert "A sentence added by the test." in (run / "03_segments.html").read_text()
 

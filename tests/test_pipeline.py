@@ -86,7 +86,8 @@ def test_executed_notebooks_have_no_stderr_warnings_or_errors(run_dir):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             for output in cell.get("outputs", []):
-                assert output.get("output_type") != "error", (path.name, output)
+                # a page may end early on purpose (analysis.nb.end_page: page 05 without a configured campaign)
+                assert output.get("output_type") != "error" or output.get("ename") == "PageEnds", (path.name, output)
                 assert not (output.get("output_type") == "stream" and output.get("name") == "stderr"), (
                     path.name, output.get("text"))
                 text = json.dumps(output.get("data", {})) + output.get("text", "")

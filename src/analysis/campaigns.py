@@ -348,15 +348,16 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
     return row
 
 
-def balance(frame: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
+def balance(frame: pd.DataFrame, scores: pd.DataFrame | None = None, scored: str = "before the start") -> pd.DataFrame:
     """Standardised mean differences of the groups before the campaign: one row per characteristic with
-    the treated and control means, the difference in pooled standard deviations and ``flag``."""
+    the treated and control means, the difference in pooled standard deviations and ``flag``. ``scores``
+    (CLV, P(alive)) should be :func:`pre_campaign_scores` of the start; ``scored`` says when they were made."""
     data = frame[["group", "recency_days", "frequency", "revenue_before"]].copy()
     # a customer without a purchase before the start has no recency; compare the ones who have one
     columns = {"recency_days": "Days since last purchase", "frequency": "Purchases before the start",
                "revenue_before": "Revenue before the start"}
     if scores is not None:
-        for col, label in (("clv", "CLV (report's scores)"), ("p_alive", "P(alive) (report's scores)")):
+        for col, label in (("clv", f"CLV (scored {scored})"), ("p_alive", f"P(alive) (scored {scored})")):
             if col in scores.columns:
                 data[col] = scores[col].reindex(data.index).astype(float)
                 columns[col] = label
@@ -376,9 +377,10 @@ def balance(frame: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataF
 
 
 def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_end: dt.date, gross_margin: float,
-                scores: pd.DataFrame | None = None, level: float = LEVEL) -> tuple[pd.DataFrame, dict, dict]:
+                scores=None, level: float = LEVEL) -> tuple[pd.DataFrame, dict, dict]:
     """Measure every campaign. Returns ``(table, balances, not_measured)``: the rows of ``campaigns.csv``,
-    the balance table of each measured campaign, and why each other campaign was not measured."""
+    the balance table of each measured campaign, and why each other campaign was not measured.
+    ``scores``: a function ``start -> scores before the start`` (:func:`scorer`), or None."""
     known = pd.Index(purchases["customer_id"].unique())
     rows, balances, skipped = [], {}, {}
     for campaign in campaigns:
@@ -389,7 +391,7 @@ def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_
             continue
         frame = outcomes(contacts, purchases, campaign.start, min(campaign.end, observation_end))
         row = measure(campaign, frame, gross_margin, observation_end, level)
-        table = balance(frame, scores)
+        table = balance(frame, scores(campaign.start) if scores is not None else None)
         row["balance_flagged"] = ", ".join(table.loc[table["flag"], "characteristic"]) if len(table) else ""
         if row["balance_flagged"]:
             row["verdict"] = "cannot tell"
@@ -399,6 +401,183 @@ def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_
         rows.append(row)
         balances[campaign.name] = table
     return pd.DataFrame(rows), balances, skipped
+
+
+# --------------------------------------------------------------------------- scores before the start
+
+
+def pre_campaign_scores(purchases, start: dt.date, model: dict, horizon_months: int, annual_discount_rate: float,
+                        gross_margin: float, segment_params=None) -> pd.DataFrame | None:
+    """Each customer's scores on the day before ``start``, from their purchases before it: P(alive), expected
+    purchases over ``horizon_months``, expected order value, CLV and the value x risk segment.
+
+    The run's fitted parameters (``model.json``'s ``final`` model and Gamma-Gamma) are applied to each
+    customer's history up to the day before the start, so nothing a customer did during the campaign enters
+    their score. (The parameters describe the whole customer base; they were estimated on the run's full
+    period.) ``purchases``: a Parquet path or a frame with customer_id, date, amount. Returns None when the
+    run has no fitted model; customers whose first purchase is on or after the start have no row."""
+    from analysis.clv import customer_lifetime_value
+    from analysis.models import FittedModel, GammaGammaFit
+    from analysis.segments import value_risk_segments
+    from analysis.summary import rfm_summary
+
+    final = (model or {}).get("final")
+    if not final or not final.get("params") or not final.get("gamma_gamma"):
+        return None
+    summary = rfm_summary(purchases, start - dt.timedelta(days=1), model["time_unit"])
+    if summary.empty:
+        return pd.DataFrame(columns=["p_alive", "expected_purchases", "expected_avg_value", "clv",
+                                     "value_risk_segment"])
+    fitted = FittedModel(name=final["model"], params=dict(final["params"]), loglik=math.nan, aic=math.nan,
+                         bic=math.nan, n_customers=len(summary), ci={}, cov_log=np.zeros((0, 0)),
+                         time_unit=model["time_unit"])
+    spend = GammaGammaFit(params=dict(final["gamma_gamma"]), loglik=math.nan, aic=math.nan, bic=math.nan,
+                          n_customers=0, ci={}, cov_log=np.zeros((0, 0)), correlation={})
+    scores = customer_lifetime_value(summary[["frequency", "recency", "T", "monetary_value"]], fitted, spend,
+                                     horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
+                                     gross_margin=gross_margin, n_draws=0).customers
+    scores = scores[["p_alive", "expected_purchases", "expected_avg_value", "clv"]].copy()
+    scores["value_risk_segment"] = value_risk_segments(scores, segment_params)["value_risk_segment"]
+    return scores
+
+
+def scorer(params, purchases, model: dict | None):
+    """``start -> pre_campaign_scores(...)`` for a run (its ``clv:`` and ``segments:`` settings), computed once
+    per start date; returns None for every date when the run has no fitted model."""
+    cache: dict[dt.date, pd.DataFrame | None] = {}
+
+    def at(start: dt.date) -> pd.DataFrame | None:
+        if start not in cache:
+            cache[start] = pre_campaign_scores(purchases, start, model, params.clv.horizon_months,
+                                               params.clv.annual_discount_rate, params.clv.gross_margin,
+                                               params.segments)
+        return cache[start]
+    return at
+
+
+# --------------------------------------------------------------------------- did targeting work
+
+
+def targeting_deciles(frame: pd.DataFrame, scores: pd.DataFrame, incentive_cost: float, gross_margin: float,
+                      level: float = LEVEL, groups: int = 10) -> pd.DataFrame:
+    """Uplift by decile of the kit's predicted gain from keeping each listed customer, with a Qini curve.
+
+    The predicted gain is :func:`analysis.roi.customer_economics`' ``ranking_score`` from the scores before
+    the start: chance of being lost x (margin if kept - incentive), the quantity the campaign page ranks
+    customers by (for any uplift it orders them as the expected incremental profit does). Customers with no
+    score (no purchase before the start) are left out. Decile 1 holds the highest predicted gain; ties are
+    broken by customer id, so the deciles do not depend on the order of the list.
+
+    Columns: ``decile``, ``treated``, ``control``, the shares who bought and the ``uplift`` with its
+    interval (Newcomb), and the Qini curve at the decile's lower edge: ``share_targeted`` (share of the scored
+    customers in deciles 1..d), ``qini`` = treated buyers - control buyers x treated/control, both counted
+    in deciles 1..d (incremental buyers had the campaign reached only those), and ``qini_random``, the same
+    for a random choice of that share (Radcliffe 2007)."""
+    columns = ["decile", "treated", "control", "bought_share_treated", "bought_share_control", "uplift",
+               "uplift_low", "uplift_high", "share_targeted", "qini", "qini_random"]
+    order = _by_predicted_gain(frame, scores, incentive_cost, gross_margin)
+    if order.empty:
+        return pd.DataFrame(columns=columns)
+    groups = min(groups, len(order))
+    order["decile"] = np.arange(len(order)) * groups // len(order) + 1
+    treated = (order["group"] == "treatment").to_numpy()
+    bought = order["bought"].to_numpy(bool)
+    total_qini = _qini(treated, bought)
+    rows = []
+    for d, part in order.groupby("decile", sort=True):
+        t, c = part[part["group"] == "treatment"], part[part["group"] == "control"]
+        row = {"decile": int(d), "treated": len(t), "control": len(c),
+               "bought_share_treated": t["bought"].mean() if len(t) else math.nan,
+               "bought_share_control": c["bought"].mean() if len(c) else math.nan}
+        if len(t) >= 2 and len(c) >= 2:
+            row["uplift"], row["uplift_low"], row["uplift_high"] = uplift_interval(
+                int(t["bought"].sum()), len(t), int(c["bought"].sum()), len(c), level)
+        else:
+            row["uplift"] = row["uplift_low"] = row["uplift_high"] = math.nan
+        upto = (order["decile"] <= d).to_numpy()
+        row["share_targeted"] = float(upto.mean())
+        row["qini"] = _qini(treated[upto], bought[upto])
+        row["qini_random"] = row["share_targeted"] * total_qini
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _by_predicted_gain(frame: pd.DataFrame, scores: pd.DataFrame, incentive_cost: float,
+                       gross_margin: float) -> pd.DataFrame:
+    """The scored customers of ``frame``, highest predicted gain first (ties by customer id)."""
+    from analysis.roi import BestNTarget, Scenario, customer_economics
+
+    scored = (frame.join(scores[["p_alive", "expected_purchases", "expected_avg_value"]], how="inner")
+              .rename_axis("customer_id"))
+    if scored.empty:
+        return scored
+    economics = customer_economics(scored, Scenario(
+        name="measured", target=BestNTarget(best_n=1), cost_per_contact=0.0, incentive_cost=incentive_cost,
+        uplift=1.0, gross_margin=gross_margin))
+    return (scored.assign(_score=economics["ranking_score"], _id=scored.index)
+            .sort_values(["_score", "_id"], ascending=[False, True], kind="mergesort"))
+
+
+def targeting_check(frame: pd.DataFrame, scores: pd.DataFrame, incentive_cost: float, gross_margin: float,
+                    level: float = LEVEL) -> dict:
+    """Did the customers with the higher predicted gain respond more? The uplift among the upper half of the
+    scored listed customers (ranked as in :func:`targeting_deciles`) minus the uplift among the lower half,
+    with its interval: the interaction coefficient of the linear probability model ``bought ~ treated *
+    upper``, fitted by statsmodels' OLS with heteroscedasticity-robust (HC1) standard errors; the coefficient
+    is exactly that difference of the two uplifts. ``verdict``: ``"works"`` when the whole interval is above
+    zero, ``"works the wrong way"`` when below, else ``"cannot tell"``."""
+    import statsmodels.api as sm
+
+    order = _by_predicted_gain(frame, scores, incentive_cost, gross_margin)
+    out = {"scored": len(order), "upper_uplift": math.nan, "lower_uplift": math.nan, "difference": math.nan,
+           "difference_low": math.nan, "difference_high": math.nan, "verdict": "cannot tell"}
+    upper = np.arange(len(order)) < len(order) // 2
+    treated = (order["group"] == "treatment").to_numpy()
+    bought = order["bought"].to_numpy(float)
+    cells = [(treated & upper), (~treated & upper), (treated & ~upper), (~treated & ~upper)]
+    if min(int(c.sum()) for c in cells) < 2:
+        return out
+    out["upper_uplift"] = float(bought[cells[0]].mean() - bought[cells[1]].mean())
+    out["lower_uplift"] = float(bought[cells[2]].mean() - bought[cells[3]].mean())
+    design = np.column_stack([np.ones(len(order)), treated, upper, treated & upper]).astype(float)
+    fit = sm.OLS(bought, design).fit(cov_type="HC1")
+    low, high = fit.conf_int(alpha=1 - level)[3]
+    out.update(difference=float(fit.params[3]), difference_low=float(low), difference_high=float(high))
+    if out["difference_low"] > 0:
+        out["verdict"] = "works"
+    elif out["difference_high"] < 0:
+        out["verdict"] = "works the wrong way"
+    return out
+
+
+def _qini(treated: np.ndarray, bought: np.ndarray) -> float:
+    """Treated buyers - control buyers x (treated / control): the incremental buyers among the treated."""
+    n_t, n_c = int(treated.sum()), int((~treated).sum())
+    k_t, k_c = int((bought & treated).sum()), int((bought & ~treated).sum())
+    if n_c == 0:
+        return math.nan
+    return k_t - k_c * n_t / n_c
+
+
+def plot_qini(deciles: pd.DataFrame, ax=None):
+    """Incremental buyers had the campaign reached only the customers with the highest predicted gain,
+    against a random choice of as many customers."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.6))
+    x = np.concatenate([[0.0], deciles["share_targeted"].to_numpy(float)])
+    ax.plot(x, np.concatenate([[0.0], deciles["qini"].to_numpy(float)]), marker="o", color="#0173b2",
+            label="Highest predicted gain first")
+    ax.plot(x, np.concatenate([[0.0], deciles["qini_random"].to_numpy(float)]), linestyle="--", color="#949494",
+            label="Random choice")
+    ax.axhline(0, color="#333333", linewidth=0.8)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel("Share of the listed customers reached, highest predicted gain first")
+    ax.set_ylabel("Incremental buyers")
+    ax.legend(frameon=False, loc="best")
+    return ax
 
 
 # --------------------------------------------------------------------------- a simulated campaign
@@ -438,6 +617,7 @@ def by_segment(frame: pd.DataFrame, segments: pd.Series, level: float = LEVEL) -
 def plot_shares(row: dict, ax=None):
     """Share who bought in the window, treated vs control, with the 95% intervals."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import PercentFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
@@ -448,7 +628,7 @@ def plot_shares(row: dict, ax=None):
     err = np.array([[s - lo for s, lo in zip(shares, lows)], [hi - s for s, hi in zip(shares, highs)]])
     ax.barh(names, shares, xerr=err, color=["#0173b2", "#949494"], capsize=6)
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))  # picks the decimals the tick spacing needs
     ax.set_xlabel(f"Share who bought between {row['start']} and {row['end']}")
     ax.grid(axis="y", visible=False)
     return ax
@@ -468,7 +648,7 @@ def scenario_uplift(row: dict) -> tuple[float, float, float]:
     return clip(row["uplift"]), clip(row["uplift_low"]), clip(row["uplift_high"])
 
 
-def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, scores: pd.DataFrame | None = None):
+def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, scores=None):
     """The ``roi:`` section with every ``uplift: {measured: <campaign>}`` replaced by the measured uplift.
 
     Returns ``(roi_params, sources, ranges)``: ``sources`` says, per scenario, where its uplift came from

@@ -157,13 +157,15 @@ def fmt_money(value: float | None, currency: str = "$", decimals: int = 0) -> st
     """1234.5 -> '$1,235'; negative values as '-$1,235'."""
     if value is None:
         return "n/a"
+    value = round(value, decimals) + 0.0  # a value that rounds to zero is shown without a sign
     sign = "-" if value < 0 else ""
     return f"{sign}{currency}{abs(value):,.{decimals}f}"
 
 
 def fmt_pct(value: float | None, decimals: int = 1) -> str:
     """0.1234 -> '12.3%'."""
-    return "n/a" if value is None else f"{100 * value:,.{decimals}f}%"
+    # + 0.0: a share that rounds to zero is "0.0%", not "-0.0%"
+    return "n/a" if value is None else f"{round(100 * value, decimals) + 0.0:,.{decimals}f}%"
 
 
 def fmt_num(value: float | None, decimals: int = 2) -> str:
