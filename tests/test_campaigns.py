@@ -263,7 +263,13 @@ def test_the_bundled_simulated_campaign_fits_the_sample_data():
 @pytest.mark.slow
 def test_page_05_and_its_artifacts_in_a_real_run(tmp_path):
     ids = pd.read_csv(SAMPLE / "cdnow_sample.csv", dtype={"customer_id": str})["customer_id"].unique()
-    C.simulate_contact_list(ids, 600, seed=1).to_csv(tmp_path / "contacts.csv", index=False)
+    contacts = C.simulate_contact_list(ids, 600, seed=1)
+    # treated customers contacted over the first two weeks, one in ten with no contact date (not reached)
+    treated = (contacts["group"] == "treatment").to_numpy()
+    day = np.arange(len(contacts)) % 14
+    contacts["sent_on"] = np.where(treated & (np.arange(len(contacts)) % 10 != 0),
+                                   [(dt.date(1998, 2, 1) + dt.timedelta(days=int(d))).isoformat() for d in day], "")
+    contacts.to_csv(tmp_path / "contacts.csv", index=False)
     params = tmp_path / "params.yaml"
     params.write_text(f"""
 data:
@@ -277,6 +283,7 @@ models:
 campaigns:
   - name: test_campaign
     path: {tmp_path / 'contacts.csv'}
+    columns: {{contact_date: sent_on}}
     start: 1998-02-01
     window_days: 120
     cost_per_contact: 1.0
@@ -309,6 +316,8 @@ campaigns:
     html = (out / "05_campaigns.html").read_text()
     assert "Simulated campaign" in html and "next_year is not measured" in html
     assert "Did the targeting work?" in html and "scored before the start" in html
+    assert "Contacts went out from 1998-02-01 to 1998-02-14" in html
+    assert row["treated_without_contact_date"] == int((treated & (np.arange(len(contacts)) % 10 == 0)).sum())
     assert "PosixPath" not in html and "Traceback" not in html
     # ids of the list never reach the page
     listed = pd.read_csv(tmp_path / "contacts.csv", dtype=str)["customer_id"]
@@ -326,7 +335,7 @@ campaigns:
     assert (out / "05_campaigns.html").read_bytes() == before
 
     # a list of another data set's customers is not measured, and the page says why
-    (tmp_path / "contacts.csv").write_text("customer_id,group\n99999,treatment\n99998,control\n")
+    (tmp_path / "contacts.csv").write_text("customer_id,group,sent_on\n99999,treatment,\n99998,control,\n")
     result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"], cwd=ROOT,
                             capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -516,3 +525,57 @@ def test_the_targeting_check_is_the_difference_of_the_two_halves_uplifts():
     assert got["difference_low"] == pytest.approx(got["difference"] - half, rel=1e-9)
     assert got["difference_high"] == pytest.approx(got["difference"] + half, rel=1e-9)
     assert got["verdict"] == "works"
+
+
+# --------------------------------------------------------------------------- contact dates
+
+
+@pytest.mark.parametrize("rows, words", [
+    ([("a", "treatment", "2024-03-05"), ("b", "control", "2024-03-05")],
+     ["contact date for 1 control", "row 2 of 2", "leave their contact date empty"]),
+    ([("a", "treatment", "2024-02-20"), ("b", "control", "")],
+     ["1 contact(s) before the campaign start 2024-03-01", "first on 2024-02-20", "Set campaigns[].start"]),
+    ([("a", "treatment", "2024-06-15"), ("b", "control", "")],
+     ["after the last day of the measurement window 2024-05-29", "last on 2024-06-15", "window_days"]),
+    ([("a", "treatment", "05-03-2024"), ("b", "treatment", "soon"), ("c", "control", "")],
+     ["dates written YYYY-MM-DD", "2 of 3 rows", "'05-03-2024'", "'soon'"]),
+])
+def test_contact_dates_are_checked(tmp_path, rows, words):
+    campaign = _campaign(_write(tmp_path, rows, header="customer_id,group,sent_on"),
+                         columns={"contact_date": "sent_on"})
+    with pytest.raises(DataValidationError) as err:
+        C.read_contacts(campaign)
+    for word in words:
+        assert word in str(err.value), str(err.value)
+
+
+def test_contact_dates_are_reported_and_do_not_move_the_window(tmp_path):
+    # t0 contacted on the start day, t1 on day 10, t2 never (empty date); t1 bought on day 5, before its
+    # contact but inside the window: it counts (the window is the campaign's, intent to treat)
+    path = _write(tmp_path, [("t0", "treatment", "2024-03-01"), ("t1", "treatment", "2024-03-10T14:30:00"),
+                             ("t2", "treatment", ""), ("c0", "control", ""), ("c1", "control", "")],
+                  header="customer_id,group,sent_on")
+    campaign = _campaign(path, columns={"contact_date": "sent_on"})
+    contacts = C.read_contacts(campaign)
+    assert contacts["contact_date"].isna().tolist() == [False, False, True, True, True]
+    purchases = pd.DataFrame([("t1", dt.date(2024, 3, 5), 20.0), ("c0", dt.date(2024, 3, 20), 10.0)],
+                             columns=["customer_id", "date", "amount"])
+    frame = C.outcomes(contacts, purchases, campaign.start, campaign.end)
+    assert frame.loc["t1", "bought"] and frame["bought"].sum() == 2
+    row = C.measure(campaign, frame, 0.3, END_OF_DATA)
+    assert (row["first_contact"], row["last_contact"]) == ("2024-03-01", "2024-03-10")
+    assert row["treated_without_contact_date"] == 1
+    # the same list without the contact-date column measures the same
+    plain = C.measure(campaign.model_copy(update={"columns": C.ContactColumns()}),
+                      C.outcomes(C.read_contacts(_campaign(path)), purchases, campaign.start, campaign.end),
+                      0.3, END_OF_DATA)
+    assert plain["uplift"] == row["uplift"] and "first_contact" not in plain
+
+
+def test_contact_dates_from_parquet(tmp_path):
+    path = tmp_path / "list.parquet"
+    pd.DataFrame({"customer_id": ["a", "b"], "group": ["treatment", "control"],
+                  "sent_on": pd.to_datetime(["2024-03-02 09:00", None]).tz_localize("UTC")}).to_parquet(path)
+    contacts = C.read_contacts(_campaign(path, columns={"contact_date": "sent_on"}))
+    assert contacts.loc["a", "contact_date"] == pd.Timestamp("2024-03-02")
+    assert pd.isna(contacts.loc["b", "contact_date"])

@@ -3,7 +3,9 @@
 A campaign is a contact list (customer id, group ``treatment`` or ``control``, optionally the contact
 date and whether the incentive was redeemed), a start date and a measurement window. The outcome of each
 listed customer is read from the run's transaction log (``purchases.parquet``): did they buy in the window,
-and for how much. Treated and control customers are compared:
+and for how much. The window is the campaign's, for every listed customer (intent to treat): contact dates,
+when given, are checked (treated rows only, inside the window) and reported, not used to move the window.
+Treated and control customers are compared:
 
 - share who bought, and the uplift (treated - control) with a 95% interval (Newcomb's hybrid score
   interval, ``statsmodels.stats.proportion.confint_proportions_2indep``);
@@ -164,7 +166,49 @@ def read_contacts(campaign: Campaign, known_ids: pd.Index | None = None) -> pd.D
                                       f" {int(bad.sum()):,} of {n:,} rows are not ({rows_of(bad)}), e.g."
                                       f" {format_examples(raw.loc[bad, cols.redeemed])}.")
         out["redeemed"] = text.map(truth).to_numpy(dtype=bool)
+    if cols.contact_date:
+        out["contact_date"] = _contact_dates(campaign, raw[cols.contact_date], group, where).to_numpy()
     return out
+
+
+def _contact_dates(campaign: Campaign, column: pd.Series, group: pd.Series, where: str) -> pd.Series:
+    """The contact date of each row (NaT where empty), checked: readable (YYYY-MM-DD, a time of day is
+    allowed), only on treated rows (a control customer is not contacted), and within the measurement window
+    (a contact before the start means the configured start is wrong; one after the window cannot change its
+    outcome). An empty date on a treated row is allowed: that customer stays treated (intent to treat)."""
+    name, n = campaign.columns.contact_date, len(column)
+    if pd.api.types.is_datetime64_any_dtype(column):
+        dates = column.dt.tz_localize(None) if getattr(column.dt, "tz", None) else column
+        dates = pd.Series(dates.dt.normalize().to_numpy(), index=group.index)
+    else:
+        text = column.astype(str).str.strip()
+        empty = text.eq("") | text.str.lower().isin(["nan", "nat", "none", "null"])
+        dates = pd.Series(pd.to_datetime(text.where(~empty), format="ISO8601", errors="coerce").to_numpy(),
+                          index=group.index).dt.normalize()
+        bad = ~empty & dates.isna()
+        if bad.any():
+            raise DataValidationError(f"{where}: column {name!r} must hold dates written YYYY-MM-DD; {int(bad.sum()):,}"
+                                      f" of {n:,} rows are not ({rows_of(bad)}), e.g. {format_examples(column[bad])}.")
+    control = group.eq("control") & dates.notna()
+    if control.any():
+        raise DataValidationError(f"{where}: column {name!r} gives a contact date for {int(control.sum()):,} control"
+                                  f" customer(s) ({rows_of(control)}). The control group is the one that was not"
+                                  " contacted: leave their contact date empty, or put those customers in the"
+                                  " treatment group.")
+    start, end = pd.Timestamp(campaign.start), pd.Timestamp(campaign.end)
+    early = dates < start
+    if early.any():
+        raise DataValidationError(f"{where}: column {name!r} has {int(early.sum()):,} contact(s) before the campaign"
+                                  f" start {campaign.start.isoformat()} ({rows_of(early)}), the first on"
+                                  f" {dates[early].min().date().isoformat()}. Set campaigns[].start to the first"
+                                  " contact day: purchases between the contact and the start would be missed.")
+    late = dates > end
+    if late.any():
+        raise DataValidationError(f"{where}: column {name!r} has {int(late.sum()):,} contact(s) after the last day of"
+                                  f" the measurement window {campaign.end.isoformat()} ({rows_of(late)}), the last on"
+                                  f" {dates[late].max().date().isoformat()}. A contact after the window cannot change"
+                                  " its outcome: set campaigns[].window_days to cover every contact.")
+    return dates
 
 
 def unknown_ids(campaign: Campaign, listed: pd.Index, known_ids: pd.Index) -> str | None:
@@ -345,6 +389,11 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
         "cost_per_incremental_customer_high": per_retained[2],
         "control_group_needed": needed, "verdict": said, "why": why, "interval_level": level,
     })
+    if "contact_date" in t.columns:
+        contacted = pd.to_datetime(t["contact_date"]).dropna()
+        row.update({"first_contact": contacted.min().date().isoformat() if len(contacted) else None,
+                    "last_contact": contacted.max().date().isoformat() if len(contacted) else None,
+                    "treated_without_contact_date": int(n_t - len(contacted))})
     return row
 
 
