@@ -211,16 +211,27 @@ def _contact_dates(campaign: Campaign, column: pd.Series, group: pd.Series, wher
     return dates
 
 
+#: A list whose ids are mostly missing from the purchases belongs to other data and is not measured. A few
+#: missing ids are customers with nothing left to count (every purchase returned under ``returns: net``, zero
+#: amounts dropped): they are measured as customers who did not buy, and the page counts them.
+MAX_UNKNOWN_SHARE = 0.5
+
+
 def unknown_ids(campaign: Campaign, listed: pd.Index, known_ids: pd.Index) -> str | None:
-    """What is wrong when ids of the list are not in the transaction log (counted and located by row, never
-    shown: they are customer ids), or None."""
+    """Why the list does not fit the transaction log when more than :data:`MAX_UNKNOWN_SHARE` of its ids have
+    no purchase there (counted and located by row, never shown: they are customer ids), else None."""
     unknown = ~listed.isin(known_ids)
-    if not unknown.any():
+    if not unknown.any() or unknown.mean() <= MAX_UNKNOWN_SHARE:
         return None
     return (f"{int(unknown.sum()):,} of {len(listed):,} customer ids in column {campaign.columns.customer_id!r} are"
             f" not in the transaction log ({rows_of(unknown)}). Check that the list and the transaction file use the"
             " same ids (leading zeros, prefixes); a campaign from another data set (such as the simulated one of"
             " the bundled sample in params/default.yaml) does not belong in this configuration's campaigns:")
+
+
+def missing_ids(listed: pd.Index, known_ids: pd.Index) -> int:
+    """How many listed customers have no purchase in the transaction log (measured as not buying)."""
+    return int((~listed.isin(known_ids)).sum())
 
 
 def check_dates(campaign: Campaign, observation_end: dt.date) -> str | None:
@@ -248,6 +259,7 @@ def outcomes(contacts: pd.DataFrame, purchases: pd.DataFrame, start: dt.date, en
     frame = contacts.copy()
     frame["revenue"] = revenue.reindex(frame.index).fillna(0.0).astype(float)
     frame["bought"] = frame.index.isin(inside["customer_id"])
+    frame["in_log"] = frame.index.isin(p["customer_id"])  # False: no purchase at all in the data
     b = before.assign(date=pd.to_datetime(before["date"])).groupby("customer_id")
     frame["frequency"] = b.size().reindex(frame.index).fillna(0).astype(float)
     last = b["date"].max().reindex(frame.index)
@@ -353,6 +365,11 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
             why = "even the low end of the interval of the measured return is above zero"
         elif said == "did not pay off":
             why = "even the high end of the interval of the measured return is below zero"
+        elif up_low > 0 or up_high < 0:
+            why = (f"{'more' if up_low > 0 else 'fewer'} treated customers bought than control customers (the"
+                   " interval of the uplift in buyers is clear of zero), but the interval of the measured return runs"
+                   " from a loss to a gain: what customers spend varies too much from one to the next to tell"
+                   " whether the extra margin covered the cost")
         else:
             why = ("the interval of the measured return runs from a loss to a gain: the difference between the"
                    " groups is within what chance alone gives")
@@ -389,6 +406,7 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
         "cost_per_incremental_customer_high": per_retained[2],
         "control_group_needed": needed, "verdict": said, "why": why, "interval_level": level,
     })
+    row["listed_without_purchases"] = int((~frame["in_log"]).sum()) if "in_log" in frame else 0
     if "contact_date" in t.columns:
         contacted = pd.to_datetime(t["contact_date"]).dropna()
         row.update({"first_contact": contacted.min().date().isoformat() if len(contacted) else None,

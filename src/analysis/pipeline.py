@@ -822,9 +822,12 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                 contacts = campaign_lists.read_contacts(campaign)
                 late = (campaign_lists.unknown_ids(campaign, contacts.index, known)
                         or campaign_lists.check_dates(campaign, dt.date.fromisoformat(dates["observation_end"])))
+                missing = campaign_lists.missing_ids(contacts.index, known)
                 _say(f"      campaign {campaign.name}: {int((contacts['group'] == 'treatment').sum()):,} treated,"
                      f" {int((contacts['group'] == 'control').sum()):,} control"
-                     + (f"; not measured: {late}" if late else ""))
+                     + (f"; not measured: {late}" if late else
+                        f"; {missing:,} listed customers have no purchase in these data (measured as not buying)"
+                        if missing else ""))
         if out is None:
             out = reports_root / dates["observation_end"]
             check_output_folder(out, project_dir, input_files(params))
