@@ -42,7 +42,8 @@ def test_conda_pins_match_the_lock_file():
 
 
 def test_core_packages_are_pinned_in_both():
-    core = {"jupyterlab", "papermill", "pandas", "lifetimes", "seaborn", "nbconvert", "ipykernel", "duckdb"}
+    core = {"jupyterlab", "papermill", "pandas", "lifetimes", "seaborn", "nbconvert", "ipykernel", "duckdb", "babel",
+            "statsmodels"}
     assert core <= set(_lock()), core - set(_lock())
     assert core <= set(_conda()), core - set(_conda())
 

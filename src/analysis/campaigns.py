@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from analysis import fmt
 from analysis.errors import DataValidationError, format_examples, rows_of
 
 LEVEL = 0.95
@@ -374,8 +375,8 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
             why = ("the interval of the measured return runs from a loss to a gain: the difference between the"
                    " groups is within what chance alone gives")
             if needed is not None and needed > min(n_t, n_c):
-                why += (f"; to tell a difference of this size, each group needs about {needed:,} customers"
-                        f" (it has {min(n_t, n_c):,})")
+                why += (f"; to tell a difference of this size, each group needs about {fmt.current().integer(needed)}"
+                        f" customers (it has {fmt.current().integer(min(n_t, n_c))})")
     row = {
         "campaign": campaign.name, "label": campaign.title, "simulated": campaign.simulated,
         "start": campaign.start.isoformat(), "end": end.isoformat(),
@@ -630,7 +631,6 @@ def plot_qini(deciles: pd.DataFrame, ax=None):
     """Incremental buyers had the campaign reached only the customers with the highest predicted gain,
     against a random choice of as many customers."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import PercentFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.6))
@@ -640,7 +640,7 @@ def plot_qini(deciles: pd.DataFrame, ax=None):
     ax.plot(x, np.concatenate([[0.0], deciles["qini_random"].to_numpy(float)]), linestyle="--", color="#949494",
             label="Random choice")
     ax.axhline(0, color="#333333", linewidth=0.8)
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.xaxis.set_major_formatter(fmt.current().tick_percent(decimals=0))
     ax.set_xlabel("Share of the listed customers reached, highest predicted gain first")
     ax.set_ylabel("Incremental buyers")
     ax.legend(frameon=False, loc="best")
@@ -684,7 +684,6 @@ def by_segment(frame: pd.DataFrame, segments: pd.Series, level: float = LEVEL) -
 def plot_shares(row: dict, ax=None):
     """Share who bought in the window, treated vs control, with the 95% intervals."""
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import PercentFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
@@ -695,7 +694,7 @@ def plot_shares(row: dict, ax=None):
     err = np.array([[s - lo for s, lo in zip(shares, lows)], [hi - s for s, hi in zip(shares, highs)]])
     ax.barh(names, shares, xerr=err, color=["#0173b2", "#949494"], capsize=6)
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))  # picks the decimals the tick spacing needs
+    ax.xaxis.set_major_formatter(fmt.current().tick_percent(decimals=None))  # decimals as the spacing needs
     ax.set_xlabel(f"Share who bought between {row['start']} and {row['end']}")
     ax.grid(axis="y", visible=False)
     return ax
@@ -737,7 +736,7 @@ def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, s
             point, low, high = scenario_uplift(rows[name])
             ranges[s.name] = (low, point, high)
             sources[s.name] = (f"measured by campaign {rows[name]['label']} against its control group"
-                               f" (95% interval {low:.1%} to {high:.1%})")
+                               f" (95% interval {fmt.current().percent(low)} to {fmt.current().percent(high)})")
             if rows[name]["verdict"] == "cannot tell" and rows[name].get("balance_flagged"):
                 sources[s.name] += "; its groups were not alike before the campaign, so treat it with care"
         else:

@@ -178,7 +178,18 @@ class ReportParams(_Strict):
 
     title: str = "Customer retention and lifetime value"
     language: Literal["en", "nl"] = "en"
-    currency: str = "$"
+    currency: str | None = Field(
+        default=None, description="ISO 4217 code (EUR, USD, GBP, ...) or one of the symbols $ € £ ¥; written as the"
+        " report language writes it (nl: € 1.234, en: €1,234). null: EUR for nl, USD for en.")
+
+    @field_validator("currency", mode="after")
+    @classmethod
+    def _known_currency(cls, value: str | None) -> str | None:
+        from analysis.fmt import currency_code
+
+        if value is not None:
+            currency_code(value)  # raises ValueError with what is accepted
+        return value
 
 
 class PrivacyParams(_Strict):

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
+from analysis import fmt
 from analysis.config import RunParams
 from analysis.errors import KitError, format_examples
 from analysis.i18n import translate, translate_figure
@@ -295,7 +296,7 @@ def _fmt(value: float | None, spec: KpiSpec, currency: str) -> str:
 def _fmt_change(delta: float, spec: KpiSpec, currency: str, lang: str) -> str:
     """The size of a change, without sign: '1.2 points', '$3.40', '1,234'."""
     if spec.unit == "share":
-        return _say("points", lang, value=f"{100 * abs(delta):,.1f}")
+        return _say("points", lang, value=fmt.current().points(abs(delta)))
     return _fmt(abs(delta), spec, currency)
 
 
@@ -548,7 +549,7 @@ def kpi_trend(run_dirs: Sequence[Path]) -> pd.DataFrame:
     return trend.sort_values("observation_end", ignore_index=True)
 
 
-def plot_kpi_trend(trend: pd.DataFrame, currency: str = "$", lang: str = "en") -> "Figure":
+def plot_kpi_trend(trend: pd.DataFrame, currency: str | None = None, lang: str = "en") -> "Figure":
     """Four small panels: retention rate, churn rate, active customers and total expected value per run.
 
     Parameters
@@ -556,9 +557,10 @@ def plot_kpi_trend(trend: pd.DataFrame, currency: str = "$", lang: str = "en") -
     trend
         Output of :func:`kpi_trend` (one run is enough).
     currency
-        Prefix of money values.
+        A ``report.currency`` value (ISO code or symbol); None: the language's default.
     lang
-        ``"en"`` or ``"nl"``: labels are translated with :func:`analysis.i18n.translate_figure`.
+        ``"en"`` or ``"nl"``: labels are translated with :func:`analysis.i18n.translate_figure`, numbers and
+        dates written as the language writes them (:mod:`analysis.fmt`).
 
     Returns
     -------
@@ -566,21 +568,20 @@ def plot_kpi_trend(trend: pd.DataFrame, currency: str = "$", lang: str = "en") -
         A new figure (not registered with pyplot); nothing is saved or shown.
     """
     import matplotlib.dates as mdates
-    import matplotlib.ticker as mticker
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
 
+    f = fmt.Formatter(lang, fmt.currency_code(currency, lang))
     dates = pd.to_datetime(trend["observation_end"])
     fig = Figure(figsize=(10, 6.2), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True)
-    money = mticker.FuncFormatter(lambda v, _: fmt_money(v, currency))
     share_label = "share of last period's buyers (%)"
     panels = [  # a formatter belongs to one axis: one instance per panel
-        ("retention_rate", "Retention rate", share_label, mticker.PercentFormatter(1.0, decimals=1), fmt_pct),
-        ("churn_rate", "Churn rate", share_label, mticker.PercentFormatter(1.0, decimals=1), fmt_pct),
-        ("active_customers", "Active customers", "customers (count)", mticker.FuncFormatter(lambda v, _: fmt_int(v)),
-         fmt_int),
-        ("total_expected_value", "Total expected customer value", f"expected value ({currency})", money,
-         lambda v: fmt_money(v, currency)),
+        ("retention_rate", "Retention rate", share_label, f.tick_percent(decimals=1), f.percent),
+        ("churn_rate", "Churn rate", share_label, f.tick_percent(decimals=1), f.percent),
+        ("active_customers", "Active customers", "customers (count)", f.tick_integer(), f.integer),
+        ("total_expected_value", "Total expected customer value", f"expected value ({f.symbol()})", f.tick_money(),
+         f.money),
     ]
     for ax, (column, title, ylabel, formatter, label_of) in zip(axes.flat, panels):
         values = trend[column].astype(float)
@@ -603,7 +604,7 @@ def plot_kpi_trend(trend: pd.DataFrame, currency: str = "$", lang: str = "en") -
         for ax in axes.flat:
             ax.set_xlim(dates.iloc[0] - pd.Timedelta(days=20), dates.iloc[0] + pd.Timedelta(days=20))
     for ax in axes[1]:
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f.date(mdates.num2date(v))))
         ax.set_xlabel("report date (data up to)")
         for label in ax.get_xticklabels():
             label.set_rotation(30)
@@ -817,6 +818,12 @@ def section_html(comparison: dict | None, stage: str, params: RunParams,
     """
     if stage not in STAGES:
         raise ValueError(f"Unknown stage {stage!r}; expected one of {STAGES}")
+    with fmt.using(params.report.language, params.report.currency):
+        return _section_html(comparison, stage, params, pseudonym, trend)
+
+
+def _section_html(comparison: dict | None, stage: str, params: RunParams, pseudonym: Callable[[str], str] | None,
+                  trend: pd.DataFrame | None) -> str:
     lang, currency = params.report.language, params.report.currency
     show_trend = stage in ("summary", "01_data_and_kpis")
     if comparison is None:

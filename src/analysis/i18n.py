@@ -236,6 +236,8 @@ NL_PATTERNS: list[tuple[str, str]] = [
     (r"^Scenario (.+): ROI (.+), (.+) customers contacted\.$", r"Scenario \1: ROI \2, \3 klanten benaderd."),
     (r"^Share who bought between (\S+) and (\S+)$", r"Aandeel dat kocht van \1 tot en met \2"),
     (r"^Next (\d+%)$", r"Volgende \1"),
+    (r"^1 customer\n(.+)$", r"1 klant\n\1"),
+    (r"^(\S+) customers\n(.+)$", r"\1 klanten\n\2"),
     (r"^Bottom (\d+%)$", r"Onderste \1"),
     (r"^Repeat purchases per (week|day)$", "Herhaalaankopen per week"),
     (r"^Cumulative repeat purchases$", "Cumulatieve herhaalaankopen"),
@@ -260,7 +262,11 @@ def translate(text: str, lang: str = "en") -> str:
 
 
 def translate_figure(fig, lang: str = "en"):
-    """Translate titles, axis labels, category tick labels, legends and annotations of ``fig``."""
+    """Translate titles, axis labels, category tick labels, legends and annotations of ``fig``, and write the
+    numbers and dates of its default tick labels as ``lang`` writes them (:func:`analysis.fmt.localize_figure`)."""
+    from analysis import fmt
+
+    fmt.localize_figure(fig, fmt.Formatter(lang, fmt.DEFAULT_CURRENCY[lang]))
     if lang == "en":
         return fig
     for ax in fig.axes:

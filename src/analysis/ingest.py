@@ -904,36 +904,41 @@ def _bad_amounts_message(con, params: DataParams, path: Path, n_bad: int, rows_r
 
 
 def quality_table(quality: dict) -> "pd.DataFrame":
-    """The data-quality figures as a two-column table for the report."""
+    """The data-quality figures as a two-column table for the report, in the report's notation
+    (:mod:`analysis.fmt`)."""
     import pandas as pd
+
+    from analysis import fmt
+
+    f = fmt.current()
 
     rows = [
         ("Input file", quality["file"]),
-        ("Rows read", f"{quality['rows_read']:,}"),
-        ("Rows used", f"{quality['rows_used']:,}"),
+        ("Rows read", f"{f.integer(quality['rows_read'])}"),
+        ("Rows used", f"{f.integer(quality['rows_used'])}"),
     ]
     for reason, count in quality.get("left_out", {}).items():
-        rows.append((f"Left out: {reason}", f"{count:,}"))
+        rows.append((f"Left out: {reason}", f"{f.integer(count)}"))
     policies = quality.get("policies", {})
     rows += [
-        ("Exact duplicate rows", f"{quality['duplicate_rows']:,} (policy: {policies.get('duplicates', 'keep')})"),
-        ("Returns (negative amounts)", f"{quality['returns_rows']:,} (policy: {policies.get('returns', 'drop')})"),
-        ("Zero amounts", f"{quality['zero_amount_rows']:,} (policy: {policies.get('zero_amounts', 'keep')})"),
-        ("Customers", f"{quality['customers']:,}"),
+        ("Exact duplicate rows", f"{f.integer(quality['duplicate_rows'])} (policy: {policies.get('duplicates', 'keep')})"),
+        ("Returns (negative amounts)", f"{f.integer(quality['returns_rows'])} (policy: {policies.get('returns', 'drop')})"),
+        ("Zero amounts", f"{f.integer(quality['zero_amount_rows'])} (policy: {policies.get('zero_amounts', 'keep')})"),
+        ("Customers", f"{f.integer(quality['customers'])}"),
     ]
     if quality.get("returns_unmatched_amount"):
         rows.append(("Returns with no earlier purchase to net against (amount, not used)",
-                     f"{quality['returns_unmatched_amount']:,.2f}"))
+                     f.number(quality['returns_unmatched_amount'])))
     split = quality.get("first_purchase_on_split_days") or {}
     for key, day in (("calibration_end", "the calibration end"), ("observation_end", "the observation end")):
         if split.get(key):
             fit = "calibration" if key == "calibration_end" else "whole-period"
             rows.append((f"Customers whose first purchase is on {day}",
-                         f"{split[key]:,} (not in the {fit} model fit, which cannot learn from them yet; still scored)"))
+                         f"{f.integer(split[key])} (not in the {fit} model fit, which cannot learn from them yet; still scored)"))
     rows += [
-        ("Purchase days (same-day lines combined)", f"{quality['purchase_days']:,}"),
-        ("First transaction", quality["first_date"]),
-        ("Last transaction used", quality["last_date"]),
-        ("Observation end", quality["observation_end"]),
+        ("Purchase days (same-day lines combined)", f"{f.integer(quality['purchase_days'])}"),
+        ("First transaction", f.date(quality["first_date"])),
+        ("Last transaction used", f.date(quality["last_date"])),
+        ("Observation end", f.date(quality["observation_end"])),
     ]
     return pd.DataFrame(rows, columns=["Item", "Value"])

@@ -17,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis import fmt
 from analysis.config import RunParams, load_params
 from analysis.i18n import translate, translate_figure, translate_frame
 
@@ -120,6 +121,7 @@ def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunPa
     global _LANG
     params = load_params(params_path)
     _LANG = params.report.language
+    fmt.use(params.report.language, params.report.currency)
     run = Run(working_folder(Path(params_path), Path(run_dir)))
     run.artifacts.mkdir(parents=True, exist_ok=True)
     run.logs.mkdir(parents=True, exist_ok=True)
@@ -149,27 +151,30 @@ def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunPa
 
 
 def fmt_int(value: float | int | None) -> str:
-    """1234567 -> '1,234,567'."""
-    return "n/a" if value is None else f"{value:,.0f}"
+    """A count in the report's notation: 1234567 -> '1,234,567' (en) or '1.234.567' (nl)."""
+    return fmt.current().integer(value)
 
 
-def fmt_money(value: float | None, currency: str = "$", decimals: int = 0) -> str:
-    """1234.5 -> '$1,235'; negative values as '-$1,235'."""
-    if value is None:
-        return "n/a"
-    value = round(value, decimals) + 0.0  # a value that rounds to zero is shown without a sign
-    sign = "-" if value < 0 else ""
-    return f"{sign}{currency}{abs(value):,.{decimals}f}"
+def fmt_money(value: float | None, currency: str | None = None, decimals: int = 0) -> str:
+    """An amount in the report's notation and currency: 1234.5 -> '$1,235' (en, USD) or '€ 1.235' (nl, EUR);
+    negative '-$1,235' / '€ -1.235'. ``currency``: a ``report.currency`` value (ISO code or symbol) for
+    another currency than the report's."""
+    return fmt.current(currency).money(value, decimals)
 
 
 def fmt_pct(value: float | None, decimals: int = 1) -> str:
-    """0.1234 -> '12.3%'."""
-    # + 0.0: a share that rounds to zero is "0.0%", not "-0.0%"
-    return "n/a" if value is None else f"{round(100 * value, decimals) + 0.0:,.{decimals}f}%"
+    """A share in the report's notation: 0.1234 -> '12.3%' (en) or '12,3%' (nl); never '-0.0%'."""
+    return fmt.current().percent(value, decimals)
 
 
 def fmt_num(value: float | None, decimals: int = 2) -> str:
-    return "n/a" if value is None else f"{value:,.{decimals}f}"
+    """A number in the report's notation: 1234.5 -> '1,234.50' (en) or '1.234,50' (nl)."""
+    return fmt.current().number(value, decimals)
+
+
+def fmt_date(value) -> str:
+    """A day in the report's language: 'Mar 1, 1998' (en) or '1 mrt 1998' (nl)."""
+    return fmt.current().date(value)
 
 
 # ---------------------------------------------------------------- display
@@ -247,12 +252,36 @@ def markdown(text: str) -> None:
 
 
 def show_table(df, caption_text: str | None = None, index: bool = True) -> None:
-    """Show a DataFrame as a plain HTML table (escaped), with an optional caption."""
+    """Show a DataFrame as a plain HTML table (escaped), with an optional caption. Numbers not formatted
+    yet are written in the report's notation: whole numbers as counts, others with two decimals."""
     from IPython.display import HTML, display
 
-    display(HTML(translate_frame(df, _LANG).to_html(index=index, escape=True, border=0, classes="kit-table")))
+    display(HTML(translate_frame(numbers_as_text(df), _LANG).to_html(index=index, escape=True, border=0,
+                                                                       classes="kit-table")))
     if caption_text:
         caption(caption_text)
+
+
+def numbers_as_text(df):
+    """A copy of ``df`` whose numeric columns (and numeric index) are text in the report's notation
+    (:mod:`analysis.fmt`): integer columns as counts, float columns with two decimals (n/a when missing)."""
+    import pandas as pd
+
+    f = fmt.current()
+
+    def text(values: pd.Series | pd.Index):
+        if pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+            return values
+        if pd.api.types.is_integer_dtype(values):
+            return [f.integer(v) for v in values]
+        return [f.number(v) for v in values]
+
+    out = pd.DataFrame({i: list(text(df.iloc[:, i])) for i in range(df.shape[1])}, index=df.index)
+    out.columns = df.columns
+    if not isinstance(out.index, pd.MultiIndex) and pd.api.types.is_numeric_dtype(out.index) \
+            and not isinstance(out.index, pd.RangeIndex):
+        out.index = pd.Index(text(out.index), name=out.index.name)
+    return out
 
 
 def show_figure(fig) -> None:

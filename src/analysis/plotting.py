@@ -8,11 +8,11 @@ shown here: the notebooks decide that.
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import matplotlib.ticker as mticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from analysis import fmt
 from analysis.models import MODEL_LABELS  # noqa: F401  (the notebooks import it from here)
 
 
@@ -22,22 +22,22 @@ def _ax(ax, figsize=(9, 4.5)):
     return ax
 
 
-def thousands(ax, axis: str = "y", prefix: str = "") -> None:
-    """Format an axis with thousands separators (and an optional currency prefix)."""
-    fmt = mticker.FuncFormatter(lambda v, _: f"{prefix}{v:,.0f}")
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+def thousands(ax, axis: str = "y", currency: str | None = None, money: bool = False) -> None:
+    """Format an axis as counts in the report's notation, or as amounts (``money``) in the report's currency
+    (or ``currency``, a ``report.currency`` value)."""
+    f = fmt.current(currency)
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f.tick_money() if money else f.tick_integer())
 
 
 def percent(ax, axis: str = "y") -> None:
-    fmt = mticker.PercentFormatter(xmax=1.0, decimals=0)
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
+    """Format an axis of shares (0.25) as percentages in the report's notation."""
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt.current().tick_percent(decimals=0))
 
 
 def _period_labels(series: pd.DataFrame, period: str) -> list[str]:
     starts = pd.to_datetime(series["period_start"])
-    if period == "Q":
-        return [f"{s.year} Q{(s.month - 1) // 3 + 1}" for s in starts]
-    return [s.strftime("%b %Y") for s in starts]
+    f = fmt.current()
+    return [f.quarter(s) if period == "Q" else f.month(s) for s in starts]
 
 
 def plot_active_customers(series: pd.DataFrame, period: str = "M", ax=None):
@@ -75,7 +75,7 @@ def plot_retention(series: pd.DataFrame, period: str = "M", ax=None):
     return ax
 
 
-def plot_revenue(series: pd.DataFrame, period: str = "M", currency: str = "$", ax=None):
+def plot_revenue(series: pd.DataFrame, period: str = "M", currency: str | None = None, ax=None):
     """Revenue per period (bars)."""
     ax = _ax(ax)
     labels = _period_labels(series, period)
@@ -84,8 +84,8 @@ def plot_revenue(series: pd.DataFrame, period: str = "M", currency: str = "$", a
     ax.set_xticks(x, labels, rotation=45, ha="right")
     ax.set_title("Revenue per " + ("month" if period == "M" else "quarter"))
     ax.set_xlabel("period")
-    ax.set_ylabel(f"revenue ({currency})")
-    thousands(ax, prefix=currency)
+    ax.set_ylabel(f"revenue ({fmt.current(currency).symbol()})")
+    thousands(ax, currency=currency, money=True)
     return ax
 
 
@@ -143,6 +143,8 @@ def plot_tracking(tracking: pd.DataFrame, time_unit: str = "W", calibration_end_
 def plot_frequency_recency(grid: pd.DataFrame, title: str, colorbar_label: str, time_unit: str = "W", ax=None):
     """Heatmap of a model quantity over frequency (rows) and recency (columns)."""
     ax = _ax(ax, figsize=(9, 5.5))
+    f = fmt.current()
+    grid = grid.set_axis([f.number(c, 1) for c in grid.columns], axis=1)  # recency ticks in the report's notation
     sns.heatmap(grid.iloc[::-1], cmap="viridis", ax=ax, cbar_kws={"label": colorbar_label},
                 xticklabels=max(1, grid.shape[1] // 8), yticklabels=max(1, grid.shape[0] // 10))
     ax.set_title(title)
@@ -151,7 +153,7 @@ def plot_frequency_recency(grid: pd.DataFrame, title: str, colorbar_label: str, 
     return ax
 
 
-def plot_clv_deciles(clv: pd.Series, currency: str = "$", ax=None):
+def plot_clv_deciles(clv: pd.Series, currency: str | None = None, ax=None):
     """Share of total expected value held by each decile of customers (best first)."""
     ax = _ax(ax)
     ranked = clv.sort_values(ascending=False).to_numpy()
@@ -161,10 +163,10 @@ def plot_clv_deciles(clv: pd.Series, currency: str = "$", ax=None):
     labels = [f"{10 * i + 1}-{10 * (i + 1)}%" for i in range(10)]
     bars = ax.bar(labels, shares, color="#0b3d91")
     for bar, share in zip(bars, shares):
-        ax.annotate(f"{share:.0%}", (bar.get_x() + bar.get_width() / 2, share), xytext=(0, 3),
+        ax.annotate(fmt.current().percent(share, 0), (bar.get_x() + bar.get_width() / 2, share), xytext=(0, 3),
                     textcoords="offset points", ha="center", fontsize=9)
     percent(ax)
     ax.set_title("Where the expected value is: customers ranked by CLV")
     ax.set_xlabel("customers ranked by CLV, best first (decile)")
-    ax.set_ylabel(f"share of total expected value ({currency}, %)")
+    ax.set_ylabel(f"share of total expected value ({fmt.current(currency).symbol()}, %)")
     return ax

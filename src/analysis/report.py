@@ -18,6 +18,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from analysis import fmt
 from analysis.config import RunParams
 from analysis.i18n import translate, translate_figure
 from analysis.nb import fmt_int, fmt_money, fmt_pct
@@ -60,7 +61,7 @@ def value_tiles(model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFra
         band = f"{fmt_money(clv.get('low'), currency)} – {fmt_money(clv.get('high'), currency)}"
         tiles.append(_tile("Total expected customer value", fmt_money(clv.get("total"), currency),
                            f"Discounted margin expected from today's customers in the next {horizon_months} months; "
-                           f"{clv.get('level', 0.9):.0%} band {band}.", lang))
+                           f"{fmt_pct(clv.get('level', 0.9), 0)} band {band}.", lang))
     if customers is not None and "clv" in customers:
         tiles.append(_tile("Average CLV", fmt_money(float(customers["clv"].mean()), currency, 2),
                            "Expected value per customer over the same horizon.", lang))
@@ -193,10 +194,17 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
 
 def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict,
                 since_html: str = "") -> Path:
-    """Render ``run_dir/index.html`` (the executive summary) from the run's artifacts.
+    """Render ``run_dir/index.html`` (the executive summary) from the run's artifacts, every figure in the
+    notation of ``report.language`` and ``report.currency``.
 
     ``since_html``: the "since the last report" section (:func:`analysis.history.section_html`).
     """
+    with fmt.using(params.report.language, params.report.currency):
+        return _write_index(run_dir, params, pages, manifest, since_html)
+
+
+def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict,
+                 since_html: str) -> Path:
     artifacts = run_dir / "artifacts"
     lang, currency = params.report.language, params.report.currency
     kpis = _read_json(artifacts / "kpis.json")
@@ -213,6 +221,7 @@ def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], 
     html = template.render(
         lang=lang,
         t=lambda text: translate(text, lang),
+        numbers=fmt.current(),
         title=params.report.title,
         tiles=(kpi_tiles(kpis, currency, lang) if kpis else []) + value_tiles(model, customers, at_risk, roi, currency, horizon, lang),
         findings=findings(kpis, model, customers, at_risk, roi, currency, horizon, lang),

@@ -43,6 +43,7 @@ from matplotlib.colors import Normalize, TwoSlopeNorm
 from matplotlib.ticker import FuncFormatter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
+from analysis import fmt
 from analysis.errors import rows_of
 
 __all__ = [
@@ -456,8 +457,8 @@ def scenario_warnings(customers: pd.DataFrame, params: RoiParams) -> list[str]:
     for scenario in params.scenarios:
         target = scenario.target
         if isinstance(target, BestNTarget) and target.best_n > len(customers):
-            out.append(f"Scenario {scenario.name} is set to contact the best {target.best_n:,} customers, but there"
-                       f" are only {len(customers):,}: all of them are contacted. Set target.best_n to fit your"
+            out.append(f"Scenario {scenario.name} is set to contact the best {fmt.current().integer(target.best_n)}"
+                       f" customers, but there are only {fmt.current().integer(len(customers))}: all of them are contacted. Set target.best_n to fit your"
                        " customer base.")
         elif isinstance(target, SegmentTarget) and target.segmentation in customers:
             labels = customers[target.segmentation].astype("string")
@@ -744,13 +745,16 @@ def targeting_curve(customers: pd.DataFrame, scenario: Scenario) -> TargetingCur
 # --------------------------------------------------------------------------- #
 
 
-def _money(x: float, currency: str, decimals: int = 0) -> str:
-    sign = "-" if x < 0 else ""
-    return f"{sign}{currency}{abs(x):,.{decimals}f}"
+def _money(x: float, currency: str | None, decimals: int = 0) -> str:
+    return fmt.current(currency).money(x, decimals)
 
 
-def _money_formatter(currency: str) -> FuncFormatter:
-    return FuncFormatter(lambda x, _pos: _money(x, currency))
+def _money_formatter(currency: str | None) -> FuncFormatter:
+    return fmt.current(currency).tick_money()
+
+
+def _symbol(currency: str | None) -> str:
+    return fmt.current(currency).symbol()
 
 
 def _new_ax(ax: Axes | None) -> Axes:
@@ -763,7 +767,7 @@ def _new_ax(ax: Axes | None) -> Axes:
 
 
 def plot_scenario_comparison(
-    roi_table: pd.DataFrame, *, currency: str = "$", ax: Axes | None = None
+    roi_table: pd.DataFrame, *, currency: str | None = None, ax: Axes | None = None
 ) -> Axes:
     """Bar chart of expected net gain per scenario, labelled with the ROI.
 
@@ -771,8 +775,8 @@ def plot_scenario_comparison(
     ----------
     roi_table : pandas.DataFrame
         Output of :func:`evaluate_scenarios`.
-    currency : str
-        Currency symbol for labels.
+    currency : str, optional
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created if omitted.
 
@@ -786,7 +790,7 @@ def plot_scenario_comparison(
     colours = ["#2a9d8f" if g >= 0 else "#e76f51" for g in gains]
     bars = ax.bar(names, gains, color=colours)
     for bar, gain, roi in zip(bars, gains, roi_table["roi"].to_numpy(dtype=float)):
-        roi_text = "ROI n/a" if np.isnan(roi) else f"ROI {roi:,.0%}"
+        roi_text = "ROI n/a" if np.isnan(roi) else f"ROI {fmt.current().percent(roi, 0)}"
         ax.annotate(
             f"{_money(gain, currency)}\n{roi_text}",
             (bar.get_x() + bar.get_width() / 2, gain),
@@ -800,7 +804,7 @@ def plot_scenario_comparison(
     ax.margins(y=0.2)
     ax.yaxis.set_major_formatter(_money_formatter(currency))
     ax.set_xlabel("Scenario")
-    ax.set_ylabel(f"Expected net gain ({currency})")
+    ax.set_ylabel(f"Expected net gain ({_symbol(currency)})")
     ax.set_title("Retention scenarios: expected net gain and ROI")
     return ax
 
@@ -809,7 +813,7 @@ def plot_sensitivity(
     grid: pd.DataFrame,
     *,
     scenario_name: str | None = None,
-    currency: str = "$",
+    currency: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Heatmap of net gain over uplift x cost per contact, with the break-even line.
@@ -825,8 +829,8 @@ def plot_sensitivity(
         ``cost_per_contact``; at least 2 x 2).
     scenario_name : str, optional
         Shown in the title.
-    currency : str
-        Currency symbol for labels.
+    currency : str, optional
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created if omitted.
 
@@ -850,7 +854,7 @@ def plot_sensitivity(
         shading="flat",
     )
     colourbar = ax.figure.colorbar(mesh, ax=ax, format=_money_formatter(currency))
-    colourbar.set_label(f"Expected net gain ({currency})")
+    colourbar.set_label(f"Expected net gain ({_symbol(currency)})")
     if lo < 0 < hi and z.shape[0] >= 2 and z.shape[1] >= 2:
         ax.contour(np.arange(len(costs)), np.arange(len(uplifts)), z, levels=[0.0],
                    colors="black", linewidths=2)
@@ -861,9 +865,9 @@ def plot_sensitivity(
         ax.text(0.02, 0.98, f"Break-even lies outside this grid (all {side})",
                 transform=ax.transAxes, va="top", fontsize=9)
     ax.set_xticks(np.arange(len(costs)), [_money(c, currency, 2) for c in costs])
-    ax.set_yticks(np.arange(len(uplifts)), [f"{u:.0%}" if u * 100 == round(u * 100) else f"{u:.1%}"
+    ax.set_yticks(np.arange(len(uplifts)), [fmt.current().percent(u, 0 if u * 100 == round(u * 100) else 1)
                                              for u in uplifts])
-    ax.set_xlabel(f"Cost per contact ({currency})")
+    ax.set_xlabel(f"Cost per contact ({_symbol(currency)})")
     ax.set_ylabel("Uplift (% of would-be-lost customers kept)")
     title = "Net gain by uplift and cost per contact"
     ax.set_title(f"{title}: {scenario_name}" if scenario_name else title)
@@ -871,7 +875,7 @@ def plot_sensitivity(
 
 
 def plot_targeting_curve(
-    result: TargetingCurve, *, currency: str = "$", ax: Axes | None = None
+    result: TargetingCurve, *, currency: str | None = None, ax: Axes | None = None
 ) -> Axes:
     """Cumulative net gain against number of customers contacted, best first.
 
@@ -879,8 +883,8 @@ def plot_targeting_curve(
     ----------
     result : TargetingCurve
         Output of :func:`targeting_curve`.
-    currency : str
-        Currency symbol for labels.
+    currency : str, optional
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created if omitted.
 
@@ -895,12 +899,12 @@ def plot_targeting_curve(
     ax.plot(x, y, color="#264653")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.axvline(result.best_n, color="#e76f51", linestyle="--",
-               label=f"Best: contact {result.best_n:,} customers, "
+               label=f"Best: contact {fmt.current().integer(result.best_n)} customers, "
                      f"net gain {_money(result.max_net_gain, currency)}")
     ax.legend(loc="best", fontsize=9)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+    ax.xaxis.set_major_formatter(fmt.current().tick_integer())
     ax.yaxis.set_major_formatter(_money_formatter(currency))
     ax.set_xlabel("Customers contacted (best expected incremental profit first)")
-    ax.set_ylabel(f"Cumulative expected net gain ({currency})")
+    ax.set_ylabel(f"Cumulative expected net gain ({_symbol(currency)})")
     ax.set_title("How many customers to contact")
     return ax

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from analysis import fmt
 from analysis.survey import SurveyParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -776,8 +777,6 @@ def plot_value_vs_customer_share(
     -------
     matplotlib.axes.Axes
     """
-    from matplotlib.ticker import PercentFormatter
-
     rows = profiles.loc[profiles["segmentation"] == segmentation]
     if rows.empty:
         raise ValueError(f"profiles have no rows for segmentation {segmentation!r}")
@@ -789,7 +788,7 @@ def plot_value_vs_customer_share(
             label="share of expected value (CLV)", color="#0b3d91")
     ax.set_yticks(y, rows["segment"])
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(PercentFormatter(xmax=100, decimals=0))
+    ax.xaxis.set_major_formatter(fmt.current().tick_percent(xmax=100, decimals=0))
     name = _SEGMENTATION_NAMES.get(segmentation, segmentation.replace("_", " "))
     ax.set_xlabel("share of total (%)")
     ax.set_ylabel(name)
@@ -799,7 +798,7 @@ def plot_value_vs_customer_share(
 
 
 def plot_value_risk_heatmap(
-    customers: pd.DataFrame, currency: str = "$", ax: Axes | None = None
+    customers: pd.DataFrame, currency: str | None = None, ax: Axes | None = None
 ) -> Axes:
     """Heatmap of CLV tier x P(alive) band: customers and expected value per cell.
 
@@ -811,8 +810,8 @@ def plot_value_risk_heatmap(
     customers : pandas.DataFrame
         Output of :func:`assign_segments` (``clv_tier``, ``p_alive_band``,
         ``clv``).
-    currency : str
-        Currency symbol or code for the labels.
+    currency : str, optional
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure if None.
 
@@ -820,8 +819,7 @@ def plot_value_risk_heatmap(
     -------
     matplotlib.axes.Axes
     """
-    from matplotlib.ticker import FuncFormatter
-
+    f = fmt.current(currency)
     for col in ("clv_tier", "p_alive_band", "clv"):
         if col not in customers.columns:
             raise ValueError(f"Required column {col} missing from customers")
@@ -846,7 +844,7 @@ def plot_value_risk_heatmap(
             v = float(value.iat[i, j])
             n = int(counts.iat[i, j])
             ax.text(
-                j, i, f"{n:,} customer{'' if n == 1 else 's'}\n{currency}{v:,.0f}",
+                j, i, f"{f.integer(n)} customer{'' if n == 1 else 's'}\n{f.money(v)}",
                 ha="center", va="center",
                 color="white" if vmax and v > vmax / 2 else "black",
             )
@@ -854,9 +852,10 @@ def plot_value_risk_heatmap(
     ax.set_yticks(range(len(row_labels)), row_labels)
     ax.set_xlabel("P(alive) band")
     ax.set_ylabel("CLV tier (share of customers)")
-    ax.set_title(f"Customers and expected value ({currency}) by value and risk")
-    bar = ax.figure.colorbar(image, ax=ax, label=f"expected value ({currency})")
-    bar.formatter = FuncFormatter(lambda v, _: f"{v:,.0f}")
+    ax.grid(False)  # no grid lines through the cells
+    ax.set_title(f"Customers and expected value ({f.symbol()}) by value and risk")
+    bar = ax.figure.colorbar(image, ax=ax, label=f"expected value ({f.symbol()})")
+    bar.formatter = f.tick_integer()
     bar.update_ticks()
     return ax
 
@@ -875,8 +874,6 @@ def plot_rfm_segment_sizes(customers: pd.DataFrame, ax: Axes | None = None) -> A
     -------
     matplotlib.axes.Axes
     """
-    from matplotlib.ticker import FuncFormatter
-
     if "rfm_segment" not in customers.columns:
         raise ValueError("Required column rfm_segment missing from customers")
     counts = customers["rfm_segment"].astype(str).value_counts().reindex(list(RFM_SEGMENTS), fill_value=0)
@@ -884,10 +881,10 @@ def plot_rfm_segment_sizes(customers: pd.DataFrame, ax: Axes | None = None) -> A
     y = np.arange(len(counts))
     ax.barh(y, counts.to_numpy(), color="#0b3d91")
     for yi, c in zip(y, counts.to_numpy()):
-        ax.text(c, yi, f" {c:,}", va="center")
+        ax.text(c, yi, f" {fmt.current().integer(c)}", va="center")
     ax.set_yticks(y, counts.index)
     ax.invert_yaxis()
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_major_formatter(fmt.current().tick_integer())
     ax.set_xlabel("customers (count)")
     ax.set_ylabel("RFM segment")
     ax.set_title("Customers per RFM segment")

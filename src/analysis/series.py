@@ -198,13 +198,23 @@ def _row(run: RunInfo) -> dict:
         "previous": (since.get("previous") or {}).get("observation_end"),
         "finished_at": run.manifest.get("finished_at"),
         "title": ((run.manifest.get("params") or {}).get("report") or {}).get("title"),
-        "currency": ((run.manifest.get("params") or {}).get("report") or {}).get("currency", "$"),
+        "currency": ((run.manifest.get("params") or {}).get("report") or {}).get("currency"),
         "language": ((run.manifest.get("params") or {}).get("report") or {}).get("language", "en"),
     }
 
 
 def render_index(reports_root: Path, runs: list[RunInfo]) -> str:
     """HTML of ``reports/index.html``: every run of the folder, newest first, and the KPI trend."""
+    from analysis import fmt
+
+    rows = [_row(r) for r in runs]
+    newest = rows[-1] if rows else {}
+    lang, currency = newest.get("language", "en"), newest.get("currency")
+    with fmt.using(lang, currency):
+        return _render_index(runs, rows, newest, lang, currency)
+
+
+def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str, currency: str | None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     from analysis import history
@@ -212,9 +222,6 @@ def render_index(reports_root: Path, runs: list[RunInfo]) -> str:
     from analysis.nb import fmt_int, fmt_money, fmt_pct
     from analysis.report import png_data_uri
 
-    rows = [_row(r) for r in runs]
-    newest = rows[-1] if rows else {}
-    lang, currency = newest.get("language", "en"), newest.get("currency", "$")
     chart = None
     series = [r for r in runs if not newest or same_series(r, runs[-1].data_path)]
     if len(series) >= 1:

@@ -1,0 +1,71 @@
+"""A Dutch report writes every figure the Dutch way (analysis.fmt through the whole pipeline).
+
+Expected strings are made here by hand from the run's own JSON artifacts (a point between thousands,
+a comma before decimals, the euro sign with a space before the amount), not with the formatter.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import ROOT, SAMPLE
+
+pytestmark = pytest.mark.slow
+
+#: English notation: a comma between thousands (23,570) or a point before one or two decimals (48.9%,
+#: $492.17). Dutch decimals (48,9) and Dutch thousands (23.570) do not match; nor do ISO dates.
+ENGLISH_NUMBER = re.compile(r"\d,\d{3}(?!\d)|\d\.\d{1,2}(?![\d.])")
+
+
+def _visible_text(page: str) -> str:
+    page = re.sub(r"(?s)<(style|script)[^>]*>.*?</\1>", " ", page)
+    page = re.sub(r'src="data:[^"]*"', "", page)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def _dutch(value: float, decimals: int = 0) -> str:
+    """By hand: 23570 -> '23.570', 48.87 -> '48,9' (decimals=1)."""
+    english = f"{value:,.{decimals}f}"
+    return english.replace(",", "_").replace(".", ",").replace("_", ".")
+
+
+@pytest.fixture(scope="module")
+def dutch_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nl")
+    raw = yaml.safe_load((ROOT / "params" / "cdnow_sample.yaml").read_text())
+    raw["data"]["path"] = str(SAMPLE / "cdnow_sample.csv")
+    raw["models"]["n_draws"] = 50
+    raw["report"].update(language="nl", currency="EUR")
+    params = folder / "params.yaml"
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = folder / "run"
+    result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(params), "--out",
+                             str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900,
+                            env={**__import__("os").environ, "RETENTION_KIT_CHROMIUM": "none"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out
+
+
+def test_no_page_writes_a_number_the_english_way(dutch_run):
+    pages = sorted(dutch_run.glob("*.html"))
+    assert len(pages) == 6
+    for page in pages:
+        text = _visible_text(page.read_text(encoding="utf-8"))
+        found = [text[max(0, m.start() - 30):m.end() + 10] for m in ENGLISH_NUMBER.finditer(text)]
+        assert not found, (page.name, found[:10])
+
+
+def test_summary_tiles_in_dutch_notation(dutch_run):
+    kpis = json.loads((dutch_run / "artifacts" / "kpis.json").read_text())
+    text = _visible_text((dutch_run / "index.html").read_text(encoding="utf-8"))
+    assert _dutch(kpis["customers"]) in text
+    assert _dutch(100 * kpis["repeat_purchase_rate"], 1) + "%" in text
+    assert "€\u00a0" + _dutch(kpis["revenue_per_customer"], 2) in text
+    assert re.search(r"\b(jan|feb|mrt|apr|mei|jun|jul|aug|sep|okt|nov|dec)\b|juni 1998", text), text[:500]
