@@ -60,3 +60,17 @@ def test_category_tick_labels_are_translated():
     ax.set_yticks([0, 1], ["Champions", "Next 40%"])
     translate_figure(fig, "nl")
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Kampioenen", "Volgende 40%"]
+
+
+def test_one_sign_convention_for_a_model_that_was_off():
+    """Expected 11,662 repeat purchases, 12,320 happened: (11,662 - 12,320) / 12,320 = -5.34%: too low."""
+    from analysis import fmt
+    from analysis.i18n import model_error
+
+    assert model_error(11_662, 12_320, "en") == "5.3% too low"
+    assert model_error(12_419, 12_320, "en") == "0.8% too high"  # (12,419 - 12,320) / 12,320 = 0.80%
+    assert model_error(12_320.5, 12_320, "en") == "spot on"
+    assert model_error(5, 0, "en") == "n/a"
+    with fmt.using("nl"):
+        assert model_error(11_662, 12_320, "nl") == "5,3% te laag"
+        assert model_error(12_419, 12_320, "nl") == "0,8% te hoog"

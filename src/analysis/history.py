@@ -46,7 +46,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.config import RunParams
 from analysis.errors import KitError, format_examples
-from analysis.i18n import translate, translate_figure
+from analysis.i18n import model_error, translate, translate_figure
 from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
 from analysis.nb import fmt_int, fmt_money, fmt_pct
 from analysis.segments import P_ALIVE_BANDS, VALUE_LEVELS, VALUE_RISK_SEGMENTS
@@ -248,9 +248,6 @@ TEXT: dict[str, dict[str, str]] = {
         "nl": "Bij het vorige rapport verwachtte het model {forecast} herhaalaankopen van zijn {customers} klanten in de"
               " {days} dagen daarna; er waren er {actual}, dus de voorspelling zat {error}.",
     },
-    "too_high": {"en": "{pct} too high", "nl": "{pct} te hoog"},
-    "too_low": {"en": "{pct} too low", "nl": "{pct} te laag"},
-    "spot_on": {"en": "spot on", "nl": "precies goed"},
     "forecast_new": {
         "en": "Purchases by customers who were new since then are not part of this check ({n} purchase days).",
         "nl": "Aankopen van klanten die sindsdien nieuw zijn, tellen in deze toets niet mee ({n} aankoopdagen).",
@@ -744,12 +741,7 @@ def _at_risk_block(at_risk: dict, lang: str, currency: str, pseudonym: Callable[
 
 
 def _error_text(forecast: float, actual: float, lang: str) -> str:
-    if not actual:
-        return "n/a"
-    error = (forecast - actual) / actual
-    if abs(error) < 0.0005:
-        return _say("spot_on", lang)
-    return _say("too_high" if error > 0 else "too_low", lang, pct=fmt_pct(abs(error)))
+    return model_error(forecast, actual, lang)
 
 
 def _forecast_block(comparison: dict, lang: str) -> str:

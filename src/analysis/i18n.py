@@ -138,6 +138,11 @@ NL: dict[str, str] = {
     "actual": "werkelijk",
     "expected": "verwacht",
     "calibration end": "einde kalibratie",
+    # page 02: the holdout check
+    "Holdout check": "Controle op onbekende periode",
+    "The model's total of repeat purchases in the period it did not see, against what happened.":
+        "Het totaal aan herhaalaankopen volgens het model in de periode die het niet kende, tegenover de werkelijkheid.",
+    "Model against actual": "Model tegenover werkelijkheid",
     # page 05: measured campaigns (analysis.campaigns)
     "Uplift in buyers": "Extra kopers (effect)",
     "Incremental customers": "Extra behouden klanten",
@@ -301,3 +306,26 @@ def translate_frame(df, lang: str = "en"):
         if out[col].dtype == object or str(out[col].dtype) in ("category", "string"):
             out[col] = out[col].astype(object).map(lambda v: translate(v, lang) if isinstance(v, str) else v)
     return out
+
+
+#: How far a forecast was from what happened, in words: one sign convention for every page.
+_MODEL_ERROR = {
+    "too_high": {"en": "{pct} too high", "nl": "{pct} te hoog"},
+    "too_low": {"en": "{pct} too low", "nl": "{pct} te laag"},
+    "spot_on": {"en": "spot on", "nl": "precies goed"},
+}
+
+
+def model_error(forecast: float, actual: float, lang: str = "en") -> str:
+    """The forecast against what happened, in words: '5.3% too low' when the model expected 5.3% fewer than
+    happened, '0.8% too high' when it expected more, 'spot on' within 0.05%; 'n/a' without an actual. The
+    share is written in the report's notation (:mod:`analysis.fmt`)."""
+    from analysis import fmt
+
+    if not actual or forecast is None or forecast != forecast:
+        return "n/a"
+    error = (forecast - actual) / actual
+    if abs(error) < 0.0005:
+        return _MODEL_ERROR["spot_on"].get(lang, _MODEL_ERROR["spot_on"]["en"])
+    entry = _MODEL_ERROR["too_high" if error > 0 else "too_low"]
+    return entry.get(lang, entry["en"]).format(pct=fmt.current().percent(abs(error)))

@@ -172,6 +172,14 @@ def fmt_num(value: float | None, decimals: int = 2) -> str:
     return fmt.current().number(value, decimals)
 
 
+def model_error(forecast: float, actual: float) -> str:
+    """A forecast against what happened, in words in the report's language: '5.3% too low' / '5,3% te laag'
+    (:func:`analysis.i18n.model_error`: one sign convention on every page)."""
+    from analysis.i18n import model_error as words
+
+    return words(forecast, actual, _LANG)
+
+
 def fmt_date(value) -> str:
     """A day in the report's language: 'Mar 1, 1998' (en) or '1 mrt 1998' (nl)."""
     return fmt.current().date(value)

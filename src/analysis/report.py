@@ -20,7 +20,7 @@ from markupsafe import Markup
 
 from analysis import fmt
 from analysis.config import RunParams
-from analysis.i18n import translate, translate_figure
+from analysis.i18n import model_error, translate, translate_figure
 from analysis.nb import fmt_int, fmt_money, fmt_pct
 
 
@@ -128,9 +128,8 @@ def findings(kpis: dict, model: dict, customers: pd.DataFrame | None, at_risk: p
                        low=fmt_money(clv["low"], currency), high=fmt_money(clv["high"], currency), top=fmt_pct(top, 0)))
     holdout = model.get("holdout", {})
     if holdout.get("actual") and holdout.get("expected") is not None:
-        err = (holdout["expected"] - holdout["actual"]) / holdout["actual"]
         out.append(say("holdout", expected=fmt_int(holdout["expected"]), actual=fmt_int(holdout["actual"]),
-                       error=("+" if err >= 0 else "") + fmt_pct(err)))
+                       error=model_error(holdout["expected"], holdout["actual"], lang)))
     if at_risk is not None and len(at_risk):
         out.append(say("at_risk", n=fmt_int(len(at_risk)), value=fmt_money(float(at_risk["clv"].sum()), currency)))
     if roi is not None and len(roi):
