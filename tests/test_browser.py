@@ -133,6 +133,37 @@ def test_reports_index_loads_cleanly_and_links_the_run(browser, run_dir):
     seen = _visit(browser, index)
     assert not seen["console"] and not seen["failed"], seen
     assert all(urlparse(u).scheme in ("file", "data") for u in seen["requests"])
-    assert [i for i in seen["images"] if i["complete"] and i["width"] > 0 and i["alt"]], "the KPI trend chart"
+    # one report so far: no trend chart of one dot per figure, a line that says when it comes
+    assert not seen["images"] and "charted from the second report on" in index.read_text()
     assert "1998-06-30/index.html" in seen["links"]
     assert (run_dir.parent / "latest").resolve() == run_dir.resolve()
+
+
+def test_every_page_fits_a_phone_without_sideways_scrolling(browser, run_dir):
+    """At 390 px (a phone), no page is wider than the screen: wide tables scroll inside their own box, charts
+    shrink to the width, tiles wrap. The zoomed chart of the summary fits too."""
+    for path in sorted(run_dir.glob("*.html")) + [run_dir.parent / "index.html"]:
+        for anchor in ([""] + (["#chart-1"] if path.name == "index.html" and path.parent == run_dir else [])):
+            page = browser.new_page(viewport={"width": 390, "height": 844})
+            errors = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(path.as_uri() + anchor, wait_until="load")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            page.close()
+            assert width <= 390, (path.name, anchor, width)
+            assert not errors, (path.name, errors[:3])
+
+
+def test_a_summary_chart_opens_full_size_and_closes(browser, run_dir):
+    """Click a key chart: it is shown over the page at full width; click it again: back to the charts."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto((run_dir / "index.html").as_uri(), wait_until="load")
+    thumbnail = page.locator(".charts figure img").first
+    small = thumbnail.bounding_box()["width"]
+    page.locator('.charts a[href="#chart-1"]').click()
+    big = page.locator("#chart-1 img")
+    assert big.is_visible() and big.bounding_box()["width"] > 1.5 * small
+    big.click()
+    assert not big.is_visible() and page.evaluate("location.hash") == "#key-charts"
+    page.close()

@@ -333,7 +333,7 @@ def test_section_html_is_self_contained(runs, stage):
         actual = runs["comparison"]["forecast"]["actual"]
         assert f"{actual:,}" in out and "new since then are not part of this check" in out
     if stage == "04_retention_roi":
-        assert "protect_high_value" in out and "Newly at risk" in out
+        assert "Protect high-value customers at risk" in out and "Newly at risk" in out
 
 
 def test_section_html_ids_only_through_the_pseudonym(runs):
@@ -349,7 +349,7 @@ def test_section_html_ids_only_through_the_pseudonym(runs):
 
 def test_section_html_escapes_text(runs):
     comparison = copy.deepcopy(runs["comparison"])
-    comparison["roi"][0]["scenario"] = '<img src=x onerror="alert(1)">'
+    comparison["roi"][0]["label"] = '<img src=x onerror="alert(1)">'  # the label is what the section shows
     out = history.section_html(comparison, "04_retention_roi", runs["params"])
     assert "<img src=x" not in out and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in out
     with_ids = history.section_html(runs["comparison"], "03_segments", runs["params"], pseudonym=lambda c: "<b>&</b>")
@@ -369,7 +369,10 @@ def test_section_html_first_report(runs):
     trend = history.kpi_trend([runs["previous"]])
     out = history.section_html(None, "summary", runs["params"], trend=trend)
     assert "This is the first report in the series: there is no earlier report to compare with." in out
-    assert '<img src="data:image/png;base64,' in out
+    # one report in the series: no chart of one dot per figure, a line that says when the chart comes
+    assert "<img" not in out and "charted from the second report of the series on" in out
+    two = history.kpi_trend([runs["previous"], runs["current"]])
+    assert '<img src="data:image/png;base64,' in history.section_html(None, "summary", runs["params"], trend=two)
     assert "<img" not in history.section_html(None, "03_segments", runs["params"], trend=trend)
     dutch = history.section_html(None, "02_clv_models", _with_language(runs["params"], "nl"))
     assert "Dit is het eerste rapport in de reeks" in dutch

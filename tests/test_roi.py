@@ -372,3 +372,25 @@ def test_plots_return_axes_with_labels_and_currency():
     assert "$" in ax.get_ylabel() and ax.get_xlabel() and ax.get_title()
     fig.canvas.draw()
     assert ax.yaxis.get_major_formatter()(1234.0, 0) == "$1,234"
+
+
+def test_a_scenario_label_is_what_readers_see():
+    """The name stays the id (file names); the label goes into roi.csv and onto the chart's axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plain = roi.Scenario(name="email_best_5000", target=roi.BestNTarget(best_n=2), cost_per_contact=0.1, uplift=0.1)
+    labelled = plain.model_copy(update={"name": "voucher", "label": "Voucher for the best customers"})
+    assert (plain.title, labelled.title) == ("email_best_5000", "Voucher for the best customers")
+    table = pd.DataFrame({"label": ["email_best_5000", "Voucher for the best customers", "Voucher for the best customers"],
+                          "net_gain": [10.0, -5.0, 3.0], "roi": [0.5, -0.2, 0.1]},
+                         index=pd.Index(["email_best_5000", "voucher", "voucher_b"], name="scenario"))
+    fig, ax = plt.subplots()
+    roi.plot_scenario_comparison(table, ax=ax)
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    # wrapped at 16 characters: "Voucher for the" (15) fits, one more word would not
+    assert labels == ["email_best_5000", "Voucher for the\nbest customers", "Voucher for the\nbest customers"]
+    assert len(ax.patches) == 3  # one bar each, even with the same label twice
+    plt.close(fig)

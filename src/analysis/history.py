@@ -200,6 +200,10 @@ TEXT: dict[str, dict[str, str]] = {
     "points": {"en": "{value} points", "nl": "{value} procentpunt"},
     "h_kpis": {"en": "Key figures: what changed", "nl": "Kerncijfers: wat is er veranderd"},
     "h_trend": {"en": "Key figures across reports", "nl": "Kerncijfers per rapport"},
+    "trend_later": {
+        "en": "The key figures across reports are charted from the second report of the series on.",
+        "nl": "De kerncijfers per rapport worden vanaf het tweede rapport van de reeks in een grafiek getoond.",
+    },
     "trend_alt": {
         "en": "Retention rate, churn rate, active customers and total expected customer value in each report.",
         "nl": "Klantbehoud, churn, actieve klanten en totale verwachte klantwaarde in elk rapport.",
@@ -423,7 +427,10 @@ def _roi(previous_dir: Path, current_dir: Path) -> list[dict]:
         tables.append(table.set_index("scenario")[list(_ROI_COLUMNS[1:])])
     both = tables[0].join(tables[1], how="inner", lsuffix="_previous", rsuffix="_current")
     both = both.reindex([s for s in tables[1].index if s in both.index])  # the current run's order
-    return [{"scenario": str(name), **{k: float(v) for k, v in row.items()}} for name, row in both.iterrows()]
+    labels = table["label"] if "label" in table else table["scenario"]  # the current run's display names
+    shown = dict(zip(table["scenario"].astype(str), labels.astype(str)))
+    return [{"scenario": str(name), "label": shown.get(str(name), str(name)), **{k: float(v) for k, v in row.items()}}
+            for name, row in both.iterrows()]
 
 
 def _jsonable(value):
@@ -764,7 +771,7 @@ def _forecast_block(comparison: dict, lang: str) -> str:
 def _roi_block(roi: list[dict], lang: str, currency: str) -> str:
     if not roi:
         return _h3("h_roi", lang) + _p(_say("roi_none", lang))
-    rows = [[r["scenario"], fmt_int(r["customers_targeted_previous"]), fmt_int(r["customers_targeted_current"]),
+    rows = [[r.get("label", r["scenario"]), fmt_int(r["customers_targeted_previous"]), fmt_int(r["customers_targeted_current"]),
              fmt_money(r["net_gain_previous"], currency), fmt_money(r["net_gain_current"], currency)] for r in roi]
     header = [_say(k, lang) for k in
               ("col_scenario", "col_targeted_prev", "col_targeted_now", "col_gain_prev", "col_gain_now")]
@@ -774,6 +781,8 @@ def _roi_block(roi: list[dict], lang: str, currency: str) -> str:
 def _trend_block(trend: pd.DataFrame | None, lang: str, currency: str) -> str:
     if trend is None or not len(trend):
         return ""
+    if len(trend) < 2:  # one report: four charts of one dot each say nothing
+        return _p(_say("trend_later", lang), muted=True)
     fig = plot_kpi_trend(trend, currency=currency, lang=lang)
     alt = _say("trend_alt", lang)
     return _h3("h_trend", lang) + f'<img src="{_png(fig)}" alt="{_e(alt)}" title="{_e(alt)}">'

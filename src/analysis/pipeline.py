@@ -270,11 +270,25 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
             os.environ[STAGING_ENV] = previous
 
 
-def render_html(executed: Path, target: Path, title: str, section: str = "") -> None:
+#: The title of each detail page, as its link on the summary reads (translated by analysis.i18n).
+PAGE_TITLES = {"01_data_and_kpis": "Data and KPIs", "02_clv_models": "Customer value models",
+               "03_segments": "Segments", "04_retention_roi": "Retention campaigns and ROI",
+               "05_campaigns": "Measured campaigns"}
+
+
+def page_title(stem: str) -> str:
+    """The title of the page of notebook ``stem`` (a notebook added later gets one from its name)."""
+    return PAGE_TITLES.get(stem, stem[3:].replace("_", " ").capitalize())
+
+
+def render_html(executed: Path, target: Path, title: str, section: str = "", lang: str = "en") -> None:
     """Executed notebook -> stand-alone HTML without code, prompts or stderr.
 
-    ``section`` (HTML, e.g. "since the last report") goes right after the title cell.
+    ``section`` (HTML, e.g. "since the last report") goes right after the title cell; ``lang`` is the
+    report language of the page's own words (the link back to the summary).
     """
+    from analysis.i18n import translate
+
     import nbformat
     from nbconvert import HTMLExporter
 
@@ -297,13 +311,16 @@ def render_html(executed: Path, target: Path, title: str, section: str = "") -> 
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
                             and not (o.get("output_type") == "error" and o.get("ename") == "PageEnds")]
-    nb.metadata["title"] = title
+    nb.metadata["title"] = translate(title, lang)
+    nb.metadata["kit_back"] = translate("Back to the summary", lang)
+    nb.metadata["kit_lang"] = lang
     templates = Path(__file__).parent / "templates" / "nbconvert"
     exporter = HTMLExporter(extra_template_basedirs=[str(templates)], template_name="kit")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
     exporter.exclude_output_prompt = True
     exporter.exclude_anchor_links = True
+    exporter.language_code = lang  # <html lang=...>
     body, _ = exporter.from_notebook_node(nb)
     target.write_text(body, encoding="utf-8")
 
@@ -878,8 +895,9 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
 
         def html():
             for nb in nb_list:
-                title = nb.stem[3:].replace("_", " ").capitalize()
-                render_html(staging / "executed" / nb.name, staging / f"{nb.stem}.html", title, section(nb.stem))
+                title = page_title(nb.stem)
+                render_html(staging / "executed" / nb.name, staging / f"{nb.stem}.html", title, section(nb.stem),
+                            params.report.language)
                 pages.append((nb.stem + ".html", title))
 
         steps.run("html", None, html, f"[{total}/{total}] html: rendering reports")

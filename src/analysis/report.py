@@ -71,7 +71,7 @@ def value_tiles(model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFra
     if roi is not None and len(roi):
         best = roi.loc[roi["net_gain"].idxmax()]
         tiles.append(_tile("Best campaign: net gain", fmt_money(float(best["net_gain"]), currency),
-                           f"Scenario {best['scenario']}: ROI {fmt_pct(float(best['roi']), 0)}, "
+                           f"Scenario {best.get('label', best['scenario'])}: ROI {fmt_pct(float(best['roi']), 0)}, "
                            f"{fmt_int(best['customers_targeted'])} customers contacted.", lang))
     return tiles
 
@@ -98,12 +98,12 @@ FINDINGS = {
         "nl": "{n} klanten met een hoge waarde dreigen te vertrekken, samen goed voor {value}: zij vormen de lijst voor een klantbehoudcampagne.",
     },
     "roi_pays": {
-        "en": "Of the campaign scenarios, {name} does best and pays for itself: expected net gain {gain} (ROI {roi}), if the assumed uplift of {uplift} holds; it breaks even at an uplift of {breakeven}.",
-        "nl": "Van de campagnescenario's doet {name} het best en verdient zichzelf terug: verwachte netto opbrengst {gain} (ROI {roi}), als het aangenomen effect van {uplift} klopt; het break-evenpunt ligt bij een effect van {breakeven}.",
+        "en": "Of the campaign scenarios, {name} brings the highest net gain and pays for itself: expected net gain {gain} (ROI {roi}), if the assumed uplift of {uplift} holds; it breaks even at an uplift of {breakeven}.",
+        "nl": "Van de campagnescenario's levert {name} de hoogste netto opbrengst en verdient zichzelf terug: verwachte netto opbrengst {gain} (ROI {roi}), als het aangenomen effect van {uplift} klopt; het break-evenpunt ligt bij een effect van {breakeven}.",
     },
     "roi_loses": {
-        "en": "None of the campaign scenarios pays for itself; the best, {name}, has an expected net gain of {gain} (ROI {roi}) at an assumed uplift of {uplift}; it would break even at an uplift of {breakeven}.",
-        "nl": "Geen van de campagnescenario's verdient zichzelf terug; het beste, {name}, heeft een verwachte netto opbrengst van {gain} (ROI {roi}) bij een aangenomen effect van {uplift}; het break-evenpunt ligt bij een effect van {breakeven}.",
+        "en": "None of the campaign scenarios pays for itself; the one with the highest net gain, {name}, has an expected net gain of {gain} (ROI {roi}) at an assumed uplift of {uplift}; it would break even at an uplift of {breakeven}.",
+        "nl": "Geen van de campagnescenario's verdient zichzelf terug; dat met de hoogste netto opbrengst, {name}, heeft een verwachte netto opbrengst van {gain} (ROI {roi}) bij een aangenomen effect van {uplift}; het break-evenpunt ligt bij een effect van {breakeven}.",
     },
 }
 
@@ -134,15 +134,15 @@ def findings(kpis: dict, model: dict, customers: pd.DataFrame | None, at_risk: p
         out.append(say("at_risk", n=fmt_int(len(at_risk)), value=fmt_money(float(at_risk["clv"].sum()), currency)))
     if roi is not None and len(roi):
         best = roi.loc[roi["net_gain"].idxmax()]
-        out.append(say("roi_pays" if best["net_gain"] > 0 else "roi_loses", name=best["scenario"],
+        out.append(say("roi_pays" if best["net_gain"] > 0 else "roi_loses", name=best.get("label", best["scenario"]),
                        gain=fmt_money(float(best["net_gain"]), currency), roi=fmt_pct(float(best["roi"]), 0),
                        uplift=fmt_pct(float(best["uplift"])), breakeven=fmt_pct(float(best["breakeven_uplift"]))))
     return out
 
 
-def png_data_uri(fig) -> str:
+def png_data_uri(fig, dpi: int = 100) -> str:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -156,10 +156,11 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
     charts = []
 
     def add(draw, caption: str) -> None:
-        fig = Figure(figsize=(8, 4.2))
+        # 7 inches wide, shown about 530 px wide in two columns: text stays readable; 150 dpi for the full size
+        fig = Figure(figsize=(7, 4.2))
         draw(fig.add_subplot())
         translate_figure(fig, lang)
-        charts.append({"src": png_data_uri(fig), "alt": translate(caption, lang), "caption": translate(caption, lang)})
+        charts.append({"src": png_data_uri(fig, dpi=150), "alt": translate(caption, lang), "caption": translate(caption, lang)})
 
     series_path = artifacts / "kpi_series.csv"
     if series_path.exists():

@@ -39,7 +39,7 @@ from typing import Annotated, NamedTuple
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.colors import Normalize, TwoSlopeNorm
+from matplotlib.colors import Normalize
 from matplotlib.ticker import FuncFormatter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
@@ -157,6 +157,8 @@ class Scenario(BaseModel):
     name : str
         Slug (lower-case letters, digits, ``_`` and ``-``); used in file names
         such as ``targets_<name>.csv``.
+    label : str, optional
+        The name a reader sees in the report ("E-mail to the best 5,000"); default: ``name``.
     target : SegmentTarget or BestNTarget
         Who is contacted.
     cost_per_contact : float
@@ -176,12 +178,18 @@ class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, Field(pattern=_SLUG, max_length=64)]
+    label: Annotated[str, Field(min_length=1, max_length=80)] | None = None
     target: SegmentTarget | BestNTarget
     cost_per_contact: Annotated[float, Field(ge=0)]
     incentive_cost: Annotated[float, Field(ge=0)] = 0.0
     uplift: Annotated[float, Field(ge=0, le=1)] | MeasuredUplift
     gross_margin: Annotated[float, Field(gt=0, le=1)] = 0.30
     horizon_months: PositiveInt = 12
+
+    @property
+    def title(self) -> str:
+        """The name shown to readers: ``label``, else ``name``."""
+        return self.label or self.name
 
 
 class HistoricalRetention(BaseModel):
@@ -557,6 +565,7 @@ def _summarise(economics: pd.DataFrame, scenario: Scenario) -> dict[str, object]
     net_gain = margin - total_cost
     return {
         "scenario": scenario.name,
+        "label": scenario.title,
         "target": scenario.target.describe(),
         "customers_targeted": n,
         "uplift": scenario.uplift,
@@ -784,11 +793,18 @@ def plot_scenario_comparison(
     -------
     matplotlib.axes.Axes
     """
+    import textwrap
+
     ax = _new_ax(ax)
-    names = [str(n) for n in roi_table.index]
+    shown = roi_table["label"] if "label" in roi_table else pd.Series(roi_table.index, index=roi_table.index)
+    # long names on two or three lines, never broken inside a word; names still too long are slanted
+    names = [textwrap.fill(str(n), 16, break_long_words=False) for n in shown]
+    slanted = any(len(line) > 16 for n in names for line in n.split("\n"))
     gains = roi_table["net_gain"].to_numpy(dtype=float)
     colours = ["#2a9d8f" if g >= 0 else "#e76f51" for g in gains]
-    bars = ax.bar(names, gains, color=colours)
+    x = np.arange(len(names))  # positions, so two scenarios with one label keep two bars
+    bars = ax.bar(x, gains, color=colours)
+    ax.set_xticks(x, names, rotation=20 if slanted else 0, ha="right" if slanted else "center")
     for bar, gain, roi in zip(bars, gains, roi_table["roi"].to_numpy(dtype=float)):
         roi_text = "ROI n/a" if np.isnan(roi) else f"ROI {fmt.current().percent(roi, 0)}"
         ax.annotate(
@@ -818,9 +834,9 @@ def plot_sensitivity(
 ) -> Axes:
     """Heatmap of net gain over uplift x cost per contact, with the break-even line.
 
-    The break-even line is the zero contour.  Net gain is linear in both uplift
-    and cost per contact, so where the line crosses a grid line it is exact
-    (linear interpolation between neighbouring grid values).
+    The colour scale is symmetric around zero (red loses, green gains) and every cell is labelled with its
+    amount. The axes are the grid's values as categories, so the break-even is drawn along the cell edges
+    where a losing cell meets a gaining one.
 
     Parameters
     ----------
@@ -843,7 +859,9 @@ def plot_sensitivity(
     costs = grid.columns.to_numpy(dtype=float)
     z = grid.to_numpy(dtype=float)
     lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
-    norm = TwoSlopeNorm(vcenter=0.0, vmin=lo, vmax=hi) if lo < 0 < hi else Normalize(lo, hi)
+    # One scale for gains and losses: as far above zero as below, so a colour means the same amount either way.
+    reach = max(abs(lo), abs(hi)) or 1.0
+    norm = Normalize(-reach, reach)
     # Equal-width cells regardless of spacing; ticks show the actual grid values.
     mesh = ax.pcolormesh(
         np.arange(len(costs) + 1) - 0.5,
@@ -852,14 +870,29 @@ def plot_sensitivity(
         cmap="RdYlGn",
         norm=norm,
         shading="flat",
+        edgecolors="white",
+        linewidth=0.5,
     )
+    ax.grid(False)  # no grid lines through the cells
     colourbar = ax.figure.colorbar(mesh, ax=ax, format=_money_formatter(currency))
-    colourbar.set_label(f"Expected net gain ({_symbol(currency)})")
-    if lo < 0 < hi and z.shape[0] >= 2 and z.shape[1] >= 2:
-        ax.contour(np.arange(len(costs)), np.arange(len(uplifts)), z, levels=[0.0],
-                   colors="black", linewidths=2)
-        ax.plot([], [], color="black", linewidth=2, label="Break-even (net gain = 0)")
-        ax.legend(loc="upper left", fontsize=9)
+    colourbar.set_label(f"Expected net gain ({_symbol(currency)}): red loses, green gains")
+    for i in range(z.shape[0]):  # each cell says its amount: the colours only group them
+        for j in range(z.shape[1]):
+            if np.isfinite(z[i, j]):
+                ax.text(j, i, _money(z[i, j], currency), ha="center", va="center", fontsize=7,
+                        color="white" if abs(z[i, j]) > 0.6 * reach else "#24292f")
+    if lo < 0 < hi:
+        # The axes are categories (the grid's values), so the break-even is drawn between cells, where a loss
+        # meets a gain, not as a line interpolated across categories.
+        loss = z < 0
+        for i in range(z.shape[0]):
+            for j in range(z.shape[1]):
+                if j + 1 < z.shape[1] and loss[i, j] != loss[i, j + 1]:
+                    ax.plot([j + 0.5, j + 0.5], [i - 0.5, i + 0.5], color="black", linewidth=2.5)
+                if i + 1 < z.shape[0] and loss[i, j] != loss[i + 1, j]:
+                    ax.plot([j - 0.5, j + 0.5], [i + 0.5, i + 0.5], color="black", linewidth=2.5)
+        ax.plot([], [], color="black", linewidth=2.5, label="Break-even: between losing and gaining cells")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), fontsize=9, frameon=False)
     else:
         side = "profitable" if lo >= 0 else "loss-making"
         ax.text(0.02, 0.98, f"Break-even lies outside this grid (all {side})",

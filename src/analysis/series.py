@@ -224,7 +224,7 @@ def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str
 
     chart = None
     series = [r for r in runs if not newest or same_series(r, runs[-1].data_path)]
-    if len(series) >= 1:
+    if len(series) >= 2:  # a chart of one dot per figure says nothing
         trend = history.kpi_trend([r.dir for r in series])
         chart = png_data_uri(history.plot_kpi_trend(trend, currency=currency, lang=lang))
     for row in rows:
