@@ -128,3 +128,30 @@ def test_tracking_rejects_events_before_first_purchase():
 def test_holdout_requires_columns(cal_holdout):
     with pytest.raises(ValueError, match="Required column duration_holdout missing"):
         holdout.holdout_predictions(cal_holdout.drop(columns="duration_holdout"), _model())
+
+
+@pytest.mark.parametrize("expected, actual, verdict", [
+    (11_662, 12_320, "reliable"),     # 658 / 12,320 = 5.3% off
+    (13_552, 12_320, "reliable"),     # 1,232 / 12,320 = 10.0% off: the edge is in
+    (10_500, 12_320, "usable"),       # 1,820 / 12,320 = 14.8%
+    (9_000, 12_320, "unreliable"),    # 3,320 / 12,320 = 26.9%
+    (10, 0, "unreliable"),            # nothing happened: nothing to check against
+])
+def test_reliability_of_the_forecasts_in_one_word(expected, actual, verdict):
+    from analysis.holdout import reliability
+
+    assert reliability(expected, actual) == verdict
+
+
+def test_reliability_sentence_for_managers():
+    from analysis import fmt
+    from analysis.holdout import reliability_sentence
+
+    text = reliability_sentence(11_662, 12_320, "1997-09-30", "1998-06-30")
+    assert text.startswith("The model was tested on the period from October 1, 1997 to June 30, 1998")
+    assert "expected 11,662 repeat purchases and 12,320 happened (5.3% too low)" in text
+    assert "reliable enough to plan with" in text
+    with fmt.using("nl"):
+        dutch = reliability_sentence(9_000, 12_320, "1997-09-30", "1998-06-30", "nl")
+    assert "van 1 oktober 1997 tot en met 30 juni 1998" in dutch and "9.000" in dutch and "26,9% te laag" in dutch  # 3,320 / 12,320 = 26.95%
+    assert "niet betrouwbaar" in dutch

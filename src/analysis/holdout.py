@@ -219,3 +219,70 @@ def tracking_table(
 __all__ = [
     "FREQUENCY_BINS", "holdout_predictions", "frequency_bin", "holdout_table", "holdout_errors", "tracking_table",
 ]
+
+
+# --------------------------------------------------------------------------- in one sentence, for managers
+
+#: How far the model's holdout total may be from what happened (share of it) for each verdict.
+RELIABLE_WITHIN = 0.10
+USABLE_WITHIN = 0.25
+
+_RELIABILITY = {
+    "intro": {
+        "en": "The model was tested on the period from {start} to {end}, which it had not seen: it expected {expected}"
+              " repeat purchases and {actual} happened ({error}).",
+        "nl": "Het model is getoetst op de periode van {start} tot en met {end}, die het niet kende: het verwachtte"
+              " {expected} herhaalaankopen en er waren er {actual} ({error}).",
+    },
+    "reliable": {
+        "en": "**The forecasts are reliable enough to plan with**: the total is within a tenth of what happened."
+              " Read each customer's figures as estimates, the totals and the rankings as sound.",
+        "nl": "**De voorspellingen zijn betrouwbaar genoeg om mee te plannen**: het totaal zit binnen een tiende van"
+              " de werkelijkheid. Lees de cijfers per klant als schattingen, de totalen en rangordes als degelijk.",
+    },
+    "usable": {
+        "en": "**Use the forecasts with care**: the total is off by more than a tenth (but less than a quarter)."
+              " The rankings of customers still help; the amounts are rough.",
+        "nl": "**Gebruik de voorspellingen met voorzichtigheid**: het totaal wijkt meer dan een tiende af (maar minder"
+              " dan een kwart). De rangorde van klanten helpt nog; de bedragen zijn grof.",
+    },
+    "unreliable": {
+        "en": "**The forecasts are not reliable on these data**: the total is off by more than a quarter. Do not plan"
+              " campaigns on the amounts below; ask the analyst to look at the model check at the end of this page.",
+        "nl": "**De voorspellingen zijn op deze gegevens niet betrouwbaar**: het totaal wijkt meer dan een kwart af."
+              " Plan geen campagnes op de bedragen hieronder; vraag de analist naar de modelcontrole onderaan deze"
+              " pagina.",
+    },
+}
+
+
+def reliability(expected: float, actual: float) -> str:
+    """``"reliable"``, ``"usable"`` or ``"unreliable"``: how far the model's holdout total of repeat purchases
+    is from what happened (within :data:`RELIABLE_WITHIN`, :data:`USABLE_WITHIN` of it, or further);
+    ``"unreliable"`` when nothing happened to compare with."""
+    if not actual or actual <= 0 or expected != expected:
+        return "unreliable"
+    error = abs(expected - actual) / actual
+    return "reliable" if error <= RELIABLE_WITHIN else "usable" if error <= USABLE_WITHIN else "unreliable"
+
+
+def reliability_sentence(expected: float, actual: float, calibration_end, observation_end, lang: str = "en") -> str:
+    """Are the forecasts reliable? The holdout check in two sentences a manager reads (Markdown), in ``lang``
+    with the report's notation (:mod:`analysis.fmt`)."""
+    import datetime as dt
+
+    from analysis import fmt
+    from analysis.i18n import model_error
+
+    f = fmt.current()
+    start = dt.date.fromisoformat(str(calibration_end)[:10]) + dt.timedelta(days=1)
+
+    def say(key: str, **values) -> str:
+        entry = _RELIABILITY[key]
+        return entry.get(lang, entry["en"]).format(**values)
+
+    return " ".join([
+        say("intro", start=f.long_date(start), end=f.long_date(observation_end), expected=f.integer(expected),
+            actual=f.integer(actual), error=model_error(expected, actual, lang)),
+        say(reliability(expected, actual)),
+    ])

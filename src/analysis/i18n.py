@@ -255,8 +255,11 @@ NL_PATTERNS: list[tuple[str, str]] = [
     (r"^1 customer\n(.+)$", r"1 klant\n\1"),
     (r"^(\S+) customers\n(.+)$", r"\1 klanten\n\2"),
     (r"^Bottom (\d+%)$", r"Onderste \1"),
-    (r"^Repeat purchases per (week|day)$", "Herhaalaankopen per week"),
+    (r"^Repeat purchases per week$", "Herhaalaankopen per week"),
+    (r"^Repeat purchases per day$", "Herhaalaankopen per dag"),
     (r"^Cumulative repeat purchases$", "Cumulatieve herhaalaankopen"),
+    (r"^part of a week, scaled to a whole week$", "deel van een week, omgerekend naar een hele week"),
+    (r"^part of a day, scaled to a whole day$", "deel van een dag, omgerekend naar een hele dag"),
     (r"^repeat purchases \(count\)$", "herhaalaankopen (aantal)"),
     (r"^time since the start \((weeks|days)\)$", r"tijd sinds de start (\1)"),
 ]

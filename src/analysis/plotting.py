@@ -120,19 +120,30 @@ def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):
 
 def plot_tracking(tracking: pd.DataFrame, time_unit: str = "W", calibration_end_t: float | None = None,
                   cumulative: bool = True, ax=None):
-    """Actual vs expected repeat purchases over calibration and holdout (cumulative or per week)."""
+    """Actual vs expected repeat purchases over calibration and holdout (cumulative, or per week / per day).
+
+    Per period, a bin shorter than a whole period (split at the calibration end, or the last one) is drawn as a
+    rate per whole period and marked with an open circle, so it does not show as a dip."""
     ax = _ax(ax)
     unit = "weeks" if time_unit == "W" else "days"
     x = tracking["period_end"]
     actual = tracking["cumulative_actual"] if cumulative else tracking["actual"]
     expected = tracking["cumulative_expected"] if cumulative else tracking["expected"]
+    partial = None
+    if not cumulative:
+        width = (tracking["period_end"] - tracking["period_start"]).astype(float)
+        actual, expected = actual / width, expected / width  # per whole period
+        partial = (width < 1 - 1e-9).to_numpy()
     ax.plot(x, actual, label="actual", color="#0b3d91", linewidth=2)
     ax.plot(x, expected, label="expected", color="#CC6677", linestyle="--", linewidth=2)
+    if partial is not None and partial.any():
+        ax.scatter(x[partial], actual[partial], s=40, facecolors="white", edgecolors="#0b3d91", linewidths=1.5,
+                   zorder=3, label=f"part of a {unit[:-1]}, scaled to a whole {unit[:-1]}")
     if calibration_end_t is not None:
         ax.axvline(calibration_end_t, color="#555555", linestyle=":", linewidth=1.2)
         ax.annotate("calibration end", (calibration_end_t, ax.get_ylim()[1]), xytext=(4, -14),
                     textcoords="offset points", fontsize=9, color="#555555")
-    ax.set_title("Cumulative repeat purchases" if cumulative else "Repeat purchases per week")
+    ax.set_title("Cumulative repeat purchases" if cumulative else f"Repeat purchases per {unit[:-1]}")
     ax.set_xlabel(f"time since the start ({unit})")
     ax.set_ylabel("repeat purchases (count)")
     thousands(ax)
