@@ -69,3 +69,16 @@ def test_summary_tiles_in_dutch_notation(dutch_run):
     assert _dutch(100 * kpis["repeat_purchase_rate"], 1) + "%" in text
     assert "€\u00a0" + _dutch(kpis["revenue_per_customer"], 2) in text
     assert re.search(r"\b(jan|feb|mrt|apr|mei|jun|jul|aug|sep|okt|nov|dec)\b|juni 1998", text), text[:500]
+
+
+def test_the_pages_own_text_is_dutch(dutch_run):
+    """Headings and paragraphs (analysis.narrative), fixed captions and notes (analysis.i18n), the back link."""
+    pages = {p.name: _visible_text(p.read_text(encoding="utf-8")) for p in dutch_run.glob("*.html")}
+    assert "Datakwaliteit en kerncijfers voor klantbehoud" in pages["01_data_and_kpis.html"]
+    assert "Zijn de voorspellingen betrouwbaar?" in pages["02_clv_models.html"]
+    assert "Voor analisten: de statistiek achter de voorspellingen" in pages["02_clv_models.html"]
+    assert "Waarde x risico: wat te doen met wie" in pages["03_segments.html"]
+    assert "Verwachte netto opbrengst van elk scenario, met het rendement (ROI)." in pages["04_retention_roi.html"]
+    for name, text in pages.items():
+        if name != "index.html":
+            assert "Terug naar de samenvatting" in text and "Back to the summary" not in text, name

@@ -202,6 +202,105 @@ NL: dict[str, str] = {
     "Share of the listed customers reached, highest predicted gain first":
         "Aandeel bereikte klanten van de lijst, hoogste voorspelde opbrengst eerst",
     "Incremental buyers": "Extra kopers",
+    # pages 01-03: tile definitions and table headers
+    'Purchase days per customer over the whole period.': 'Aankoopdagen per klant over de hele periode.',
+    'Of the models in which a silent customer becomes less likely to be still a customer, the one with the smallest holdout error.': 'Van de modellen waarin een stille klant minder waarschijnlijk nog klant is, het model met de kleinste fout in de toetsperiode.',
+    'Chosen in the run configuration.': 'Gekozen in de runconfiguratie.',
+    'MAE per customer': 'MAE per klant',
+    'RMSE per customer': 'RMSE per klant',
+    'Repeat purchases in calibration': 'Herhaalaankopen in de kalibratie',
+    'Actual holdout repeats': 'Werkelijke herhaalaankopen (toets)',
+    'Expected holdout repeats': 'Verwachte herhaalaankopen (toets)',
+    'Their expected value': 'Hun verwachte waarde',
+    'Value x risk, RFM, ABC by revenue and CLV tiers.': 'Waarde x risico, RFM, ABC naar omzet en CLV-klassen.',
+    'Share of customers': 'Aandeel klanten',
+    'Share of revenue': 'Aandeel omzet',
+    'Share of expected value': 'Aandeel verwachte waarde',
+    'Customer (pseudonym)': 'Klant (pseudoniem)',
+    # page 04: table headers and tiles
+    'Who is contacted': 'Wie wordt benaderd',
+    'Cost per contact': 'Kosten per contact',
+    'Incentive per retained customer': 'Beloning per behouden klant',
+    'Uplift': 'Effect',
+    'Where the uplift comes from': 'Waar het effect vandaan komt',
+    'Gross margin': 'Brutomarge',
+    'Horizon': 'Horizon',
+    'a guess in the run configuration': 'een schatting in de runconfiguratie',
+    'Net gain': 'Netto opbrengst',
+    'Incremental margin minus total cost.': 'Extra marge min totale kosten.',
+    '(Incremental margin - cost) / cost.': '(Extra marge - kosten) / kosten.',
+    'Customers retained': 'Behouden klanten',
+    'Expected customers kept thanks to the campaign.': 'Verwacht aantal klanten dat dankzij de campagne blijft.',
+    'Cost per retained customer': 'Kosten per behouden klant',
+    'Total cost / customers retained.': 'Totale kosten / behouden klanten.',
+    'Break-even uplift': 'Break-even-effect',
+    'Below this uplift the campaign loses money.': 'Onder dit effect verliest de campagne geld.',
+    'Customers contacted': 'Benaderde klanten',
+    # captions, notes and table captions of the pages (fixed text; analysis.nb translates them)
+    'Rows are left out only for the reasons listed; the input file itself is never changed.':
+        'Rijen worden alleen weggelaten om de genoemde redenen; het invoerbestand zelf wordt nooit gewijzigd.',
+    'Each bar is the number of customers who bought in that period; the light part are first-time buyers. A shrinking dark part means fewer customers come back.':
+        'Elke staaf is het aantal klanten dat in die periode kocht; het lichte deel zijn nieuwe klanten. Een krimpend donker deel betekent dat minder klanten terugkomen.',
+    'Retention rate: of the customers who bought in one period, the share who bought again in the next. Churn rate is the rest. Higher green and lower red is better.':
+        'Klantbehoud: van de klanten die in een periode kochten, het aandeel dat in de volgende opnieuw kocht. Churn is de rest. Hoger groen en lager rood is beter.',
+    "Read along a row: how a cohort's buying fades month by month. Compare rows to see whether newer cohorts come back more or less often than older ones. Month 0 is always 100%.":
+        'Lees langs een rij: hoe het kopen van een cohort maand na maand afneemt. Vergelijk rijen om te zien of nieuwere cohorten vaker of minder vaak terugkomen dan oudere. Maand 0 is altijd 100%.',
+    'Repeat purchases added up over time: the dashed line is the model, the solid line is what happened. After the dotted line the model had not seen the data.':
+        'Herhaalaankopen opgeteld door de tijd: de gestreepte lijn is het model, de doorgetrokken lijn is wat er gebeurde. Na de gestippelde lijn kende het model de gegevens niet.',
+    'Customers who bought often and recently (top right) are expected to buy most. Frequent buyers who have not bought for a long time (top left) have probably dropped out.':
+        'Klanten die vaak en recent kochten (rechtsboven) kopen naar verwachting het meest. Frequente kopers die lang niet kochten (linksboven) zijn waarschijnlijk afgehaakt.',
+    'The longer a frequent buyer has been silent, the less likely they are still a customer. Blank cells are impossible combinations.':
+        'Hoe langer een frequente koper stil is, hoe kleiner de kans dat die nog klant is. Lege cellen zijn onmogelijke combinaties.',
+    'Distribution of CLV over customers.':
+        'Verdeling van de klantwaarde (CLV) over de klanten.',
+    'MAE and RMSE: average error per customer in the number of holdout repeat purchases.':
+        'MAE en RMSE: gemiddelde fout per klant in het aantal herhaalaankopen in de toetsperiode.',
+    'Customers grouped by how many repeat purchases they made in the calibration period; bars compare their actual and expected repeat purchases in the holdout period.':
+        'Klanten gegroepeerd naar het aantal herhaalaankopen in de kalibratieperiode; de staven vergelijken hun werkelijke en verwachte herhaalaankopen in de toetsperiode.',
+    "The segments need each customer's expected value and chance of still being a customer, and the purchase model could not be fitted on these data (see the model page), so there are no segments in this report.":
+        'De segmenten hebben van elke klant de verwachte waarde en de kans dat die nog klant is nodig, en het aankoopmodel kon op deze gegevens niet worden geschat (zie de modelpagina); dit rapport heeft daarom geen segmenten.',
+    'Each cell shows how many customers it holds and their expected value. The top-right cell (high value, at risk) is the campaign list, exported as at_risk_high_value.csv.':
+        'Elke cel toont hoeveel klanten erin zitten en hun verwachte waarde. De cel rechtsboven (hoge waarde, dreigt te vertrekken) is de campagnelijst, geëxporteerd als at_risk_high_value.csv.',
+    'The action for each value x risk segment (set in the run configuration).':
+        'De actie voor elk waarde- en risicosegment (ingesteld in de runconfiguratie).',
+    'The ten most valuable customers at risk. Customers are shown as pseudonyms (c_...), not by their customer number; the analyst can look them up. The full list is at_risk_high_value.csv.':
+        'De tien waardevolste klanten die dreigen te vertrekken. Klanten staan er met een pseudoniem (c_...), niet met hun klantnummer; de analist kan ze opzoeken. De volledige lijst is at_risk_high_value.csv.',
+    'Compare the share of customers with the share of expected value: a segment whose value bar is much longer than its customer bar is worth more attention per customer.':
+        'Vergelijk het aandeel klanten met het aandeel verwachte waarde: een segment met een veel langere waardestaaf dan klantenstaaf verdient per klant meer aandacht.',
+    'Number of customers in each RFM segment. Segments are ordered from best to worst.':
+        'Aantal klanten per RFM-segment. De segmenten staan van best naar slechtst.',
+    'A small share of customers brings most of the revenue; the chart shows how concentrated it is.':
+        'Een klein deel van de klanten brengt het grootste deel van de omzet op; de grafiek toont hoe geconcentreerd die is.',
+    '## Customer satisfaction (survey)\n\nNet Promoter Score (NPS) = % promoters (scores 9-10) minus % detractors (0-6), from -100 to +100. CSAT = share of customers scoring 4 or 5 on a 1-5 scale.':
+        '## Klanttevredenheid (enquête)\n\nNet Promoter Score (NPS) = % promotors (scores 9-10) min % criticasters (0-6), van -100 tot +100. CSAT = aandeel klanten dat 4 of 5 geeft op een schaal van 1 tot 5.',
+    "Responses from customer ids that are not in the transaction data are counted as 'Unknown customer'.":
+        "Antwoorden van klantnummers die niet in de transactiegegevens staan, tellen als 'Onbekende klant'.",
+    'Do promoters stay more often than detractors? Compare the average P(alive) of the groups.':
+        'Blijven promotors vaker dan criticasters? Vergelijk de gemiddelde P(actief) van de groepen.',
+    "The campaign figures need each customer's expected value and chance of still being a customer, and the purchase model could not be fitted on these data (see the model page), so no scenario is evaluated in this report.":
+        "De campagnecijfers hebben van elke klant de verwachte waarde en de kans dat die nog klant is nodig, en het aankoopmodel kon op deze gegevens niet worden geschat (zie de modelpagina); dit rapport berekent daarom geen scenario's.",
+    'The scenarios as set in the run configuration (section roi:).':
+        "De scenario's zoals ingesteld in de runconfiguratie (onderdeel roi:).",
+    'Expected net gain of each scenario, with its return on investment. Bars below zero lose money.':
+        'Verwachte netto opbrengst van elk scenario, met het rendement (ROI). Staven onder nul kosten geld.',
+    'All figures are expectations over the horizon; the contact lists are exported as targets_<scenario>.csv.':
+        'Alle cijfers zijn verwachtingen over de horizon; de contactlijsten worden geëxporteerd als targets_<scenario>.csv.',
+    'No campaign with a control group has been measured in this report. (For the analyst: add a campaigns: section to the run configuration with the contact list, its customer id and group (treatment or control), the start date, the window and the costs; see params/default.yaml.)':
+        'In dit rapport is geen campagne met een controlegroep gemeten. (Voor de analist: voeg aan de runconfiguratie een onderdeel campaigns: toe met de contactlijst, het klantnummer en de groep (treatment of control), de startdatum, de meetperiode en de kosten; zie params/default.yaml.)',
+    "Simulated campaign: the contact list was drawn at random from the customers by the kit's simulator (analysis.campaigns.simulate_contact_list) and nobody was contacted, so its true effect is zero. It shows what this page looks like, and what it says when a campaign did nothing; it is not a result.":
+        'Gesimuleerde campagne: de contactlijst is willekeurig uit de klanten getrokken door de simulator van de kit (analysis.campaigns.simulate_contact_list) en niemand is benaderd, dus het ware effect is nul. Ze laat zien hoe deze pagina eruitziet en wat ze zegt als een campagne niets deed; het is geen uitkomst.',
+    'Bars: share of each group who bought in the window; lines: the 95% interval.':
+        'Staven: aandeel van elke groep dat in de meetperiode kocht; lijnen: het 95%-interval.',
+    'Per customer, in the window, with 95% intervals.':
+        'Per klant, in de meetperiode, met 95%-intervallen.',
+    'Segments as the customers stood the day before the start.':
+        'Segmenten zoals de klanten er de dag vóór de start voor stonden.',
+    'No segment breakdown: the purchase model could not be fitted on these data, so customers have no segment.':
+        'Geen uitsplitsing per segment: het aankoopmodel kon op deze gegevens niet worden geschat, dus klanten hebben geen segment.',
+    'No targeting check: the purchase model could not be fitted on these data, so customers have no predicted gain.':
+        'Geen controle van de selectie: het aankoopmodel kon op deze gegevens niet worden geschat, dus klanten hebben geen voorspelde opbrengst.',
+    'No campaign was measured, so there is no base rate to plan the next test from.':
+        'Er is geen campagne gemeten, dus er is geen basispercentage om de volgende test mee te plannen.',
     # since the last report (analysis.history)
     "Key figures across reports": "Kerncijfers per rapport",
     "report date (data up to)": "rapportdatum (gegevens tot en met)",

@@ -221,17 +221,19 @@ def show_tiles(tiles: list[dict]) -> None:
 
 
 def caption(text: str) -> None:
-    """A one-line plain-language caption under a chart or table."""
+    """A one-line plain-language caption under a chart or table, in the report language when
+    :data:`analysis.i18n.NL` has the text."""
     from IPython.display import HTML, display
 
-    display(HTML(_CSS + f'<p class="kit-caption">{html.escape(text)}</p>'))
+    display(HTML(_CSS + f'<p class="kit-caption">{html.escape(translate(text, _LANG))}</p>'))
 
 
 def note(text: str) -> None:
-    """A highlighted remark (e.g. a warning about an assumption) for stakeholders."""
+    """A highlighted remark (e.g. a warning about an assumption) for stakeholders, in the report language
+    when :data:`analysis.i18n.NL` has the text."""
     from IPython.display import HTML, display
 
-    display(HTML(_CSS + f'<div class="kit-note">{html.escape(text)}</div>'))
+    display(HTML(_CSS + f'<div class="kit-note">{html.escape(translate(text, _LANG))}</div>'))
 
 
 class PageEnds(Exception):
@@ -254,9 +256,10 @@ def model_unavailable(run: "Run") -> str | None:
 
 
 def markdown(text: str) -> None:
+    """Markdown text, in the report language when :data:`analysis.i18n.NL` has it."""
     from IPython.display import Markdown, display
 
-    display(Markdown(text))
+    display(Markdown(translate(text, _LANG)))
 
 
 def show_table(df, caption_text: str | None = None, index: bool = True) -> None:

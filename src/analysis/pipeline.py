@@ -311,6 +311,11 @@ def render_html(executed: Path, target: Path, title: str, section: str = "", lan
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
                             and not (o.get("output_type") == "error" and o.get("ename") == "PageEnds")]
+    from analysis.narrative import localized
+
+    for cell in nb.cells:  # the page's own text in the report language (analysis.narrative)
+        if cell.cell_type == "markdown" and cell.get("id"):
+            cell.source = localized(executed.stem, cell["id"], cell.source, lang)
     nb.metadata["title"] = translate(title, lang)
     nb.metadata["kit_back"] = translate("Back to the summary", lang)
     nb.metadata["kit_lang"] = lang
