@@ -163,16 +163,20 @@ def test_a_strong_cheap_campaign_pays_off(tmp_path):
     assert row["verdict"] == "paid off" and row["roi_low"] > 0
 
 
-def test_a_badly_randomised_campaign_is_flagged_not_measured(tmp_path):
+def _badly_randomised():
+    """A campaign without effect whose "treated" group got the customers with the most purchases before the start."""
     contacts, purchases = _simulated(3, n=1000, p_control=0.2, uplift=0.0)
-    # the "treated" group got the customers with the most purchases before the start
     heavy = contacts.index[contacts["group"] == "treatment"]
     rng = np.random.default_rng(0)
     repeat = rng.integers(0, 4, len(heavy))
     extra = pd.DataFrame({"customer_id": np.repeat(heavy, repeat), "amount": 10.0,
                           "date": [dt.date(2023, 7, 1) + dt.timedelta(days=int(d)) for d in
                                    rng.integers(0, 200, repeat.sum())]})
-    purchases = pd.concat([purchases, extra], ignore_index=True)
+    return contacts, pd.concat([purchases, extra], ignore_index=True)
+
+
+def test_a_badly_randomised_campaign_is_flagged_not_measured(tmp_path):
+    contacts, purchases = _badly_randomised()
     frame = C.outcomes(contacts, purchases, START, START + dt.timedelta(days=89))
     table = C.balance(frame)
     assert table.set_index("column").loc["frequency", "flag"]
@@ -316,7 +320,7 @@ campaigns:
     html = (out / "05_campaigns.html").read_text()
     assert "Simulated campaign" in html and "next_year is not measured" in html
     assert "Did the targeting work?" in html and "scored before the start" in html
-    assert "Contacts went out from 1998-02-01 to 1998-02-14" in html
+    assert "Contacts went out from Feb 1, 1998 to Feb 14, 1998" in html
     assert row["treated_without_contact_date"] == int((treated & (np.arange(len(contacts)) % 10 == 0)).sum())
     assert "PosixPath" not in html and "Traceback" not in html
     # ids of the list never reach the page
@@ -652,3 +656,41 @@ campaigns:
     html = (out / "05_campaigns.html").read_text()
     assert "Zomeractie 2024" in html and "Extra kopers" in html and "Gemeten ROI" in html
     assert "Traceback" not in html and not any(f">{c}<" in html for c in listed)
+
+
+def test_a_campaign_whose_groups_differed_before_is_not_planned_with(tmp_path):
+    """The treated group got the heavier buyers: page 05 flags it, and page 04 does not take its 'uplift'."""
+    contacts, purchases = _badly_randomised()
+    path = tmp_path / "list.csv"
+    contacts.reset_index().to_csv(path, index=False)
+    text = (ROOT / "params" / "default.yaml").read_text()
+    text = text.replace("data/sample/cdnow_campaign_simulated.csv", str(path)).replace("start: 1998-03-01",
+                                                                                     f"start: {START}")
+    (tmp_path / "p.yaml").write_text(text)
+    resolved, sources, ranges = C.resolve_uplifts(load_params(tmp_path / "p.yaml"), purchases, END_OF_DATA)
+    assert resolved.scenario("repeat_spring_reminder").uplift == 0.0 and "repeat_spring_reminder" not in ranges
+    assert "were not alike before the campaign" in sources["repeat_spring_reminder"]
+
+
+def test_listed_customers_missing_from_one_group_only_are_refused(tmp_path):
+    """A campaign that did nothing, but 4% of the control ids are written another way ('CRM-' prefix): counted as
+    non-buyers they would fake an uplift, so the list is not measured (Fisher's exact test); the same number
+    missing evenly from both groups is measured."""
+    ids = pd.Index([f"k{i:05d}" for i in range(4000)])
+    group = np.where(np.arange(4000) % 2 == 0, "treatment", "control")
+    contacts = pd.DataFrame({"group": group}, index=ids)
+    campaign = _campaign(tmp_path / "x.csv")
+    control = ids[group == "control"]
+    lopsided = ids.difference(control[:80])  # 80 of 2,000 control ids unknown, none of the treated
+    message = C.unknown_ids(campaign, contacts, lopsided)
+    assert message and "0 of the treated and 80 of the control customers" in message and "Fisher" in message
+    even = ids.difference(control[:40]).difference(ids[group == "treatment"][:40])
+    assert C.unknown_ids(campaign, contacts, even) is None
+    assert "leading zeros" in C.unknown_ids(campaign, contacts, ids[:3000])  # a quarter unknown: another data set
+
+
+def test_contact_dates_with_a_time_zone_are_read_as_the_day_in_utc(tmp_path):
+    path = _write(tmp_path, [("a", "treatment", "2024-03-02T10:00:00Z"), ("b", "treatment", "2024-03-05T23:30:00+01:00"),
+                             ("c", "control", "")], header="customer_id,group,sent_on")
+    contacts = C.read_contacts(_campaign(path, columns={"contact_date": "sent_on"}))
+    assert contacts["contact_date"].tolist()[:2] == [pd.Timestamp("2024-03-02"), pd.Timestamp("2024-03-05")]

@@ -30,7 +30,7 @@ def test_kpi_tiles_and_findings_in_dutch():
             "repeat_purchase_rate": 0.5, "retention_rate": 0.3, "churn_rate": 0.7, "period": "M",
             "revenue_per_customer": 10.0, "average_order_value": 5.0}
     labels = [t["label"] for t in kpi_tiles(kpis, "€", "nl")]
-    assert {"Klanten", "Klantbehoud (retentie)", "Churn (klantverloop)", "Herhaalaankopen"} <= set(labels)
+    assert {"Klanten", "Klantbehoud (retentie)", "Churn (klantverloop)", "Aandeel herhaalkopers"} <= set(labels)
     text = findings(kpis, {}, None, None, None, "€", 12, "nl")[0]
     assert text.startswith("1,200 klanten kochten minstens één keer")
 

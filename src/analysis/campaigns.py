@@ -153,7 +153,8 @@ def read_contacts(campaign: Campaign, known_ids: pd.Index | None = None) -> pd.D
                                       f" {format_examples(group.unique())}). A campaign is measured against a"
                                       " control group: list both groups.")
     if known_ids is not None:
-        problem = unknown_ids(campaign, pd.Index(ids), known_ids)
+        problem = unknown_ids(campaign, pd.DataFrame({"group": group.to_numpy()}, index=pd.Index(ids.to_numpy())),
+                              known_ids)
         if problem:
             raise DataValidationError(f"{where}: {problem}")
     out = pd.DataFrame({"group": group.to_numpy()}, index=pd.Index(ids.to_numpy(), name="customer_id"))
@@ -184,8 +185,11 @@ def _contact_dates(campaign: Campaign, column: pd.Series, group: pd.Series, wher
     else:
         text = column.astype(str).str.strip()
         empty = text.eq("") | text.str.lower().isin(["nan", "nat", "none", "null"])
-        dates = pd.Series(pd.to_datetime(text.where(~empty), format="ISO8601", errors="coerce").to_numpy(),
-                          index=group.index).dt.normalize()
+        try:  # with or without a time zone (2024-03-02T10:00:00Z, +01:00): the day as written in UTC
+            parsed = pd.to_datetime(text.where(~empty), format="ISO8601", errors="coerce", utc=True)
+        except (ValueError, TypeError):
+            parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+        dates = pd.Series(parsed.dt.tz_convert(None).to_numpy(), index=group.index).dt.normalize()
         bad = ~empty & dates.isna()
         if bad.any():
             raise DataValidationError(f"{where}: column {name!r} must hold dates written YYYY-MM-DD; {int(bad.sum()):,}"
@@ -212,22 +216,37 @@ def _contact_dates(campaign: Campaign, column: pd.Series, group: pd.Series, wher
     return dates
 
 
-#: A list whose ids are mostly missing from the purchases belongs to other data and is not measured. A few
-#: missing ids are customers with nothing left to count (every purchase returned under ``returns: net``, zero
-#: amounts dropped): they are measured as customers who did not buy, and the page counts them.
-MAX_UNKNOWN_SHARE = 0.5
+#: A listed customer without any purchase in the transaction log (every purchase returned under ``returns: net``,
+#: zero amounts dropped) is measured as a customer who did not buy. That is sound only when such customers are few
+#: and as common in both groups: more than this share of the list, or a difference between the groups that chance
+#: rarely gives (Fisher's exact test at 5%), means the list's ids do not match the log's, and would bias the uplift.
+MAX_UNKNOWN_SHARE = 0.05
 
 
-def unknown_ids(campaign: Campaign, listed: pd.Index, known_ids: pd.Index) -> str | None:
-    """Why the list does not fit the transaction log when more than :data:`MAX_UNKNOWN_SHARE` of its ids have
-    no purchase there (counted and located by row, never shown: they are customer ids), else None."""
-    unknown = ~listed.isin(known_ids)
-    if not unknown.any() or unknown.mean() <= MAX_UNKNOWN_SHARE:
+def unknown_ids(campaign: Campaign, contacts: pd.DataFrame, known_ids: pd.Index) -> str | None:
+    """Why the list's ids do not fit the transaction log, or None. ``contacts``: :func:`read_contacts`' frame.
+    Ids are counted and located by row, never shown (they are customer ids)."""
+    from scipy.stats import fisher_exact
+
+    unknown = ~contacts.index.isin(known_ids)
+    if not unknown.any():
         return None
-    return (f"{int(unknown.sum()):,} of {len(listed):,} customer ids in column {campaign.columns.customer_id!r} are"
-            f" not in the transaction log ({rows_of(unknown)}). Check that the list and the transaction file use the"
-            " same ids (leading zeros, prefixes); a campaign from another data set (such as the simulated one of"
-            " the bundled sample in params/default.yaml) does not belong in this configuration's campaigns:")
+    f = fmt.current()
+    found = (f"{f.integer(unknown.sum())} of {f.integer(len(unknown))} customer ids in column"
+             f" {campaign.columns.customer_id!r} are not in the transaction log ({rows_of(unknown)})")
+    if unknown.mean() > MAX_UNKNOWN_SHARE:
+        return (found + ". Check that the list and the transaction file use the same ids (leading zeros, prefixes);"
+                " a campaign from another data set (such as the simulated one of the bundled sample in"
+                " params/default.yaml) does not belong in this configuration's campaigns:")
+    treated = (contacts["group"] == "treatment").to_numpy()
+    a, b = int(unknown[treated].sum()), int(unknown[~treated].sum())
+    p_value = fisher_exact([[a, int(treated.sum()) - a], [b, int((~treated).sum()) - b]]).pvalue
+    if p_value < 0.05:
+        return (found + f": {f.integer(a)} of the treated and {f.integer(b)} of the control customers, a difference"
+                f" chance alone rarely gives (Fisher's exact test, p = {f.number(p_value, 3)}). Listed customers"
+                " without a purchase count as not buying, so this would bias the uplift: check that the ids of both"
+                " groups are written as in the transaction file")
+    return None
 
 
 def missing_ids(listed: pd.Index, known_ids: pd.Index) -> int:
@@ -370,7 +389,7 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
             why = (f"{'more' if up_low > 0 else 'fewer'} treated customers bought than control customers (the"
                    " interval of the uplift in buyers is clear of zero), but the interval of the measured return runs"
                    " from a loss to a gain: what customers spend varies too much from one to the next to tell"
-                   " whether the extra margin covered the cost")
+                   " whether the campaign's effect on the margin covered its cost")
         else:
             why = ("the interval of the measured return runs from a loss to a gain: the difference between the"
                    " groups is within what chance alone gives")
@@ -453,7 +472,7 @@ def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_
     rows, balances, skipped = [], {}, {}
     for campaign in campaigns:
         contacts = read_contacts(campaign)
-        why = unknown_ids(campaign, contacts.index, known) or check_dates(campaign, observation_end)
+        why = unknown_ids(campaign, contacts, known) or check_dates(campaign, observation_end)
         if why:
             skipped[campaign.name] = why
             continue
@@ -695,7 +714,7 @@ def plot_shares(row: dict, ax=None):
     ax.barh(names, shares, xerr=err, color=["#0173b2", "#949494"], capsize=6)
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(fmt.current().tick_percent(decimals=None))  # decimals as the spacing needs
-    ax.set_xlabel(f"Share who bought between {row['start']} and {row['end']}")
+    ax.set_xlabel(f"Share who bought between {fmt.current().date(row['start'])} and {fmt.current().date(row['end'])}")
     ax.grid(axis="y", visible=False)
     return ax
 
@@ -732,13 +751,15 @@ def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, s
             scenarios.append(s)
             sources[s.name] = "a guess in the run configuration"
             continue
-        if name in rows:
+        if name in rows and rows[name].get("balance_flagged"):
+            point = 0.0  # a difference the groups had before the start is no effect to plan with
+            sources[s.name] = (f"campaign {rows[name]['label']} was not used: its groups were not alike before the"
+                               f" campaign ({rows[name]['balance_flagged']}), so its difference is not its effect; so 0")
+        elif name in rows:
             point, low, high = scenario_uplift(rows[name])
             ranges[s.name] = (low, point, high)
             sources[s.name] = (f"measured by campaign {rows[name]['label']} against its control group"
                                f" (95% interval {fmt.current().percent(low)} to {fmt.current().percent(high)})")
-            if rows[name]["verdict"] == "cannot tell" and rows[name].get("balance_flagged"):
-                sources[s.name] += "; its groups were not alike before the campaign, so treat it with care"
         else:
             point = 0.0
             sources[s.name] = f"campaign {name} could not be measured ({skipped.get(name, 'no result')}), so 0"

@@ -339,3 +339,52 @@ def load_params(path: str | Path) -> RunParams:
 def params_to_dict(params: RunParams) -> dict:
     """The configuration as plain JSON-able data, for the manifest."""
     return params.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- what each step reads
+
+#: The top-level sections of a run configuration.
+SECTIONS: tuple[str, ...] = tuple(RunParams.model_fields)
+
+#: Reading one of these reads every section (a dump, a copy, a comparison of the whole configuration).
+_WHOLE = frozenset({"model_dump", "model_dump_json", "model_copy", "__dict__", "__repr__", "__str__", "__eq__",
+                    "__iter__", "__getstate__", "__copy__", "__deepcopy__"})
+
+
+def section_digests(params: RunParams) -> dict[str, str]:
+    """``{section: sha256}`` of each top-level section's resolved values (defaults filled in), so a comment or
+    a reformatted file changes nothing and a changed value changes exactly its section."""
+    import hashlib
+    import json
+
+    dumped = params.model_dump(mode="json")
+    return {name: hashlib.sha256(json.dumps(dumped[name], sort_keys=True).encode()).hexdigest() for name in SECTIONS}
+
+
+def recording(params: RunParams, record: "Path") -> RunParams:
+    """``params`` as an object that writes to ``record`` (JSON, a sorted list) every top-level section the code
+    reads from it: what a notebook step depends on, checked by the pipeline against its declared sections.
+    Anything that reads the configuration as a whole (a dump, a copy, printing it) counts as every section."""
+    import json
+
+    seen: set[str] = set()
+
+    def saw(names) -> None:
+        new = set(names) - seen
+        if new:
+            seen.update(new)
+            record.write_text(json.dumps(sorted(seen)) + "\n", encoding="utf-8")
+
+    class Recorded(type(params)):
+        def __getattribute__(self, name):
+            if name in SECTIONS:
+                saw([name])
+            elif name in _WHOLE:
+                saw(SECTIONS)
+            return super().__getattribute__(name)
+
+    Recorded.__name__ = Recorded.__qualname__ = type(params).__name__
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text("[]\n", encoding="utf-8")
+    return Recorded.model_construct(_fields_set=set(params.model_fields_set),
+                                    **{name: getattr(params, name) for name in SECTIONS})

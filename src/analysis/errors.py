@@ -50,8 +50,11 @@ def rows_of(mask, limit: int = 5) -> str:
     and 42 of 1,000" (1-based positions in the table)."""
     import numpy as np
 
+    from analysis import fmt
+
+    f = fmt.current()  # a message shown on a page is in the report's notation
     flags = np.asarray(mask, dtype=bool)
     where = np.flatnonzero(flags)[:limit] + 1
-    shown = ", ".join(f"{int(i):,}" for i in where)
+    shown = ", ".join(f.integer(i) for i in where)
     more = " ..." if flags.sum() > limit else ""
-    return f"row{'s' if len(where) > 1 else ''} {shown}{more} of {len(flags):,}"
+    return f"row{'s' if len(where) > 1 else ''} {shown}{more} of {f.integer(len(flags))}"

@@ -235,23 +235,28 @@ _RELIABILITY = {
               " {expected} herhaalaankopen en er waren er {actual} ({error}).",
     },
     "reliable": {
-        "en": "**The forecasts are reliable enough to plan with**: the total is within a tenth of what happened."
-              " Read each customer's figures as estimates, the totals and the rankings as sound.",
-        "nl": "**De voorspellingen zijn betrouwbaar genoeg om mee te plannen**: het totaal zit binnen een tiende van"
-              " de werkelijkheid. Lees de cijfers per klant als schattingen, de totalen en rangordes als degelijk.",
+        "en": "**The purchase forecasts are close to what happened**: the total number of repeat purchases is within"
+              " a tenth of it. Read each customer's figures as estimates and the totals as sound. (This checks how"
+              " often customers buy, not what they spend; and the model was chosen on this same period, so the"
+              " check flatters it a little.)",
+        "nl": "**De voorspelde aankopen liggen dicht bij de werkelijkheid**: het totale aantal herhaalaankopen zit"
+              " binnen een tiende ervan. Lees de cijfers per klant als schattingen en de totalen als degelijk. (Dit"
+              " toetst hoe vaak klanten kopen, niet wat ze besteden; en het model is op deze zelfde periode gekozen,"
+              " dus de toets valt iets gunstig uit.)",
     },
     "usable": {
-        "en": "**Use the forecasts with care**: the total is off by more than a tenth (but less than a quarter)."
-              " The rankings of customers still help; the amounts are rough.",
-        "nl": "**Gebruik de voorspellingen met voorzichtigheid**: het totaal wijkt meer dan een tiende af (maar minder"
-              " dan een kwart). De rangorde van klanten helpt nog; de bedragen zijn grof.",
+        "en": "**Use the purchase forecasts with care**: the total number of repeat purchases is off by more than a"
+              " tenth (but less than a quarter). The amounts below are rough.",
+        "nl": "**Gebruik de voorspelde aankopen met voorzichtigheid**: het totale aantal herhaalaankopen wijkt meer dan"
+              " een tiende af (maar minder dan een kwart). De bedragen hieronder zijn grof.",
     },
     "unreliable": {
-        "en": "**The forecasts are not reliable on these data**: the total is off by more than a quarter. Do not plan"
-              " campaigns on the amounts below; ask the analyst to look at the model check at the end of this page.",
-        "nl": "**De voorspellingen zijn op deze gegevens niet betrouwbaar**: het totaal wijkt meer dan een kwart af."
-              " Plan geen campagnes op de bedragen hieronder; vraag de analist naar de modelcontrole onderaan deze"
-              " pagina.",
+        "en": "**The purchase forecasts are far from what happened on these data**: the total number of repeat"
+              " purchases is off by more than a quarter. Do not plan campaigns on the amounts below; ask the analyst"
+              " to look at the model check at the end of this page.",
+        "nl": "**De voorspelde aankopen liggen op deze gegevens ver van de werkelijkheid**: het totale aantal"
+              " herhaalaankopen wijkt meer dan een kwart af. Plan geen campagnes op de bedragen hieronder; vraag de"
+              " analist naar de modelcontrole onderaan deze pagina.",
     },
 }
 

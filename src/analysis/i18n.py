@@ -14,7 +14,7 @@ NL: dict[str, str] = {
     # KPI tiles and summary page
     "Customers": "Klanten",
     "Active customers": "Actieve klanten",
-    "Repeat purchase rate": "Herhaalaankopen",
+    "Repeat purchase rate": "Aandeel herhaalkopers",
     "Retention rate": "Klantbehoud (retentie)",
     "Churn rate": "Churn (klantverloop)",
     "Revenue per customer": "Omzet per klant",
@@ -349,7 +349,7 @@ NL_PATTERNS: list[tuple[str, str]] = [
      r"Verdisconteerde marge die de huidige klanten in de komende \1 maanden naar verwachting opleveren; \2-band \3."),
     (r"^Worth (.+) together; see the at-risk list\.$", r"Samen goed voor \1; zie de lijst van klanten die dreigen te vertrekken."),
     (r"^Scenario (.+): ROI (.+), (.+) customers contacted\.$", r"Scenario \1: ROI \2, \3 klanten benaderd."),
-    (r"^Share who bought between (\S+) and (\S+)$", r"Aandeel dat kocht van \1 tot en met \2"),
+    (r"^Share who bought between (.+) and (.+)$", r"Aandeel dat kocht van \1 tot en met \2"),
     (r"^Next (\d+%)$", r"Volgende \1"),
     (r"^1 customer\n(.+)$", r"1 klant\n\1"),
     (r"^(\S+) customers\n(.+)$", r"\1 klanten\n\2"),

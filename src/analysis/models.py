@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import integrate, stats
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
+from analysis import fmt
 from analysis.errors import KitError, format_examples, plain, rows_of
 
 MODEL_NAMES: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd")
@@ -1365,8 +1366,8 @@ def fit_gamma_gamma(
     warning_text = None
     if np.isfinite(biggest) and biggest > correlation_threshold:
         warning_text = (
-            f"Frequency and average spend are correlated among repeat customers (Pearson {corr['pearson']:.2f},"
-            f" Spearman {corr['spearman']:.2f}); the Gamma-Gamma model assumes they are independent, so its"
+            f"Frequency and average spend are correlated among repeat customers (Pearson"
+            f" {fmt.current().number(corr['pearson'])}, Spearman {fmt.current().number(corr['spearman'])}); the Gamma-Gamma model assumes they are independent, so its"
             " spend predictions (and CLV) should be read with caution."
         )
     return GammaGammaFit(

@@ -30,6 +30,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from analysis import fmt
 from analysis.clv import ClvResult, customer_lifetime_value, to_jsonable
 from analysis.config import RunParams
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
@@ -366,8 +367,8 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     left_out = gg_final.share_of_draws_with_infinite_mean
     if mp.n_draws > 0 and left_out >= 0.01:
         notes.append(
-            f"The spend model's q = {gg_final.params['q']:.2f} is close to 1, where the mean spend becomes infinite:"
-            f" about {left_out:.0%} of the parameter draws for the uncertainty band have q <= 1. Those draws are"
+            f"The spend model's q = {fmt.current().number(gg_final.params['q'])} is close to 1, where the mean spend"
+            f" becomes infinite: about {fmt.current().percent(left_out, 0)} of the parameter draws for the uncertainty band have q <= 1. Those draws are"
             " left out and redrawn, so the band assumes a finite mean spend and is narrower than the data alone"
             " would make it.")
     _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
@@ -425,10 +426,10 @@ def _no_model_advice(cal: pd.DataFrame) -> str:
     """What the data lack when no model can be fitted, in one sentence."""
     repeaters = int((cal["frequency"] > 0).sum())
     if repeaters == 0:
-        return (f"None of the {len(cal):,} customers of the calibration period bought a second time, so there is"
+        return (f"None of the {fmt.current().integer(len(cal))} customers of the calibration period bought a second time, so there is"
                 " nothing to learn about repeat buying yet: use a later calibration end (period.calibration_end or"
                 " a smaller period.holdout_days) or wait for more data.")
-    return (f"Only {repeaters:,} of the {len(cal):,} customers of the calibration period bought again; check that"
+    return (f"Only {fmt.current().integer(repeaters)} of the {fmt.current().integer(len(cal))} customers of the calibration period bought again; check that"
             " the calibration period is long enough, that the dates are read correctly (data.date_format), and look"
             " for outlier customers (e.g. wholesale accounts with extreme frequency).")
 

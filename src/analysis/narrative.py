@@ -44,7 +44,7 @@ cohort dat zoveel maanden later opnieuw kocht."""),
 |---|---|
 | Klanten | Verschillende klanten met minstens één aankoop tot en met de einddatum. |
 | Actieve klanten | Klanten met een aankoop in de laatste *n* dagen tot en met de einddatum (*n* staat in de runconfiguratie). |
-| Herhaalaankopen | Aandeel klanten dat op twee of meer verschillende dagen kocht. |
+| Aandeel herhaalkopers | Aandeel klanten dat op twee of meer verschillende dagen kocht. |
 | Klantbehoud (retentie) | Van de klanten die in de vorige periode kochten, het aandeel dat in deze periode opnieuw kocht. |
 | Churn (klantverloop) | 1 − klantbehoud. |
 | Omzet per klant | Totale omzet gedeeld door het aantal klanten. |

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analysis import fmt
-from analysis.config import RunParams, load_params
+from analysis.config import RunParams, load_params, recording
 from analysis.i18n import translate, translate_figure, translate_frame
 
 #: Report language of the notebook process, set by :func:`start`.
@@ -119,12 +119,13 @@ def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunPa
     import seaborn as sns
 
     global _LANG
-    params = load_params(params_path)
-    _LANG = params.report.language
-    fmt.use(params.report.language, params.report.currency)
     run = Run(working_folder(Path(params_path), Path(run_dir)))
     run.artifacts.mkdir(parents=True, exist_ok=True)
     run.logs.mkdir(parents=True, exist_ok=True)
+    # what this page reads of the configuration, for the pipeline's step keys (analysis.pipeline.STEP_SECTIONS)
+    params = recording(load_params(params_path), run.logs / f"{name}.sections.json")
+    _LANG = params.report.language
+    fmt.use(params.report.language, params.report.currency)
 
     handler = logging.FileHandler(run.logs / f"{name}.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

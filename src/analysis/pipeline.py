@@ -32,7 +32,7 @@ import time
 import traceback
 from pathlib import Path
 
-from analysis.config import RunParams, load_params, params_to_dict
+from analysis.config import SECTIONS, RunParams, load_params, params_to_dict, section_digests
 from analysis.errors import KitError
 from analysis import incremental, privacy
 
@@ -583,8 +583,9 @@ def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2400, tim
     return None
 
 
-def input_files(params: RunParams) -> list[Path]:
-    """The data files a run reads: the transactions and any other ``path`` in the configuration."""
+def input_files(params: RunParams, sections: Iterable[str] | None = None) -> list[Path]:
+    """The data files a run reads: the transactions and any other ``path`` in the configuration (only in
+    ``sections`` of it, when given)."""
     found: list[Path] = []
 
     def walk(node):
@@ -598,8 +599,49 @@ def input_files(params: RunParams) -> list[Path]:
             for item in node:
                 walk(item)
 
-    walk(params_to_dict(params))
+    dumped = params_to_dict(params)
+    walk(dumped if sections is None else {name: dumped[name] for name in sections})
     return found
+
+
+#: The sections of the run configuration each step reads, and so the only ones whose change re-runs it (a
+#: changed campaign cost re-runs pages 04 and 05, not the ingest or the model fits). Each notebook records what it
+#: reads (analysis.config.recording); a notebook that reads a section not listed here stops the run with a message
+#: that says to add it, so a step is never reused after a change it depends on. A notebook not listed depends on
+#: every section.
+STEP_SECTIONS: dict[str, tuple[str, ...]] = {
+    "ingest": ("engine", "spark", "data", "period"),
+    "01_data_and_kpis": ("engine", "spark", "period", "kpis", "report"),
+    "02_clv_models": ("engine", "spark", "kpis", "models", "clv", "segments", "report"),
+    "03_segments": ("clv", "segments", "privacy", "report"),
+    "04_retention_roi": ("clv", "segments", "roi", "campaigns", "privacy", "report"),
+    "05_campaigns": ("clv", "segments", "roi", "campaigns", "report"),
+}
+
+
+def step_sections(step: str) -> tuple[str, ...]:
+    """The configuration sections step ``step`` depends on (:data:`STEP_SECTIONS`; all of them if unlisted)."""
+    return STEP_SECTIONS.get(step, SECTIONS)
+
+
+def _step_config(params: RunParams, digests: dict[str, str], step: str) -> dict:
+    """What a step's key takes from the configuration: the digest of each section it reads and the files those
+    sections name."""
+    sections = step_sections(step)
+    return {"config": {name: digests[name] for name in sections},
+            "inputs": {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params, sections)}}
+
+
+def _check_sections_read(staging: Path, step: str) -> None:
+    """Stop when notebook ``step`` read a configuration section its step key does not cover."""
+    record = staging / "logs" / f"{step}.sections.json"
+    if not record.is_file():
+        return
+    extra = sorted(set(json.loads(record.read_text(encoding="utf-8"))) - set(step_sections(step)))
+    if extra:
+        raise KitError(f"Notebook {step} read the configuration section(s) {extra}, which"
+                       f" analysis.pipeline.STEP_SECTIONS does not list for it. Add them there (so that a change to"
+                       " them re-runs this page), or read them in another step.")
 
 
 def dependencies(params: RunParams, project_dir: Path) -> list[Path]:
@@ -625,16 +667,21 @@ class _Steps:
         return {rel: sha for record in self.records for rel, sha in record.get("outputs", {}).items()
                 if rel.startswith("artifacts/")}
 
-    def run(self, name: str, key: str | None, action, header: str) -> bool:
+    def run(self, name: str, key: str | None, action, header: str, config: dict[str, str] | None = None) -> bool:
         """Run ``action()`` as step ``name``, unless its outputs can be reused; True if it ran.
 
         ``header`` is the console line announcing the step, e.g. "[2/7] 01_data_and_kpis: executing
-        with papermill"; when the step is reused, only its part before the colon is shown.
+        with papermill"; when the step is reused, only its part before the colon is shown. ``config``: the
+        digests of the configuration sections the step reads; when the last run of the folder had other
+        ones, the line says which sections changed.
         """
         t0 = time.time()
         record = {"step": name, "started_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
+        if config is not None:
+            record["config"] = config
         reused = self.reuse.take(name, key, self.staging) if key is not None else None
-        _say(header if reused is None else header.split(":")[0] + ": unchanged, reused from the last run of this folder")
+        _say(header + self._why(name, config) if reused is None
+             else header.split(":")[0] + ": unchanged, reused from the last run of this folder")
         ok = False
         try:
             if reused is not None:
@@ -657,6 +704,15 @@ class _Steps:
         if reused is None:
             _say(f"      done in {seconds:.1f} s")
         return reused is None
+
+    def _why(self, name: str, config: dict[str, str] | None) -> str:
+        """' (changed: roi, campaigns)' when the configuration sections step ``name`` reads differ from those of
+        the last run of this folder, else ''."""
+        before = (self.reuse.steps.get(name) or {}).get("config") if self.reuse.dir is not None else None
+        if not config or not isinstance(before, dict):
+            return ""
+        changed = [section for section in config if before.get(section) != config[section]]
+        return f" (changed in the configuration: {', '.join(changed)})" if changed else ""
 
 
 def run(params_path: Path, out: Path | None = None, project_dir: Path | None = None, *,
@@ -683,14 +739,16 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
         _prefix = previous_prefix
 
 
-def _ingest_key(common: dict, code: list[str]) -> str:
-    """The step key of the ingest step (see :mod:`analysis.incremental`)."""
-    return incremental.digest({**common, "code": incremental.files_digest(incremental.module_closure(code))})
+def _ingest_key(common: dict, code: list[str], config: dict) -> str:
+    """The step key of the ingest step (see :mod:`analysis.incremental`); ``config``: :func:`_step_config`."""
+    return incremental.digest({**common, **config,
+                               "code": incremental.files_digest(incremental.module_closure(code))})
 
 
-def _notebook_key(common: dict, notebook: Path, artifacts: dict[str, str]) -> str:
-    """The step key of a notebook step, given the artifacts the steps before it wrote."""
-    return incremental.digest({**common, "notebook": sha256_of(notebook),
+def _notebook_key(common: dict, notebook: Path, artifacts: dict[str, str], config: dict) -> str:
+    """The step key of a notebook step, given the artifacts the steps before it wrote and the part of the
+    configuration it reads (:func:`_step_config`)."""
+    return incremental.digest({**common, **config, "notebook": sha256_of(notebook),
                                "code": incremental.files_digest(incremental.notebook_code(notebook)),
                                "artifacts": dict(sorted(artifacts.items()))})
 
@@ -708,7 +766,8 @@ def _render_key(common: dict, previous) -> str:
                                              "artifacts": previous.manifest.get("artifacts")} if previous else None)})
 
 
-def _not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path], render_key: str) -> str | None:
+def _not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path], render_key: str,
+                    config_of) -> str | None:
     """Why the published run ``out`` is out of date, or None when every step key and the render key match
     and every recorded output is intact (by content: file times play no part)."""
     try:
@@ -719,8 +778,8 @@ def _not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path
         return "no readable manifest.json"
     records = {s.get("step"): s for s in manifest.get("steps", []) if isinstance(s, dict)}
     artifacts: dict[str, str] = {}
-    for name, key in [("ingest", lambda: _ingest_key(common, code))] + [
-            (nb.stem, lambda nb=nb: _notebook_key(common, nb, artifacts)) for nb in nb_list]:
+    for name, key in [("ingest", lambda: _ingest_key(common, code, config_of("ingest")))] + [
+            (nb.stem, lambda nb=nb: _notebook_key(common, nb, artifacts, config_of(nb.stem))) for nb in nb_list]:
         record = records.get(name) or {}
         if record.get("key") != key():
             return f"step {name} has new inputs"
@@ -785,16 +844,23 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         # observation end of 1998-06-30 are the same run
         cut_dates = [str(observation_end), str(as_of_calibration_end(params.period, as_of) if as_of
                                                   else params.period.calibration_end)]
-        common = {"params": sha256_of(Path(params_path)), "dates": cut_dates, "packages": package_versions(),
-                  "inputs": {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params)},
-                  "pseudonym_key": pseudonyms.fingerprint}
+        # A step's key takes only the configuration sections it reads (STEP_SECTIONS); the pages, always rebuilt,
+        # and the up-to-date check of the whole run take all of it.
+        common = {"dates": cut_dates, "packages": package_versions(), "pseudonym_key": pseudonyms.fingerprint}
+        digests = section_digests(params)
+
+        def config_of(step: str) -> dict:
+            return _step_config(params, digests, step)
+
+        whole = {**common, "params": sha256_of(Path(params_path)),
+                 "inputs": {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params)}}
         engine = "Spark" if params.engine == "spark" else "DuckDB"
         cut = f" as of {as_of}" if as_of else ""
         code = ["ingest", "pipeline"] + (["spark_engine"] if params.engine == "spark" else [])
         if if_changed and out is not None and not render_only and reuse:
             earlier = (series.previous_run(reports_root, series.folder_date(out), str(data_path))
                        if series.folder_date(out) else None)
-            why = _not_up_to_date(out, common, code, nb_list, _render_key(common, earlier))
+            why = _not_up_to_date(out, common, code, nb_list, _render_key(whole, earlier), config_of)
             if why is None:
                 shutil.rmtree(staging, ignore_errors=True)
                 _say(f"{out} is up to date: every step's inputs (data, configuration, notebooks, library, previous"
@@ -823,8 +889,8 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             (artifacts / "data_quality.json").write_text(json.dumps(record, indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
 
-        steps.run("ingest", _ingest_key(common, code), ingest,
-                  f"[1/{total}] ingest: reading {data_path} with {engine}{cut}")
+        steps.run("ingest", _ingest_key(common, code, config_of("ingest")), ingest,
+                  f"[1/{total}] ingest: reading {data_path} with {engine}{cut}", config=config_of("ingest")["config"])
         quality = json.loads((artifacts / "data_quality.json").read_text())
         dates = json.loads((artifacts / "run.json").read_text())
         _say(f"      {quality['rows_read']:,} rows read, {quality['rows_used']:,} used, "
@@ -842,7 +908,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             known = pd.Index(pc.unique(known).to_pylist())
             for campaign in params.campaigns:
                 contacts = campaign_lists.read_contacts(campaign)
-                late = (campaign_lists.unknown_ids(campaign, contacts.index, known)
+                late = (campaign_lists.unknown_ids(campaign, contacts, known)
                         or campaign_lists.check_dates(campaign, dt.date.fromisoformat(dates["observation_end"])))
                 missing = campaign_lists.missing_ids(contacts.index, known)
                 _say(f"      campaign {campaign.name}: {int((contacts['group'] == 'treatment').sum()):,} treated,"
@@ -856,10 +922,14 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             lock = FolderLock(out).acquire()
             steps.reuse = incremental.Reuse(out, enabled=reuse)
         for i, nb in enumerate(nb_list, start=2):
-            key = _notebook_key(common, nb, steps.artifacts_so_far())
-            steps.run(nb.stem, key, lambda nb=nb: run_notebook(nb, staging / "executed" / nb.name,
-                                                              staging / "params.yaml", staging, project_dir),
-                      f"[{i}/{total}] {nb.stem}: executing with papermill")
+            key = _notebook_key(common, nb, steps.artifacts_so_far(), config_of(nb.stem))
+
+            def execute(nb=nb):
+                run_notebook(nb, staging / "executed" / nb.name, staging / "params.yaml", staging, project_dir)
+                _check_sections_read(staging, nb.stem)
+
+            steps.run(nb.stem, key, execute, f"[{i}/{total}] {nb.stem}: executing with papermill",
+                      config=config_of(nb.stem)["config"])
 
         # ---- since the last report: compare with the previous run of the series
         series_date = series.folder_date(out)
@@ -915,7 +985,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             "params": params_to_dict(params),
             "as_of": as_of.isoformat() if as_of else None,
             "input": {"path": str(data_path),
-                      **({"bytes": data_path.stat().st_size, "sha256": common["inputs"].get(str(data_path))}
+                      **({"bytes": data_path.stat().st_size, "sha256": whole["inputs"].get(str(data_path))}
                          if data_path.is_file() else {"bytes": None, "sha256": None})},
             "dates": dates,
             "previous_run": ({"folder": previous.dir.name, "observation_end": previous.date.isoformat()}
@@ -938,7 +1008,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                           for p in sorted(artifacts.rglob("*")) if p.is_file()},
             "started_at": started_at,
             "steps": steps.records,
-            "render_key": _render_key(common, previous),
+            "render_key": _render_key(whole, previous),
         }
         manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         manifest["duration_seconds"] = round(time.time() - started, 3)
