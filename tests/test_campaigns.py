@@ -646,6 +646,7 @@ campaigns:
     assert row["verdict"] == "cannot tell yet" and row["roi_low"] < 0 < row["roi_high"]
     assert "more treated customers bought" in row["why"] and "within what chance" not in row["why"]
     assert row["listed_without_purchases"] > 0  # customers whose every purchase was returned count as not buying
+    assert row["listed_without_purchases"] == row["listed_without_purchases_treated"] + row["listed_without_purchases_control"]
     # the extra revenue per treated customer is known exactly; heavy buyers make the money interval wide
     extra_revenue = 500.0 * injected.sum() / treated.sum()
     assert row["revenue_difference_per_customer_low"] <= extra_revenue <= row["revenue_difference_per_customer_high"]
@@ -674,8 +675,9 @@ def test_a_campaign_whose_groups_differed_before_is_not_planned_with(tmp_path):
 
 def test_listed_customers_missing_from_one_group_only_are_refused(tmp_path):
     """A campaign that did nothing, but 4% of the control ids are written another way ('CRM-' prefix): counted as
-    non-buyers they would fake an uplift, so the list is not measured (Fisher's exact test); the same number
-    missing evenly from both groups is measured."""
+    non-buyers they would fake an uplift, so the list is not measured (Fisher's exact test, p < 0.001); the same
+    number missing evenly from both groups is measured, and so is a split as uneven as chance gives (the web-shop
+    test's 2 v 10 of 600 each, p = 0.02)."""
     ids = pd.Index([f"k{i:05d}" for i in range(4000)])
     group = np.where(np.arange(4000) % 2 == 0, "treatment", "control")
     contacts = pd.DataFrame({"group": group}, index=ids)
@@ -687,6 +689,8 @@ def test_listed_customers_missing_from_one_group_only_are_refused(tmp_path):
     even = ids.difference(control[:40]).difference(ids[group == "treatment"][:40])
     assert C.unknown_ids(campaign, contacts, even) is None
     assert "leading zeros" in C.unknown_ids(campaign, contacts, ids[:3000])  # a quarter unknown: another data set
+    chance = ids.difference(ids[group == "treatment"][:2]).difference(control[:10])
+    assert C.unknown_ids(campaign, contacts, chance) is None
 
 
 def test_contact_dates_with_a_time_zone_are_read_as_the_day_in_utc(tmp_path):

@@ -291,7 +291,10 @@ def test_a_failed_run_in_the_middle_leaves_the_others_and_the_index(backfill):
     reports, params = backfill["reports"], backfill["params"]
     middle = reports / DATES[1]
     keep = {p.relative_to(middle).as_posix(): p.read_bytes() for p in middle.rglob("*") if p.is_file()}
-    params.write_text(params.read_text() + "\n# changed by the test: every run is out of date\n")
+    # a changed value every page reads (a comment alone no longer re-runs any step: keys follow the values)
+    raw = yaml.safe_load(params.read_text())
+    raw.setdefault("report", {})["title"] = "Changed by the test: every page is out of date"
+    params.write_text(yaml.safe_dump(raw, sort_keys=False))
     log = params.parent / "backfill.log"
     with open(log, "w") as handle:
         proc = subprocess.Popen(["make", "--no-print-directory", "-k", *_backfill(params, reports)], cwd=ROOT,
