@@ -739,16 +739,20 @@ def scenario_uplift(row: dict) -> tuple[float, float, float]:
     return clip(row["uplift"]), clip(row["uplift_low"]), clip(row["uplift_high"])
 
 
-def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, scores=None):
+def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, scores=None, measured=None):
     """The ``roi:`` section with every ``uplift: {measured: <campaign>}`` replaced by the measured uplift.
 
-    Returns ``(roi_params, sources, ranges)``: ``sources`` says, per scenario, where its uplift came from
+    ``measured``: :func:`measure_all`'s ``(table, balances, not_measured)`` of the configured campaigns, if already
+    computed. Returns ``(roi_params, sources, ranges)``: ``sources`` says, per scenario, where its uplift came from
     (plain words), ``ranges`` holds ``(low, point, high)`` for the measured ones. A campaign that cannot be
     measured yet gives uplift 0 and says why."""
     wanted = {getattr(s.uplift, "measured", None) for s in params.roi.scenarios} - {None}
     chosen = [c for c in params.campaigns if c.name in wanted]
-    table, _, skipped = measure_all(chosen, purchases, observation_end, params.clv.gross_margin, scores) \
-        if chosen else (pd.DataFrame(), {}, {})
+    if measured is not None:  # measure_all's result for every campaign, when the caller has it already
+        table, _, skipped = measured
+    else:
+        table, _, skipped = measure_all(chosen, purchases, observation_end, params.clv.gross_margin, scores) \
+            if chosen else (pd.DataFrame(), {}, {})
     rows = {r["campaign"]: r for r in table.to_dict("records")}
     scenarios, sources, ranges = [], {}, {}
     for s in params.roi.scenarios:

@@ -747,19 +747,15 @@ def _at_risk_block(at_risk: dict, lang: str, currency: str, pseudonym: Callable[
     return "".join(parts)
 
 
-def _error_text(forecast: float, actual: float, lang: str) -> str:
-    return model_error(forecast, actual, lang)
-
-
 def _forecast_block(comparison: dict, lang: str) -> str:
     fc = comparison["forecast"]
     text = _say("forecast_text", lang, forecast=fmt_int(fc["forecast"]), customers=fmt_int(fc["customers"]),
                 days=fmt_int(fc["days"]), actual=fmt_int(fc["actual"]),
-                error=_error_text(fc["forecast"], fc["actual"], lang))
+                error=model_error(fc["forecast"], fc["actual"], lang))
 
     def row(label: str, r: dict) -> list[str]:
         return [label, fmt_int(r["customers"]), fmt_int(r["forecast"]), fmt_int(r["actual"]),
-                _error_text(r["forecast"], r["actual"], lang)]
+                model_error(r["forecast"], r["actual"], lang)]
 
     rows = [row(translate(r["previous_segment"], lang), r) for r in fc["by_segment"] if r["customers"]]
     rows.append(row(_say("total", lang), fc))

@@ -624,12 +624,17 @@ def step_sections(step: str) -> tuple[str, ...]:
     return STEP_SECTIONS.get(step, SECTIONS)
 
 
-def _step_config(params: RunParams, digests: dict[str, str], step: str) -> dict:
+def _step_config(params: RunParams, digests: dict[str, str], hashes: dict[str, str | None], step: str) -> dict:
     """What a step's key takes from the configuration: the digest of each section it reads and the files those
-    sections name."""
+    sections name (``hashes``: the run's input files, hashed once, :func:`_input_hashes`)."""
     sections = step_sections(step)
     return {"config": {name: digests[name] for name in sections},
-            "inputs": {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params, sections)}}
+            "inputs": {str(p): hashes[str(p)] for p in input_files(params, sections)}}
+
+
+def _input_hashes(params: RunParams) -> dict[str, str | None]:
+    """``{path: sha256}`` of every input file of the run (None for a missing one): each file read once a run."""
+    return {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params)}
 
 
 def _check_sections_read(staging: Path, step: str) -> None:
@@ -849,11 +854,10 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         common = {"dates": cut_dates, "packages": package_versions(), "pseudonym_key": pseudonyms.fingerprint}
         digests = section_digests(params)
 
-        def config_of(step: str) -> dict:
-            return _step_config(params, digests, step)
-
-        whole = {**common, "params": sha256_of(Path(params_path)),
-                 "inputs": {str(p): (sha256_of(p) if p.is_file() else None) for p in input_files(params)}}
+        hashes = _input_hashes(params)
+        configs = {step: _step_config(params, digests, hashes, step) for step in ["ingest", *(n.stem for n in nb_list)]}
+        config_of = configs.__getitem__
+        whole = {**common, "params": sha256_of(Path(params_path)), "inputs": hashes}
         engine = "Spark" if params.engine == "spark" else "DuckDB"
         cut = f" as of {as_of}" if as_of else ""
         code = ["ingest", "pipeline"] + (["spark_engine"] if params.engine == "spark" else [])
