@@ -92,7 +92,7 @@ def test_kpi_deltas_are_the_differences_of_the_kpis_files(runs):
     prev_total, cur_total = (_json(runs[k], "model.json")["clv"]["total"] for k in ("previous", "current"))
     rows = {row["kpi"]: row for row in runs["comparison"]["kpis"]}
     keys = ["customers", "active_customers", "repeat_purchase_rate", "retention_rate", "churn_rate",
-            "revenue_per_customer", "average_order_value"]
+            "revenue_per_buyer", "average_order_value"]
     assert list(rows) == keys + ["total_expected_value"]
     for key in keys:
         assert rows[key]["previous"] == float(prev_kpis[key])
@@ -233,8 +233,8 @@ def test_since_last_json_is_the_returned_dict(runs):
     text = (runs["current"] / "artifacts" / "since_last.json").read_text(encoding="utf-8")
     assert json.loads(text) == runs["comparison"]
     assert text == json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
-    assert set(runs["comparison"]) == {"previous", "current", "days_between", "kpis", "migration", "newly_at_risk",
-                                       "forecast", "roi"}
+    assert set(runs["comparison"]) == {"previous", "current", "days_between", "period", "kpis", "migration",
+                                       "newly_at_risk", "forecast", "roi"}
 
 
 def test_customers_only_in_the_current_run_are_new_and_left_out_of_the_forecast(runs, tmp_path):
@@ -280,7 +280,7 @@ def test_missing_artifact_is_a_clear_error(runs, tmp_path):
 def test_kpi_trend_one_row_per_run_oldest_first(runs):
     trend = history.kpi_trend([runs["current"], runs["previous"]])
     assert list(trend.columns) == ["observation_end", "customers", "active_customers", "retention_rate", "churn_rate",
-                                   "total_expected_value", "revenue_per_customer"]
+                                   "total_expected_value", "revenue_per_buyer"]
     assert list(trend["observation_end"].dt.date) == [PREVIOUS_END, CURRENT_END]
     for i, key in enumerate(("previous", "current")):
         kpis = _json(runs[key], "kpis.json")

@@ -74,3 +74,75 @@ def test_one_sign_convention_for_a_model_that_was_off():
     with fmt.using("nl"):
         assert model_error(11_662, 12_320, "nl") == "5,3% te laag"
         assert model_error(12_419, 12_320, "nl") == "0,8% te hoog"
+
+
+# ------------------------------------------------------------------ every template has its Dutch
+
+
+def _templates():
+    """Every literal template handed to a function that fills in fields, with where it is: the first
+    argument of say(), and of caption/note/markdown (the second of show_table) when called with values."""
+    import ast
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    sources = [(str(p.relative_to(root)), p.read_text(encoding="utf-8")) for p in sorted((root / "src").rglob("*.py"))]
+    for path in sorted((root / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        sources += [(f"{path.name} {c['id']}", "".join(c["source"])) for c in cells if c["cell_type"] == "code"]
+    for where, text in sources:
+        tree = ast.parse(text)
+        # a bare say() is the catalogue's only where the module imports it from analysis.i18n
+        says = any(isinstance(n, ast.ImportFrom) and n.module == "analysis.i18n" and any(a.name == "say" for a in n.names)
+                   for n in ast.walk(tree)) or where.endswith("i18n.py")
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "attr", getattr(node.func, "id", None))
+            if name == "say" and isinstance(node.func, ast.Name) and not says:
+                continue
+            values = [k for k in node.keywords if k.arg not in ("index", "lang")]
+            position = {"say": 0, "_say_": 0, "caption": 0, "note": 0, "markdown": 0, "show_table": 1}.get(name)
+            if position is None or (name != "say" and not values) or len(node.args) <= position:
+                continue
+            yield where, node.lineno, node.args[position]
+
+
+def test_every_template_is_a_literal_with_a_dutch_translation():
+    import ast
+    import string
+
+    from analysis.i18n import NL
+
+    def fields(text):
+        return sorted(f for _, f, _, _ in string.Formatter().parse(text) if f is not None)
+
+    from analysis import holdout
+
+    found, problems = 0, []
+    for where, line, arg in _templates():
+        if isinstance(arg, (ast.Name, ast.Subscript, ast.Attribute)):
+            continue  # handed on: the literal is checked where it is written (or below, for template tables)
+        if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            problems.append(f"{where}:{line}: the template is not a literal string (an f-string fills in English)")
+            continue
+        found += 1
+        if arg.value not in NL:
+            problems.append(f"{where}:{line}: no Dutch for {arg.value!r}")
+        elif fields(NL[arg.value]) != fields(arg.value):
+            problems.append(f"{where}:{line}: the Dutch has fields {fields(NL[arg.value])}, the English {fields(arg.value)}")
+    for table, templates in (("holdout._RELIABILITY", holdout._RELIABILITY),):
+        for key, template in templates.items():
+            if template not in NL or fields(NL[template]) != fields(template):
+                problems.append(f"{table}[{key!r}]: no Dutch with the same fields for {template!r}")
+    assert found >= 4 and not problems, "\n".join(problems)
+
+
+def test_say_fills_in_the_dutch_template():
+    from analysis.i18n import say
+
+    assert say("Revenue in {latest} / the {n} customers who bought in it.", "nl", latest="juni 1998", n="1.234") == (
+        "Omzet in juni 1998 / de 1.234 klanten die toen kochten.")
+    assert say("Revenue in {latest} / the {n} customers who bought in it.", "en", latest="June 1998", n="1,234") == (
+        "Revenue in June 1998 / the 1,234 customers who bought in it.")

@@ -30,6 +30,9 @@ def test_headline_kpis_by_hand(purchases):
     # February: of January's 3 buyers only B bought again.
     assert k["retention_rate"] == pytest.approx(1 / 3) and k["churn_rate"] == pytest.approx(2 / 3)
     assert k["retention_period"] == "2020-02-01"
+    assert k["retention_base"] == 3  # January's buyers: A, 007, B
+    # February by hand: only B bought, for 12.
+    assert (k["period_buyers"], k["period_revenue"], k["revenue_per_buyer"]) == (1, pytest.approx(12.0), pytest.approx(12.0))
     # Active in the 30 days up to 02-29 (after 01-30): only B (02-05).
     assert k["active_customers"] == 1
 
@@ -46,6 +49,7 @@ def test_period_series_by_hand(purchases):
 def test_incomplete_last_period_is_not_the_headline(purchases):
     k = headline_kpis(purchases, "2020-02-10", "M")
     assert k["retention_rate"] is None  # February is cut off; January has no previous month
+    assert k["revenue_per_buyer"] is None and k["retention_base"] is None
 
 
 def test_cohort_retention_by_hand(purchases):

@@ -36,13 +36,27 @@ def _dutch(value: float, decimals: int = 0) -> str:
     return english.replace(",", "_").replace(".", ",").replace("_", ".")
 
 
+#: The names a Dutch user gives in the configuration (the report shows them as written).
+DUTCH_NAMES = {"protect_high_value": "Waardevolle klanten met risico beschermen",
+               "email_best_5000": "E-mail aan de beste 5000 klanten",
+               "voucher_best_1000": "Tegoedbon voor de beste 1000 klanten",
+               "repeat_spring_reminder": "Voorjaarsherinnering opnieuw (gemeten effect)",
+               "simulated_spring_1998": "Voorjaarsherinnering 1998 (gesimuleerd)"}
+
+
 @pytest.fixture(scope="module")
 def dutch_run(tmp_path_factory):
+    """The bundled configuration (every page, a measured campaign, a scenario on its measured uplift) in Dutch,
+    with Dutch names for the scenarios, the campaign and the report."""
     folder = tmp_path_factory.mktemp("nl")
-    raw = yaml.safe_load((ROOT / "params" / "cdnow_sample.yaml").read_text())
-    raw["data"]["path"] = str(SAMPLE / "cdnow_sample.csv")
+    raw = yaml.safe_load((ROOT / "params" / "default.yaml").read_text())
+    raw["data"]["path"] = str(ROOT / raw["data"]["path"])
+    for item in raw["roi"]["scenarios"] + raw["campaigns"]:
+        item["label"] = DUTCH_NAMES[item["name"]]
+    for campaign in raw["campaigns"]:
+        campaign["path"] = str(ROOT / campaign["path"])
     raw["models"]["n_draws"] = 50
-    raw["report"].update(language="nl", currency="EUR")
+    raw["report"].update(language="nl", currency="EUR", title="Klantbehoud en klantwaarde")
     params = folder / "params.yaml"
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     out = folder / "run"
@@ -67,7 +81,7 @@ def test_summary_tiles_in_dutch_notation(dutch_run):
     text = _visible_text((dutch_run / "index.html").read_text(encoding="utf-8"))
     assert _dutch(kpis["customers"]) in text
     assert _dutch(100 * kpis["repeat_purchase_rate"], 1) + "%" in text
-    assert "€\u00a0" + _dutch(kpis["revenue_per_customer"], 2) in text
+    assert "€\u00a0" + _dutch(kpis["revenue_per_buyer"], 2) in text
     assert re.search(r"\b(jan|feb|mrt|apr|mei|jun|jul|aug|sep|okt|nov|dec)\b|juni 1998", text), text[:500]
 
 
@@ -82,3 +96,40 @@ def test_the_pages_own_text_is_dutch(dutch_run):
     for name, text in pages.items():
         if name != "index.html":
             assert "Terug naar de samenvatting" in text and "Back to the summary" not in text, name
+
+
+#: Words that are English and not Dutch ("in", "is", "model", "interval", "data", "test" are both).
+ENGLISH_WORDS = frozenset("""
+the and to which from customers customer with that this are for their what who each than only they would will
+bought buy buys within expected campaign campaigns month months day days revenue share purchase purchases buyers not
+were have has more less after before between chance cannot rows read used file first amounts amount returns zero
+policy value values average total cost costs gain margin spend since next year years weeks time unit intervals at
+risk high low likely stay group groups treated control uplift your you our it its be by on no yes all any every there
+these those when where how why because but if or period list bar bars line lines chart shows show shown cell cells
+contacted reached measured difference mean standard deviation deviations
+""".split())
+#: Left as they are in a Dutch report: names of models and methods, literature, the kit's own names.
+ALLOWED = ("Gamma-Gamma", "Krinsky–Robb", "Pareto/NBD", "BG/NBD", "MBG/NBD", "Fleiss, Levin & Paik",
+           "Fader, Hardie & Lee", "P(alive)")
+
+
+def _prose(page: str) -> str:
+    """The visible text without code, file names, configuration keys and the allowed names."""
+    page = re.sub(r"(?s)<code>.*?</code>", " ", page)
+    text = _visible_text(page)
+    text = re.sub(r"\S+\.(csv|json|html|yaml|png)\b|\b\w+(\.\w+)+\b|\b\w+_\w+\b", " ", text)
+    for name in ALLOWED:
+        text = text.replace(name, " ")
+    return text
+
+
+def test_the_dutch_report_has_no_english_words(dutch_run):
+    """Every page of a Dutch report, with a measured campaign, is Dutch: not one English word outside the
+    allowed names (a missing catalogue entry or an f-string that bypasses it shows up here)."""
+    found = {}
+    for page in sorted(dutch_run.glob("*.html")):
+        for line in _prose(page.read_text(encoding="utf-8")).splitlines():
+            words = sorted({w for w in re.findall(r"[A-Za-z']+", line) if w.lower() in ENGLISH_WORDS})
+            if words:
+                found.setdefault(page.name, []).append(f"{words}: {' '.join(line.split())[:160]}")
+    assert not found, "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)

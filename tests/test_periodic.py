@@ -170,7 +170,7 @@ def test_deltas_are_the_differences_of_the_kpis_files(backfill):
         since = _json(reports / date / "artifacts" / "since_last.json")
         rows = {row["kpi"]: row for row in since["kpis"]}
         for kpi in ["customers", "active_customers", "retention_rate", "churn_rate", "repeat_purchase_rate",
-                    "revenue_per_customer", "average_order_value"]:
+                    "revenue_per_buyer", "average_order_value"]:
             assert rows[kpi]["previous"] == prev[kpi] and rows[kpi]["current"] == cur[kpi]
             assert rows[kpi]["delta"] == pytest.approx(cur[kpi] - prev[kpi], abs=1e-12)
         value_prev = _json(reports / before / "artifacts" / "model.json")["clv"]["total"]

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from analysis import fmt
 from analysis.errors import DataValidationError, format_examples, rows_of
+from analysis.i18n import say, translate
 
 LEVEL = 0.95
 GROUPS = ("treatment", "control")
@@ -382,24 +383,25 @@ def measure(campaign: Campaign, frame: pd.DataFrame, gross_margin: float, observ
     needed = control_group_size(share_c, abs(up)) if up != 0 else None
     if cost == 0:
         said = "cannot tell yet"
-        why = "the campaign cost nothing in the configuration, so there is no return on it to measure"
+        why = say("the campaign cost nothing in the configuration, so there is no return on it to measure")
     else:
         said = verdict(roi[1], roi[2])
         if said == "paid off":
-            why = "even the low end of the interval of the measured return is above zero"
+            why = say("even the low end of the interval of the measured return is above zero")
         elif said == "did not pay off":
-            why = "even the high end of the interval of the measured return is below zero"
+            why = say("even the high end of the interval of the measured return is below zero")
         elif up_low > 0 or up_high < 0:
-            why = (f"{'more' if up_low > 0 else 'fewer'} treated customers bought than control customers (the"
-                   " interval of the uplift in buyers is clear of zero), but the interval of the measured return runs"
-                   " from a loss to a gain: what customers spend varies too much from one to the next to tell"
-                   " whether the campaign's effect on the margin covered its cost")
+            why = say("{more_or_fewer} treated customers bought than control customers (the interval of the uplift in"
+                      " buyers is clear of zero), but the interval of the measured return runs from a loss to a gain:"
+                      " what customers spend varies too much from one to the next to tell whether the campaign's"
+                      " effect on the margin covered its cost",
+                      more_or_fewer=translate("more" if up_low > 0 else "fewer", fmt.current().language))
         else:
-            why = ("the interval of the measured return runs from a loss to a gain: the difference between the"
-                   " groups is within what chance alone gives")
+            why = say("the interval of the measured return runs from a loss to a gain: the difference between the"
+                      " groups is within what chance alone gives")
             if needed is not None and needed > min(n_t, n_c):
-                why += (f"; to tell a difference of this size, each group needs about {fmt.current().integer(needed)}"
-                        f" customers (it has {fmt.current().integer(min(n_t, n_c))})")
+                why += say("; to tell a difference of this size, each group needs about {needed} customers (it has"
+                           " {has})", needed=fmt.current().integer(needed), has=fmt.current().integer(min(n_t, n_c)))
     row = {
         "campaign": campaign.name, "label": campaign.title, "simulated": campaign.simulated,
         "start": campaign.start.isoformat(), "end": end.isoformat(),
@@ -447,10 +449,14 @@ def balance(frame: pd.DataFrame, scores: pd.DataFrame | None = None, scored: str
     (CLV, P(alive)) should be :func:`pre_campaign_scores` of the start; ``scored`` says when they were made."""
     data = frame[["group", "recency_days", "frequency", "revenue_before"]].copy()
     # a customer without a purchase before the start has no recency; compare the ones who have one
-    columns = {"recency_days": "Days since last purchase", "frequency": "Purchases before the start",
-               "revenue_before": "Revenue before the start"}
+    lang = fmt.current().language
+    columns = {"recency_days": translate("Days since last purchase", lang),
+               "frequency": translate("Purchases before the start", lang),
+               "revenue_before": translate("Revenue before the start", lang)}
     if scores is not None:
-        for col, label in (("clv", f"CLV (scored {scored})"), ("p_alive", f"P(alive) (scored {scored})")):
+        when = translate(scored, lang)
+        for col, label in (("clv", say("CLV (scored {when})", when=when)),
+                           ("p_alive", say("P(alive) (scored {when})", when=when))):
             if col in scores.columns:
                 data[col] = scores[col].reindex(data.index).astype(float)
                 columns[col] = label
@@ -488,9 +494,9 @@ def measure_all(campaigns: list[Campaign], purchases: pd.DataFrame, observation_
         row["balance_flagged"] = ", ".join(table.loc[table["flag"], "characteristic"]) if len(table) else ""
         if row["balance_flagged"]:
             row["verdict"] = "cannot tell"
-            row["why"] = ("the two groups differed before the campaign (" + row["balance_flagged"] +
-                          "), so the difference after it need not be the campaign's doing; check how the groups"
-                          " were drawn")
+            row["why"] = say("the two groups differed before the campaign ({flagged}), so the difference after it"
+                             " need not be the campaign's doing; check how the groups were drawn",
+                             flagged=row["balance_flagged"])
         rows.append(row)
         balances[campaign.name] = table
     return pd.DataFrame(rows), balances, skipped
@@ -759,20 +765,23 @@ def resolve_uplifts(params, purchases: pd.DataFrame, observation_end: dt.date, s
         name = getattr(s.uplift, "measured", None)
         if name is None:
             scenarios.append(s)
-            sources[s.name] = "a guess in the run configuration"
+            sources[s.name] = say("a guess in the run configuration")
             continue
         if name in rows and rows[name].get("balance_flagged"):
             point = 0.0  # a difference the groups had before the start is no effect to plan with
-            sources[s.name] = (f"campaign {rows[name]['label']} was not used: its groups were not alike before the"
-                               f" campaign ({rows[name]['balance_flagged']}), so its difference is not its effect; so 0")
+            sources[s.name] = say("campaign {name} was not used: its groups were not alike before the campaign"
+                                  " ({flagged}), so its difference is not its effect; so 0", name=rows[name]["label"],
+                                  flagged=rows[name]["balance_flagged"])
         elif name in rows:
             point, low, high = scenario_uplift(rows[name])
             ranges[s.name] = (low, point, high)
-            sources[s.name] = (f"measured by campaign {rows[name]['label']} against its control group"
-                               f" (95% interval {fmt.current().percent(low)} to {fmt.current().percent(high)})")
+            sources[s.name] = say("measured by campaign {name} against its control group (95% interval {low} to"
+                                  " {high})", name=rows[name]["label"], low=fmt.current().percent(low),
+                                  high=fmt.current().percent(high))
         else:
             point = 0.0
-            sources[s.name] = f"campaign {name} could not be measured ({skipped.get(name, 'no result')}), so 0"
+            sources[s.name] = say("campaign {name} could not be measured ({why}), so 0", name=name,
+                                  why=skipped.get(name, say("no result")))
         scenarios.append(s.model_copy(update={"uplift": point}))
     sens = params.roi.sensitivity
     target = sens.scenario or params.roi.scenarios[0].name

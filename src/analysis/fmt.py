@@ -147,6 +147,11 @@ class Formatter:
         """1998-03-01 -> 'Mar 1998' (en) or 'mrt 1998' (nl): a month on a chart axis."""
         return self._date(value, "MMM yyyy")
 
+    def period(self, value, period: str = "M") -> str:
+        """A calendar month ("M") or quarter ("Q") starting on ``value``, as a sentence names it:
+        'June 1998' / 'juni 1998', 'Q2 1998' / 'K2 1998'."""
+        return self._date(value, "LLLL yyyy") if period == "M" else self.quarter(value)
+
     def quarter(self, value) -> str:
         """1998-04-01 -> 'Q2 1998' (en) or 'K2 1998' (nl)."""
         return self._date(value, "QQQ yyyy")

@@ -102,7 +102,7 @@ KPI_SPECS: tuple[KpiSpec, ...] = (
     KpiSpec("repeat_purchase_rate", "Repeat purchase rate", "share"),
     KpiSpec("retention_rate", "Retention rate", "share"),
     KpiSpec("churn_rate", "Churn rate", "share", higher_is_good=False),
-    KpiSpec("revenue_per_customer", "Revenue per customer", "money", decimals=2),
+    KpiSpec("revenue_per_buyer", "Revenue per customer per {period}", "money", decimals=2),
     KpiSpec("average_order_value", "Average order value", "money", decimals=2),
     KpiSpec("total_expected_value", "Total expected customer value", "money"),
 )
@@ -308,8 +308,9 @@ def _smallest_shown(spec: KpiSpec) -> float:
     return 0.5 * 10.0 ** -(spec.decimals if spec.unit == "money" else 0)
 
 
-def _kpi_row(spec: KpiSpec, previous: float | None, current: float | None, currency: str, lang: str) -> dict:
-    label = translate(spec.label, lang)
+def _kpi_row(spec: KpiSpec, previous: float | None, current: float | None, currency: str, lang: str,
+             period: str = "M") -> dict:
+    label = translate(spec.label.format(period="month" if period == "M" else "quarter"), lang)
     row = {"kpi": spec.key, "label": label, "previous": previous, "current": current, "unit": spec.unit,
            "delta": None, "direction": None, "good": None}
     if previous is None or current is None or not (math.isfinite(previous) and math.isfinite(current)):
@@ -503,7 +504,9 @@ def compare_runs(current_dir: Path, previous_dir: Path, params: RunParams) -> di
         },
         "current": {"observation_end": current_end.isoformat()},
         "days_between": (current_end - previous_end).days,
-        "kpis": [_kpi_row(spec, previous_kpis[spec.key], current_kpis[spec.key], currency, lang) for spec in KPI_SPECS],
+        "period": params.kpis.period,
+        "kpis": [_kpi_row(spec, previous_kpis[spec.key], current_kpis[spec.key], currency, lang, params.kpis.period)
+                 for spec in KPI_SPECS],
         "migration": migration,
         "newly_at_risk": at_risk,
         "forecast": forecast,
@@ -526,7 +529,7 @@ def compare_runs(current_dir: Path, previous_dir: Path, params: RunParams) -> di
 # --------------------------------------------------------------------------
 
 TREND_COLUMNS: tuple[str, ...] = ("observation_end", "customers", "active_customers", "retention_rate", "churn_rate",
-                                  "total_expected_value", "revenue_per_customer")
+                                  "total_expected_value", "revenue_per_buyer")
 
 
 def kpi_trend(run_dirs: Sequence[Path]) -> pd.DataFrame:
@@ -678,14 +681,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], first_is_label:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _kpi_block(rows: list[dict], lang: str, currency: str, keys: Sequence[str] | None = None) -> str:
+def _kpi_block(rows: list[dict], lang: str, currency: str, keys: Sequence[str] | None = None,
+               period: str = "M") -> str:
     specs = {s.key: s for s in KPI_SPECS}
     parts = ['<div class="ks-tiles">']
     for row in rows:
         if keys is not None and row["kpi"] not in keys:
             continue
         spec = specs[row["kpi"]]
-        fresh = _kpi_row(spec, row["previous"], row["current"], currency, lang)  # wording in this report's language
+        fresh = _kpi_row(spec, row["previous"], row["current"], currency, lang, period)  # in this report's language
         direction = fresh["direction"]
         css = "ks-same" if fresh["good"] is None else ("ks-good" if fresh["good"] else "ks-bad")
         verdict = "" if direction is None else _say("unchanged" if fresh["good"] is None else
@@ -833,7 +837,7 @@ def _section_html(comparison: dict | None, stage: str, params: RunParams, pseudo
     body = [f"<h2>{_e(_say('title', lang, date=previous))}</h2>",
             _p(_say("intro", lang, previous=previous, days=fmt_int(comparison["days_between"])), muted=True)]
     if stage in ("summary", "01_data_and_kpis"):
-        body.append(_h3("h_kpis", lang) + _kpi_block(comparison["kpis"], lang, currency))
+        body.append(_h3("h_kpis", lang) + _kpi_block(comparison["kpis"], lang, currency, period=comparison.get("period", "M")))
     if stage == "summary":
         body.append(_migration_block(comparison["migration"], lang, currency))
         body.append(_at_risk_block(comparison["newly_at_risk"], lang, currency))

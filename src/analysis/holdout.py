@@ -227,37 +227,12 @@ __all__ = [
 RELIABLE_WITHIN = 0.10
 USABLE_WITHIN = 0.25
 
+#: What the holdout check says, by verdict (English templates; the Dutch is in analysis.i18n.NL).
 _RELIABILITY = {
-    "intro": {
-        "en": "The model was tested on the period from {start} to {end}, which it had not seen: it expected {expected}"
-              " repeat purchases and {actual} happened ({error}).",
-        "nl": "Het model is getoetst op de periode van {start} tot en met {end}, die het niet kende: het verwachtte"
-              " {expected} herhaalaankopen en er waren er {actual} ({error}).",
-    },
-    "reliable": {
-        "en": "**The purchase forecasts are close to what happened**: the total number of repeat purchases is within"
-              " a tenth of it. Read each customer's figures as estimates and the totals as sound. (This checks how"
-              " often customers buy, not what they spend; and the model was chosen on this same period, so the"
-              " check flatters it a little.)",
-        "nl": "**De voorspelde aankopen liggen dicht bij de werkelijkheid**: het totale aantal herhaalaankopen zit"
-              " binnen een tiende ervan. Lees de cijfers per klant als schattingen en de totalen als degelijk. (Dit"
-              " toetst hoe vaak klanten kopen, niet wat ze besteden; en het model is op deze zelfde periode gekozen,"
-              " dus de toets valt iets gunstig uit.)",
-    },
-    "usable": {
-        "en": "**Use the purchase forecasts with care**: the total number of repeat purchases is off by more than a"
-              " tenth (but less than a quarter). The amounts below are rough.",
-        "nl": "**Gebruik de voorspelde aankopen met voorzichtigheid**: het totale aantal herhaalaankopen wijkt meer dan"
-              " een tiende af (maar minder dan een kwart). De bedragen hieronder zijn grof.",
-    },
-    "unreliable": {
-        "en": "**The purchase forecasts are far from what happened on these data**: the total number of repeat"
-              " purchases is off by more than a quarter. Do not plan campaigns on the amounts below; ask the analyst"
-              " to look at the model check at the end of this page.",
-        "nl": "**De voorspelde aankopen liggen op deze gegevens ver van de werkelijkheid**: het totale aantal"
-              " herhaalaankopen wijkt meer dan een kwart af. Plan geen campagnes op de bedragen hieronder; vraag de"
-              " analist naar de modelcontrole onderaan deze pagina.",
-    },
+    'intro': 'The model was tested on the period from {start} to {end}, which it had not seen: it expected {expected} repeat purchases and {actual} happened ({error}).',
+    'reliable': "**The purchase forecasts are close to what happened**: the total number of repeat purchases is within a tenth of it. Read each customer's figures as estimates and the totals as sound. (This checks how often customers buy, not what they spend; and the model was chosen on this same period, so the check flatters it a little.)",
+    'usable': '**Use the purchase forecasts with care**: the total number of repeat purchases is off by more than a tenth (but less than a quarter). The amounts below are rough.',
+    'unreliable': '**The purchase forecasts are far from what happened on these data**: the total number of repeat purchases is off by more than a quarter. Do not plan campaigns on the amounts below; ask the analyst to look at the model check at the end of this page.',
 }
 
 
@@ -277,17 +252,16 @@ def reliability_sentence(expected: float, actual: float, calibration_end, observ
     import datetime as dt
 
     from analysis import fmt
-    from analysis.i18n import model_error
+    from analysis.i18n import model_error, say
 
     f = fmt.current()
     start = dt.date.fromisoformat(str(calibration_end)[:10]) + dt.timedelta(days=1)
 
-    def say(key: str, **values) -> str:
-        entry = _RELIABILITY[key]
-        return entry.get(lang, entry["en"]).format(**values)
+    def say_(key: str, **values) -> str:
+        return say(_RELIABILITY[key], lang, **values)
 
     return " ".join([
-        say("intro", start=f.long_date(start), end=f.long_date(observation_end), expected=f.integer(expected),
+        say_("intro", start=f.long_date(start), end=f.long_date(observation_end), expected=f.integer(expected),
             actual=f.integer(actual), error=model_error(expected, actual, lang)),
-        say(reliability(expected, actual)),
+        say_(reliability(expected, actual)),
     ])

@@ -318,6 +318,497 @@ NL: dict[str, str] = {
     "Updated": "Bijgewerkt",
     "A run that fails is not listed and does not change this page.":
         "Een mislukte run wordt niet vermeld en verandert deze pagina niet.",
+    "Revenue per customer per month": "Omzet per klant per maand",
+    "Revenue per customer per quarter": "Omzet per klant per kwartaal",
+    "Revenue per customer per period": "Omzet per klant per periode",
+    # ------------------------------------------------------------------------------------------------
+    # Sentences with figures (i18n.say, nb.say, and nb.caption/note/markdown with values): the English
+    # template is the key, the Dutch one has the same {fields}. tests/test_i18n.py finds every template
+    # in the code and the notebooks and fails when one is missing here or its fields differ.
+    "Bought in the last {days} days ({share} of all customers).":
+        "Kocht in de laatste {days} dagen ({share} van alle klanten).",
+    "Of the {base} customers who bought in {before}, the share who bought again in {latest}.":
+        "Van de {base} klanten die in {before} kochten, het aandeel dat in {latest} opnieuw kocht.",
+    "Of the {base} customers who bought in {before}, the share who did not buy in {latest}; some come back later"
+    " (the cohort chart follows them).":
+        "Van de {base} klanten die in {before} kochten, het aandeel dat in {latest} niet kocht; een deel komt later"
+        " terug (de cohortgrafiek volgt ze).",
+    "Revenue in {latest} / the {n} customers who bought in it.":
+        "Omzet in {latest} / de {n} klanten die toen kochten.",
+    '{customers} customers bought at least once; {active} of them bought in the last {days} days, and'
+    ' {repeat} came back for a second purchase.':
+        '{customers} klanten kochten minstens één keer; {active} van hen kocht in de laatste {days} '
+        'dagen, en {repeat} kwam terug voor een tweede aankoop.',
+    'Over the next {months} months the customers are expected to bring {total} in margin (between '
+    '{low} and {high}); the top 10% of customers hold {top} of that value.':
+        'In de komende {months} maanden brengen de klanten naar verwachting {total} aan marge op '
+        '(tussen {low} en {high}); de beste 10% van de klanten heeft {top} van die klantwaarde.',
+    'No purchase model could be fitted on these data, so there are no customer values, segments by '
+    'value or campaign figures in this report; the model page says why.':
+        'Op deze gegevens kon geen aankoopmodel worden geschat, dus dit rapport bevat geen '
+        'klantwaarden, waardesegmenten of campagnecijfers; de modelpagina legt uit waarom.',
+    'The model was checked on a period it had not seen: it expected {expected} repeat purchases and '
+    '{actual} happened ({error}).':
+        'Het model is getoetst op een periode die het niet kende: het verwachtte {expected} '
+        'herhaalaankopen en er waren er {actual} ({error}).',
+    '{n} high-value customers are at risk of being lost, together worth {value}: they are the list '
+    'for a retention campaign.':
+        '{n} klanten met een hoge waarde dreigen te vertrekken, samen goed voor {value}: zij vormen '
+        'de lijst voor een klantbehoudcampagne.',
+    'Of the campaign scenarios, {name} brings the highest net gain and pays for itself: expected net '
+    'gain {gain} (ROI {roi}), if the assumed uplift of {uplift} holds; it breaks even at an uplift of'
+    ' {breakeven}.':
+        "Van de campagnescenario's levert {name} de hoogste netto opbrengst en verdient zichzelf "
+        'terug: verwachte netto opbrengst {gain} (ROI {roi}), als het aangenomen effect van {uplift} '
+        'klopt; het break-evenpunt ligt bij een effect van {breakeven}.',
+    'None of the campaign scenarios pays for itself; the one with the highest net gain, {name}, has '
+    'an expected net gain of {gain} (ROI {roi}) at an assumed uplift of {uplift}; it would break even'
+    ' at an uplift of {breakeven}.':
+        "Geen van de campagnescenario's verdient zichzelf terug; dat met de hoogste netto opbrengst, "
+        '{name}, heeft een verwachte netto opbrengst van {gain} (ROI {roi}) bij een aangenomen effect'
+        ' van {uplift}; het break-evenpunt ligt bij een effect van {breakeven}.',
+    'The model was tested on the period from {start} to {end}, which it had not seen: it expected '
+    '{expected} repeat purchases and {actual} happened ({error}).':
+        'Het model is getoetst op de periode van {start} tot en met {end}, die het niet kende: het '
+        'verwachtte {expected} herhaalaankopen en er waren er {actual} ({error}).',
+    '**The purchase forecasts are close to what happened**: the total number of repeat purchases is '
+    "within a tenth of it. Read each customer's figures as estimates and the totals as sound. (This "
+    'checks how often customers buy, not what they spend; and the model was chosen on this same '
+    'period, so the check flatters it a little.)':
+        '**De voorspelde aankopen liggen dicht bij de werkelijkheid**: het totale aantal '
+        'herhaalaankopen zit binnen een tiende ervan. Lees de cijfers per klant als schattingen en de'
+        ' totalen als degelijk. (Dit toetst hoe vaak klanten kopen, niet wat ze besteden; en het '
+        'model is op deze zelfde periode gekozen, dus de toets valt iets gunstig uit.)',
+    '**Use the purchase forecasts with care**: the total number of repeat purchases is off by more '
+    'than a tenth (but less than a quarter). The amounts below are rough.':
+        '**Gebruik de voorspelde aankopen met voorzichtigheid**: het totale aantal herhaalaankopen '
+        'wijkt meer dan een tiende af (maar minder dan een kwart). De bedragen hieronder zijn grof.',
+    '**The purchase forecasts are far from what happened on these data**: the total number of repeat '
+    'purchases is off by more than a quarter. Do not plan campaigns on the amounts below; ask the '
+    'analyst to look at the model check at the end of this page.':
+        '**De voorspelde aankopen liggen op deze gegevens ver van de werkelijkheid**: het totale '
+        'aantal herhaalaankopen wijkt meer dan een kwart af. Plan geen campagnes op de bedragen '
+        'hieronder; vraag de analist naar de modelcontrole onderaan deze pagina.',
+    'Total amount of the transactions used, {first} to {last}.':
+        'Totaalbedrag van de gebruikte transacties, {first} tot en met {last}.',
+    'Total revenue per period in {currency}, all customers together.':
+        'Totale omzet per periode in {currency}, alle klanten samen.',
+    "Read along a row: how a cohort's buying fades month by month. Compare rows to see whether newer "
+    'cohorts come back more or less often than older ones. Month 0 is always 100%. A cell counts the '
+    'whole cohort, long gone customers too; the retention rate above counts only the previous '
+    "period's buyers, so it is much higher.":
+        'Lees langs een rij: hoe het kopen van een cohort maand na maand afneemt. Vergelijk rijen om '
+        'te zien of nieuwere cohorten vaker of minder vaak terugkomen dan oudere. Maand 0 is altijd '
+        '100%. Een cel telt het hele cohort, ook klanten die al lang weg zijn; het klantbehoud '
+        'hierboven telt alleen de kopers van de vorige periode en ligt daarom veel hoger.',
+    'Item':
+        'Onderdeel',
+    'Value':
+        'Waarde',
+    'Rows read':
+        'Gelezen rijen',
+    'Rows used':
+        'Gebruikte rijen',
+    'Exact duplicate rows':
+        'Exact dubbele rijen',
+    'Returns (negative amounts)':
+        'Retouren (negatieve bedragen)',
+    'Zero amounts':
+        'Nulbedragen',
+    'Purchase days (same-day lines combined)':
+        'Aankoopdagen (regels van dezelfde dag samengevoegd)',
+    'First transaction':
+        'Eerste transactie',
+    'Last transaction used':
+        'Laatste gebruikte transactie',
+    'Observation end':
+        'Einddatum',
+    '{n} (policy: {policy})':
+        '{n} (werkwijze: {policy})',
+    'keep':
+        'behouden',
+    'drop':
+        'weglaten',
+    'net':
+        'verrekenen',
+    'error':
+        'fout melden',
+    '{n} (not in the calibration model fit, which cannot learn from them yet; still scored)':
+        '{n} (niet in de schatting van het kalibratiemodel, dat nog niets van hen kan leren; wel gescoord)',
+    '{n} (not in the whole-period model fit, which cannot learn from them yet; still scored)':
+        '{n} (niet in de schatting van het model over de hele periode, dat nog niets van hen kan '
+        'leren; wel gescoord)',
+    'Left out: {reason}':
+        'Weggelaten: {reason}',
+    'duplicate rows':
+        'dubbele rijen',
+    'after the observation end':
+        'na de einddatum',
+    'purchase days fully returned':
+        'aankoopdagen volledig geretourneerd',
+    'returns (negative amounts)':
+        'retouren (negatieve bedragen)',
+    'zero amounts':
+        'nulbedragen',
+    'Discounted margin over the next {months} months; {level} band {low} to {high}.':
+        'Verdisconteerde marge over de komende {months} maanden; {level}-band {low} tot {high}.',
+    'Share of customers whose chance of still being a customer, P(alive), is {threshold} or more (the'
+    " rest are 'at risk'). Not the same as 'active' customers, who bought in the last {days} days.":
+        'Aandeel klanten van wie de kans dat ze nog klant zijn, P(actief), {threshold} of meer is (de'
+        " rest 'dreigt te vertrekken'). Niet hetzelfde als 'actieve' klanten, die in de laatste "
+        '{days} dagen kochten.',
+    'CLV is the **expected margin a customer brings over the next {months} months**, discounted at '
+    '{rate} a year: expected purchases month by month (from the {model} model refitted on all data up'
+    ' to {end}) x expected order value (Gamma-Gamma) x gross margin ({margin}). **Uncertainty:** the '
+    'low/high band ({level}) comes from {method}, with {draws} draws.':
+        'CLV is de **verwachte marge die een klant in de komende {months} maanden oplevert**, '
+        'verdisconteerd tegen {rate} per jaar: verwachte aankopen per maand (uit het {model}-model, '
+        'opnieuw geschat op alle gegevens tot en met {end}) x verwachte orderwaarde (Gamma-Gamma) x '
+        'brutomarge ({margin}). **Onzekerheid:** de lage/hoge band ({level}) komt uit {method}, met '
+        '{draws} trekkingen.',
+    'simulation from the asymptotic normal distribution of the parameter estimates (Krinsky–Robb), '
+    'equivalent in spirit to the delta method':
+        'simulatie uit de asymptotisch normale verdeling van de parameterschattingen (Krinsky–Robb), '
+        'in wezen gelijk aan de deltamethode',
+    'The top 10% of customers hold {top10} of the total expected value, the top 20% hold {top20}.':
+        'De beste 10% van de klanten heeft {top10} van de totale verwachte waarde, de beste 20% heeft {top20}.',
+    'Time unit: {unit}. Intervals from the curvature of the log-likelihood at its maximum.':
+        'Tijdseenheid: {unit}. Intervallen uit de kromming van de log-likelihood in het maximum.',
+    '{model} could not be identified from these data, even with a small penalty, and is left out of '
+    'the comparison ({reason}).':
+        '{model} kon uit deze gegevens niet worden bepaald, ook niet met een kleine straf, en doet '
+        'niet mee in de vergelijking ({reason}).',
+    'Repeat purchases per {unit}. The model follows the trend, not swings such as holidays. A {unit} '
+    'cut short (at the calibration end or the end of the data) is scaled to a whole one and drawn as '
+    'an open circle.':
+        'Herhaalaankopen per {unit}. Het model volgt de trend, niet schommelingen zoals feestdagen. '
+        'Een afgebroken {unit} (bij het einde van de kalibratie of van de gegevens) is omgerekend '
+        'naar een hele en getekend als een open cirkel.',
+    'Expected purchases in the next {unit}':
+        'Verwachte aankopen in de volgende {unit}',
+    '{model} and Gamma-Gamma refitted on all data up to {end}: these parameters score the customers.':
+        '{model} en Gamma-Gamma opnieuw geschat op alle gegevens tot en met {end}: met deze '
+        'parameters worden de klanten gescoord.',
+    'Frequency-spend correlation among repeat customers: Pearson {pearson}, Spearman {spearman} '
+    "(close to 0 supports the spend model's independence assumption).":
+        'Correlatie tussen frequentie en besteding bij herhaalkopers: Pearson {pearson}, Spearman '
+        '{spearman} (dicht bij 0 ondersteunt de onafhankelijkheidsaanname van het bestedingsmodel).',
+    'week':
+        'week',
+    'day':
+        'dag',
+    'weeks':
+        'weken',
+    'days':
+        'dagen',
+    'Parameter':
+        'Parameter',
+    'Estimate':
+        'Schatting',
+    '95% interval':
+        '95%-interval',
+    'Gamma-Gamma (spend)':
+        'Gamma-Gamma (besteding)',
+    'Used':
+        'Gebruikt',
+    'yes':
+        'ja',
+    '10th percentile':
+        '10e percentiel',
+    '25th percentile':
+        '25e percentiel',
+    'median':
+        'mediaan',
+    '75th percentile':
+        '75e percentiel',
+    '90th percentile':
+        '90e percentiel',
+    '99th percentile':
+        '99e percentiel',
+    'The configured model, {model}, could not be identified from these data ({reason}). The report '
+    'uses {used} instead, the model with the smallest error on the holdout period among those that '
+    'could be fitted.':
+        'Het ingestelde model, {model}, kon uit deze gegevens niet worden bepaald ({reason}). Het '
+        'rapport gebruikt in plaats daarvan {used}, het model met de kleinste fout in de toetsperiode'
+        ' van de modellen die wel konden worden geschat.',
+    'Under the BG/NBD model a customer can only drop out right after a repeat purchase, so customers '
+    'who bought only once keep a {full} chance of still being a customer however long ago they '
+    'bought, and never appear as at risk. Pareto/NBD or MBG/NBD (models.model: auto) do not have this'
+    ' blind spot.':
+        'In het BG/NBD-model kan een klant alleen direct na een herhaalaankoop afhaken, dus klanten '
+        'die maar één keer kochten houden {full} kans dat ze nog klant zijn, hoe lang geleden ze ook '
+        'kochten, en staan nooit bij de klanten die dreigen te vertrekken. Pareto/NBD en MBG/NBD '
+        '(models.model: auto) hebben deze blinde vlek niet.',
+    'The data alone do not pin down all parameters of {model} (typically: how much customers differ '
+    'in how soon they drop out), so it was fitted with a small penalty (penalizer {penalizer}) that '
+    'keeps the estimates finite and changes the fit very little. Its check on the holdout period '
+    'below shows how well it predicts.':
+        'De gegevens alleen leggen niet alle parameters van {model} vast (meestal: hoeveel klanten '
+        'verschillen in hoe snel ze afhaken), dus het is geschat met een kleine straf (penalizer '
+        '{penalizer}) die de schattingen eindig houdt en de schatting nauwelijks verandert. De '
+        'toetsing op de toetsperiode hieronder laat zien hoe goed het voorspelt.',
+    'With the configured penalty (models.penalizer {configured}) the parameters of {model} are pulled'
+    ' to the edge of the parameter space ({reason}), so it was fitted with penalizer {used} instead. '
+    'Set models.penalizer to 0 or a small value such as 0.001.':
+        'Met de ingestelde straf (models.penalizer {configured}) worden de parameters van {model} '
+        'naar de rand van de parameterruimte getrokken ({reason}), dus het is geschat met penalizer '
+        '{used}. Zet models.penalizer op 0 of op een kleine waarde zoals 0.001.',
+    "The spend model's q = {q} is close to 1, where the mean spend becomes infinite: about {share} of"
+    ' the parameter draws for the uncertainty band have q <= 1. Those draws are left out and redrawn,'
+    ' so the band assumes a finite mean spend and is narrower than the data alone would make it.':
+        'De q van het bestedingsmodel = {q} ligt dicht bij 1, waar de gemiddelde besteding oneindig '
+        'wordt: ongeveer {share} van de parametertrekkingen voor de onzekerheidsband heeft q <= 1. '
+        'Die trekkingen worden weggelaten en opnieuw getrokken, dus de band neemt een eindige '
+        'gemiddelde besteding aan en is smaller dan de gegevens alleen zouden geven.',
+    'The spend model (Gamma-Gamma) could not be fitted on the calibration period alone ({reason}); '
+    'its parameters below are those fitted on all data.':
+        'Het bestedingsmodel (Gamma-Gamma) kon niet op alleen de kalibratieperiode worden geschat '
+        '({reason}); de parameters hieronder zijn die van de schatting op alle gegevens.',
+    'Frequency and average spend are correlated among repeat customers (Pearson {pearson}, Spearman '
+    '{spearman}); the Gamma-Gamma model assumes they are independent, so its spend predictions (and '
+    'CLV) should be read with caution.':
+        'Frequentie en gemiddelde besteding hangen bij herhaalkopers samen (Pearson {pearson}, '
+        'Spearman {spearman}); het Gamma-Gamma-model neemt aan dat ze onafhankelijk zijn, dus lees de'
+        ' voorspelde bestedingen (en CLV) met voorzichtigheid.',
+    'Expected value ({months} months)':
+        'Verwachte waarde ({months} maanden)',
+    'Customers in the top value tiers whose P(alive) is below {threshold}: the ones a retention campaign is for.':
+        'Klanten in de hoogste waardeklassen met een P(actief) onder {threshold}: voor hen is een '
+        'klantbehoudcampagne bedoeld.',
+    'Sum of their CLV over the next {months} months.':
+        'Hun CLV samen over de komende {months} maanden.',
+    '{n} ways':
+        '{n} manieren',
+    'A Pareto view of the past: **A** customers together brought the first {a} of all revenue, **B** '
+    'the next {b}, **C** the remaining {c}. A customers deserve the best service; C customers are '
+    'served at the lowest cost.':
+        'Een Pareto-blik op het verleden: **A**-klanten brachten samen de eerste {a} van alle omzet '
+        'op, **B** de volgende {b}, **C** de overige {c}. A-klanten verdienen de beste service; '
+        'C-klanten worden tegen de laagste kosten bediend.',
+    'Revenue so far':
+        'Omzet tot nu toe',
+    'Average P(alive)':
+        'Gemiddelde P(actief)',
+    'Average expected purchases':
+        'Gemiddeld verwachte aankopen',
+    'Average days since last purchase':
+        'Gemiddeld aantal dagen sinds laatste aankoop',
+    'Serving cost':
+        'Kosten van bediening',
+    'Expected profit after serving cost':
+        'Verwachte winst na kosten van bediening',
+    'Suggested action':
+        'Voorgestelde actie',
+    'Last purchase':
+        'Laatste aankoop',
+    'Responses':
+        'Antwoorden',
+    'NPS answers':
+        'NPS-antwoorden',
+    'Promoters':
+        'Promotors',
+    'Passives':
+        'Passieven',
+    'Detractors':
+        'Criticasters',
+    'CSAT answers':
+        'CSAT-antwoorden',
+    'CSAT (% scoring 4-5)':
+        'CSAT (% met 4-5)',
+    'Mean CSAT (1-5)':
+        'Gemiddelde CSAT (1-5)',
+    'Group':
+        'Groep',
+    'best {n} by expected profit':
+        'beste {n} naar verwachte winst',
+    '{segmentation}: {segments}':
+        '{segmentation}: {segments}',
+    '{n} months':
+        '{n} maanden',
+    'The scenario with the highest expected net gain.':
+        'Het scenario met de hoogste verwachte netto opbrengst.',
+    'The scenario with the highest expected net gain, and with the highest ROI too.':
+        'Het scenario met de hoogste verwachte netto opbrengst, en ook met de hoogste ROI.',
+    'The scenario with the highest expected net gain; {other} has the highest ROI ({roi}) on a smaller gain.':
+        'Het scenario met de hoogste verwachte netto opbrengst; {other} heeft de hoogste ROI ({roi}) '
+        'bij een kleinere opbrengst.',
+    'Incremental margin over the horizon (not discounted, unlike CLV) minus total cost.':
+        'Extra marge over de horizon (niet verdisconteerd, anders dan CLV) min totale kosten.',
+    '**Past period{period}:** {spend} spent on retention, {retained} customers retained: **{per} per '
+    'retained customer**.':
+        '**Vorige periode{period}:** {spend} uitgegeven aan klantbehoud, {retained} klanten behouden:'
+        ' **{per} per behouden klant**.',
+    'Scenario {name}: green cells make money, red cells lose it. If the true uplift turns out lower '
+    'than assumed, read the answer from the row for that uplift.':
+        'Scenario {name}: groene cellen leveren geld op, rode kosten geld. Als het ware effect lager '
+        'uitvalt dan aangenomen, lees het antwoord af in de rij voor dat effect.',
+    'With the assumptions of {name}, contacting the best {n} customers gives the highest expected net gain, {gain}.':
+        'Met de aannames van {name} geeft het benaderen van de beste {n} klanten de hoogste verwachte'
+        ' netto opbrengst, {gain}.',
+    'Scenario {name} is set to contact the best {n} customers, but there are only {have}: all of them'
+    ' are contacted. Set target.best_n to fit your customer base.':
+        'Scenario {name} is ingesteld om de beste {n} klanten te benaderen, maar er zijn er maar '
+        '{have}: ze worden allemaal benaderd. Stel target.best_n in op uw klantenbestand.',
+    'Scenario {name} contacts nobody this period: no customer is in {segments}.':
+        'Scenario {name} benadert deze periode niemand: geen enkele klant zit in {segments}.',
+    'campaign {name} was not used: its groups were not alike before the campaign ({flagged}), so its '
+    'difference is not its effect; so 0':
+        'campagne {name} is niet gebruikt: de groepen verschilden al vóór de campagne ({flagged}), '
+        'dus het verschil is niet haar effect; dus 0',
+    'measured by campaign {name} against its control group (95% interval {low} to {high})':
+        'gemeten met campagne {name} tegenover de controlegroep (95%-interval {low} tot {high})',
+    'campaign {name} could not be measured ({why}), so 0':
+        'campagne {name} kon niet worden gemeten ({why}), dus 0',
+    'no result':
+        'geen uitkomst',
+    'Campaign {name} is not measured in this report: {why}.':
+        'Campagne {name} is in dit rapport niet gemeten: {why}.',
+    '{value} ({low} to {high})':
+        '{value} ({low} tot {high})',
+    '{value} points ({low} to {high})':
+        '{value} procentpunt ({low} tot {high})',
+    'no upper bound':
+        'geen bovengrens',
+    '### {label}':
+        '### {label}',
+    '{days} days from {start}':
+        '{days} dagen vanaf {start}',
+    'the first {days} days from {start} (the window is not over yet)':
+        'de eerste {days} dagen vanaf {start} (de meetperiode loopt nog)',
+    '**Verdict: {verdict}.** Measured over {window}: {why}.':
+        '**Oordeel: {verdict}.** Gemeten over {window}: {why}.',
+    'paid off':
+        'terugverdiend',
+    'did not pay off':
+        'niet terugverdiend',
+    'cannot tell yet':
+        'nog niet te zeggen',
+    'cannot tell':
+        'niet te zeggen',
+    '{n} of the {listed} listed customers have no purchase in these data (every purchase returned, or'
+    ' an id the transaction file does not have): {treated} treated and {control} control. They count '
+    'as customers who did not buy. If that is more than a handful, or far from even, check that the '
+    'list and the transaction file use the same customer ids.':
+        '{n} van de {listed} klanten op de lijst hebben geen aankoop in deze gegevens (elke aankoop '
+        'geretourneerd, of een klantnummer dat het transactiebestand niet heeft): {treated} behandeld'
+        ' en {control} controle. Ze tellen als klanten die niet kochten. Zijn het er meer dan een '
+        'handvol, of zijn ze ver van gelijk verdeeld, controleer dan of de lijst en het '
+        'transactiebestand dezelfde klantnummers gebruiken.',
+    'Contacts went out from {first} to {last}; every treated customer is measured over the whole '
+    'window, whatever their contact day.':
+        'De contacten gingen uit van {first} tot en met {last}; elke behandelde klant wordt over de '
+        'hele meetperiode gemeten, wat de contactdag ook was.',
+    '{n} treated customers have no contact date (the message may not have reached them); they still '
+    'count as treated, so the uplift is that of the campaign as sent, not of the message as received.':
+        '{n} behandelde klanten hebben geen contactdatum (het bericht heeft hen misschien niet '
+        'bereikt); ze tellen toch als behandeld, dus het effect is dat van de campagne zoals '
+        'verstuurd, niet van het bericht zoals ontvangen.',
+    'Share of treated who bought minus share of control who bought, in percentage points.':
+        'Aandeel kopers in de behandelde groep min aandeel kopers in de controlegroep, in procentpunten.',
+    'n/a':
+        'n.v.t.',
+    "Campaign {name}. CLV and P(alive) as each customer stood the day before the start (this report's"
+    ' model applied to their purchases before it).':
+        'Campagne {name}. CLV en P(actief) zoals elke klant er de dag vóór de start voor stond (het '
+        'model van dit rapport toegepast op de aankopen daarvóór).',
+    'Campaign {name}: too few scored customers on the list to rank them.':
+        'Campagne {name}: te weinig gescoorde klanten op de lijst om ze te rangschikken.',
+    '**{name}: the ranking worked.** The customers it put first responded more: uplift {upper} in the'
+    ' upper half of predicted gain against {lower} in the lower half (difference {difference} points,'
+    ' 95% interval {low} to {high}).':
+        '**{name}: de rangschikking werkte.** De klanten die ze vooraan zette reageerden sterker: '
+        'effect {upper} in de bovenste helft van de voorspelde opbrengst tegenover {lower} in de '
+        'onderste helft (verschil {difference} procentpunt, 95%-interval {low} tot {high}).',
+    '**{name}: the ranking worked the wrong way.** The customers it put last responded more: uplift '
+    '{upper} in the upper half of predicted gain against {lower} in the lower half (difference '
+    '{difference} points, 95% interval {low} to {high}).':
+        '**{name}: de rangschikking werkte verkeerd om.** De klanten die ze achteraan zette '
+        'reageerden sterker: effect {upper} in de bovenste helft van de voorspelde opbrengst '
+        'tegenover {lower} in de onderste helft (verschil {difference} procentpunt, 95%-interval '
+        '{low} tot {high}).',
+    '**{name}: cannot tell whether the ranking worked.** Uplift {upper} in the upper half of '
+    'predicted gain against {lower} in the lower half (difference {difference} points, 95% interval '
+    '{low} to {high}): the difference is within what chance alone gives, so the curve below is mostly'
+    ' noise.':
+        '**{name}: niet te zeggen of de rangschikking werkte.** Effect {upper} in de bovenste helft '
+        'van de voorspelde opbrengst tegenover {lower} in de onderste helft (verschil {difference} '
+        'procentpunt, 95%-interval {low} tot {high}): het verschil valt binnen wat toeval alleen '
+        'geeft, dus de curve hieronder is vooral ruis.',
+    "Campaign {name}: extra buyers (treated buyers minus what the control group's rate predicts) if "
+    'the campaign had reached only the customers with the highest predicted gain, against a random '
+    'choice of as many customers.':
+        'Campagne {name}: extra kopers (kopers in de behandelde groep min wat het aandeel van de '
+        'controlegroep voorspelt) als de campagne alleen de klanten met de hoogste voorspelde '
+        'opbrengst had bereikt, tegenover een willekeurige keuze van evenveel klanten.',
+    'Campaign {name}: uplift in the share who bought, by group of predicted gain. Customers without a'
+    ' purchase before the start have no score and are left out.':
+        'Campagne {name}: effect op het aandeel kopers, per groep van voorspelde opbrengst. Klanten '
+        'zonder aankoop vóór de start hebben geen score en zijn weggelaten.',
+    'Share who buy without a campaign: {base} (control group of {name}). Two-sided test of two '
+    'proportions (Fleiss, Levin & Paik 2003).':
+        'Aandeel dat koopt zonder campagne: {base} (controlegroep van {name}). Tweezijdige toets van '
+        'twee proporties (Fleiss, Levin & Paik 2003).',
+    'Difference in buyers (points)':
+        'Verschil in kopers (procentpunt)',
+    'the campaign cost nothing in the configuration, so there is no return on it to measure':
+        'de campagne kostte volgens de configuratie niets, dus er is geen rendement te meten',
+    'even the low end of the interval of the measured return is above zero':
+        'zelfs de onderkant van het interval van het gemeten rendement ligt boven nul',
+    'even the high end of the interval of the measured return is below zero':
+        'zelfs de bovenkant van het interval van het gemeten rendement ligt onder nul',
+    '{more_or_fewer} treated customers bought than control customers (the interval of the uplift in '
+    'buyers is clear of zero), but the interval of the measured return runs from a loss to a gain: '
+    "what customers spend varies too much from one to the next to tell whether the campaign's effect "
+    'on the margin covered its cost':
+        'er kochten {more_or_fewer} behandelde klanten dan klanten in de controlegroep (het interval '
+        'van het effect op kopers ligt niet om nul), maar het interval van het gemeten rendement '
+        'loopt van verlies tot winst: wat klanten besteden verschilt te veel van klant tot klant om '
+        'te zeggen of het effect van de campagne op de marge haar kosten dekte',
+    'more':
+        'meer',
+    'fewer':
+        'minder',
+    'the interval of the measured return runs from a loss to a gain: the difference between the '
+    'groups is within what chance alone gives':
+        'het interval van het gemeten rendement loopt van verlies tot winst: het verschil tussen de '
+        'groepen valt binnen wat toeval alleen geeft',
+    '; to tell a difference of this size, each group needs about {needed} customers (it has {has})':
+        '; om een verschil van deze grootte te zien, heeft elke groep ongeveer {needed} klanten nodig'
+        ' (er zijn er {has})',
+    'the two groups differed before the campaign ({flagged}), so the difference after it need not be '
+    "the campaign's doing; check how the groups were drawn":
+        'de twee groepen verschilden al vóór de campagne ({flagged}), dus het verschil erna hoeft '
+        'niet door de campagne te komen; controleer hoe de groepen zijn getrokken',
+    'before the start':
+        'vóór de start',
+    'CLV (scored {when})':
+        'CLV (gescoord {when})',
+    'P(alive) (scored {when})':
+        'P(actief) (gescoord {when})',
+    'Holdout check: repeat purchases by past buying':
+        'Toetsing: herhaalaankopen naar koopgedrag in het verleden',
+    'repeat purchases in the calibration period':
+        'herhaalaankopen in de kalibratieperiode',
+    'repeat purchases in the holdout (count)':
+        'herhaalaankopen in de toetsperiode (aantal)',
+    'frequency: repeat purchases':
+        'frequentie: herhaalaankopen',
+    'Where the expected value is: customers ranked by CLV':
+        'Waar de verwachte waarde zit: klanten gerangschikt naar CLV',
+    'customers ranked by CLV, best first (decile)':
+        'klanten gerangschikt naar CLV, beste eerst (deciel)',
+    'expected purchases (count)':
+        'verwachte aankopen (aantal)',
+    'P(alive) (0-1)':
+        'P(actief) (0-1)',
+    'Probability of still being a customer, P(alive)':
+        'Kans dat de klant nog klant is, P(actief)',
+    'ROI n/a':
+        'ROI n.v.t.',
+    'Share of customers and of expected value by {name}':
+        'Aandeel klanten en verwachte klantwaarde per {name}',
+    'Best: contact {n} customers, net gain {gain}':
+        'Beste: benader {n} klanten, netto opbrengst {gain}',
 }
 
 # Labels with a variable part: (pattern, Dutch template using the groups).
@@ -329,14 +820,12 @@ NL_PATTERNS: list[tuple[str, str]] = [
     (r"^Revenue per month$", "Omzet per maand"),
     (r"^Revenue per quarter$", "Omzet per kwartaal"),
     (r"^revenue \((.+)\)$", r"omzet (\1)"),
-    (r"^Share of customers and of expected value by (.+)$", r"Aandeel klanten en verwachte klantwaarde per \1"),
     (r"^Customers and expected value \((.+)\) by value and risk$", r"Klanten en verwachte waarde (\1) naar waarde en risico"),
     (r"^expected value \((.+)\)$", r"verwachte waarde (\1)"),
     (r"^Expected net gain \((.+)\)$", r"Verwachte netto opbrengst (\1)"),
     (r"^Cost per contact \((.+)\)$", r"Kosten per contact (\1)"),
     (r"^Expected net gain \((.+)\): red loses, green gains$", r"Verwachte netto opbrengst (\1): rood verlies, groen winst"),
     (r"^Cumulative expected net gain \((.+)\)$", r"Cumulatieve verwachte netto opbrengst (\1)"),
-    (r"^Best: contact (.+) customers, (.+)$", r"Beste: benader \1 klanten, \2"),
     (r"^Net gain over uplift and cost per contact: (.+)$", r"Netto opbrengst naar effect en kosten per contact: \1"),
     (r"^Bought in the last (\d+) days \((.+) of all\)\.$", r"Kocht in de laatste \1 dagen (\2 van alle klanten)."),
     (r"^Of last month's buyers, the share who bought again in the latest month\.$",
@@ -361,6 +850,11 @@ NL_PATTERNS: list[tuple[str, str]] = [
     (r"^part of a day, scaled to a whole day$", "deel van een dag, omgerekend naar een hele dag"),
     (r"^repeat purchases \(count\)$", "herhaalaankopen (aantal)"),
     (r"^time since the start \((weeks|days)\)$", r"tijd sinds de start (\1)"),
+    (r"^recency: time from first to last purchase \((weeks|days)\)$", r"recentheid: tijd van eerste tot laatste aankoop (\1)"),
+    (r"^share of total expected value \((.+), %\)$", r"aandeel in de totale verwachte waarde (\1, %)"),
+    (r"^Break-even lies outside this grid \(all profitable\)$", "Het break-evenpunt ligt buiten dit raster (alles winstgevend)"),
+    (r"^Break-even lies outside this grid \(all loss-making\)$", "Het break-evenpunt ligt buiten dit raster (alles verlieslatend)"),
+    (r"^(.+)\nROI n/a$", r"\1\nROI n.v.t."),
 ]
 
 _TRANSLATIONS = {"nl": (NL, [(re.compile(p), r) for p, r in NL_PATTERNS])}
@@ -377,6 +871,20 @@ def translate(text: str, lang: str = "en") -> str:
         if pattern.search(text):
             return pattern.sub(replacement, text).replace("weeks", "weken").replace("days", "dagen")
     return text
+
+
+def say(template: str, /, lang: str | None = None, **values) -> str:
+    """A sentence with figures in the report language, gettext style: the English ``template`` (with
+    ``{named}`` fields) is the key, the language's catalogue (:data:`NL`) holds its translation with the
+    same fields, and the fields are filled in afterwards with ``values`` (text already written in the
+    report's notation by :mod:`analysis.fmt`). ``lang``: the report language; default the one set for
+    this process (:func:`analysis.fmt.use`). A template without a translation is written in English, and
+    ``tests/test_i18n.py`` fails on it."""
+    from analysis import fmt
+
+    lang = lang or fmt.current().language
+    text = template if lang == "en" else _TRANSLATIONS.get(lang, ({}, []))[0].get(template, template)
+    return text.format(**values)
 
 
 def translate_figure(fig, lang: str = "en"):

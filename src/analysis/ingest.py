@@ -904,13 +904,18 @@ def _bad_amounts_message(con, params: DataParams, path: Path, n_bad: int, rows_r
 
 
 def quality_table(quality: dict) -> "pd.DataFrame":
-    """The data-quality figures as a two-column table for the report, in the report's notation
-    (:mod:`analysis.fmt`)."""
+    """The data-quality figures as a two-column table for the report, in the report's language and notation
+    (:mod:`analysis.i18n`, :mod:`analysis.fmt`)."""
     import pandas as pd
 
     from analysis import fmt
+    from analysis.i18n import say, translate
 
     f = fmt.current()
+
+    def policy(count: int, name: str, default: str) -> str:
+        return say("{n} (policy: {policy})", n=f.integer(count),
+                   policy=translate(policies.get(name, default), f.language))
 
     rows = [
         ("Input file", quality["file"]),
@@ -918,23 +923,26 @@ def quality_table(quality: dict) -> "pd.DataFrame":
         ("Rows used", f"{f.integer(quality['rows_used'])}"),
     ]
     for reason, count in quality.get("left_out", {}).items():
-        rows.append((f"Left out: {reason}", f"{f.integer(count)}"))
+        rows.append((say("Left out: {reason}", reason=translate(reason, f.language)), f"{f.integer(count)}"))
     policies = quality.get("policies", {})
     rows += [
-        ("Exact duplicate rows", f"{f.integer(quality['duplicate_rows'])} (policy: {policies.get('duplicates', 'keep')})"),
-        ("Returns (negative amounts)", f"{f.integer(quality['returns_rows'])} (policy: {policies.get('returns', 'drop')})"),
-        ("Zero amounts", f"{f.integer(quality['zero_amount_rows'])} (policy: {policies.get('zero_amounts', 'keep')})"),
+        ("Exact duplicate rows", policy(quality["duplicate_rows"], "duplicates", "keep")),
+        ("Returns (negative amounts)", policy(quality["returns_rows"], "returns", "drop")),
+        ("Zero amounts", policy(quality["zero_amount_rows"], "zero_amounts", "keep")),
         ("Customers", f"{f.integer(quality['customers'])}"),
     ]
     if quality.get("returns_unmatched_amount"):
         rows.append(("Returns with no earlier purchase to net against (amount, not used)",
                      f.number(quality['returns_unmatched_amount'])))
     split = quality.get("first_purchase_on_split_days") or {}
-    for key, day in (("calibration_end", "the calibration end"), ("observation_end", "the observation end")):
-        if split.get(key):
-            fit = "calibration" if key == "calibration_end" else "whole-period"
-            rows.append((f"Customers whose first purchase is on {day}",
-                         f"{f.integer(split[key])} (not in the {fit} model fit, which cannot learn from them yet; still scored)"))
+    if split.get("calibration_end"):
+        rows.append(("Customers whose first purchase is on the calibration end",
+                     say("{n} (not in the calibration model fit, which cannot learn from them yet; still scored)",
+                         n=f.integer(split["calibration_end"]))))
+    if split.get("observation_end"):
+        rows.append(("Customers whose first purchase is on the observation end",
+                     say("{n} (not in the whole-period model fit, which cannot learn from them yet; still scored)",
+                         n=f.integer(split["observation_end"]))))
     rows += [
         ("Purchase days (same-day lines combined)", f"{f.integer(quality['purchase_days'])}"),
         ("First transaction", f.date(quality["first_date"])),

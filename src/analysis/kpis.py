@@ -13,14 +13,17 @@ retention rate (period t)
 churn rate (period t)
     1 - retention rate (period t).
 revenue per customer
-    total revenue / customers.
+    total revenue / customers (over the whole data period: it can only grow, so reports compare
+    the next one instead).
+revenue per buying customer (period t)
+    revenue in period t / the customers who bought in period t.
 average order value
     total revenue / purchase days (same-day purchases are one order).
 purchase frequency
     purchase days / customers.
 
 Periods are calendar months ("M") or quarters ("Q"). The headline retention
-and churn rates are those of the last complete period.
+and churn rates, and the revenue per buying customer, are those of the last complete period.
 """
 
 from __future__ import annotations
@@ -118,8 +121,9 @@ def headline_kpis(
         Plain numbers (JSON-able): ``customers, active_customers, active_share, orders,
         revenue, repeat_customers, repeat_purchase_rate, revenue_per_customer,
         average_order_value, purchase_frequency, retention_rate, churn_rate,
-        retention_period`` (start date of the period the rates refer to).
-    """
+        retention_period`` (start date of the period the rates refer to), ``retention_base`` (the
+        customers who bought in the period before it), ``period_buyers``, ``period_revenue`` and
+        ``revenue_per_buyer`` (of that period)."""
     con = con or duckdb.connect()
     source = purchases_relation(con, purchases)
     end = _date(observation_end)
@@ -135,6 +139,7 @@ def headline_kpis(
     series = period_series(purchases, observation_end, period, con=con)
     rated = series[series["complete"] & series["retention_rate"].notna()]
     last = rated.iloc[-1] if len(rated) else None
+    previous = series.loc[series.index[series.index.get_loc(rated.index[-1]) - 1]] if len(rated) else None
     customers = int(customers or 0)
     return {
         "customers": customers,
@@ -151,6 +156,11 @@ def headline_kpis(
         "retention_rate": None if last is None else float(last["retention_rate"]),
         "churn_rate": None if last is None else float(last["churn_rate"]),
         "retention_period": None if last is None else last["period_start"].date().isoformat(),
+        "retention_base": None if previous is None else int(previous["active_customers"]),
+        "period_buyers": None if last is None else int(last["active_customers"]),
+        "period_revenue": None if last is None else float(last["revenue"]),
+        "revenue_per_buyer": (float(last["revenue"]) / int(last["active_customers"])
+                              if last is not None and last["active_customers"] else None),
         "period": period,
     }
 

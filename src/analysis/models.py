@@ -1365,11 +1365,13 @@ def fit_gamma_gamma(
     biggest = max(abs(corr["pearson"]), abs(corr["spearman"]))
     warning_text = None
     if np.isfinite(biggest) and biggest > correlation_threshold:
-        warning_text = (
-            f"Frequency and average spend are correlated among repeat customers (Pearson"
-            f" {fmt.current().number(corr['pearson'])}, Spearman {fmt.current().number(corr['spearman'])}); the Gamma-Gamma model assumes they are independent, so its"
-            " spend predictions (and CLV) should be read with caution."
-        )
+        from analysis.i18n import say
+
+        warning_text = say(
+            "Frequency and average spend are correlated among repeat customers (Pearson {pearson}, Spearman"
+            " {spearman}); the Gamma-Gamma model assumes they are independent, so its spend predictions (and CLV)"
+            " should be read with caution.", pearson=fmt.current().number(corr["pearson"]),
+            spearman=fmt.current().number(corr["spearman"]))
     return GammaGammaFit(
         params=est, loglik=loglik, aic=6 - 2 * loglik, bic=3 * math.log(n_cust) - 2 * loglik, n_customers=n_cust,
         ci=ci, cov_log=cov, correlation=corr, correlation_warning=warning_text, ci_level=ci_level,

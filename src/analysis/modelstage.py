@@ -34,6 +34,7 @@ from analysis import fmt
 from analysis.clv import ClvResult, customer_lifetime_value, to_jsonable
 from analysis.config import RunParams
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
+from analysis.i18n import say
 from analysis.models import (MODEL_LABELS, FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model,
                              select_model)
 from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
@@ -302,29 +303,32 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     notes = []
     if mp.model != "auto" and mp.model not in fits:
         selected = select_model(fits, mae, "auto").name
-        notes.append(
-            f"The configured model, {MODEL_LABELS[mp.model]}, could not be identified from these data"
-            f" ({plain_failure(failures[mp.model])}). The report uses {MODEL_LABELS[selected]} instead,"
-            " the model with the smallest error on the holdout period among those that could be fitted.")
+        notes.append(say(
+            "The configured model, {model}, could not be identified from these data ({reason}). The report uses"
+            " {used} instead, the model with the smallest error on the holdout period among those that could be"
+            " fitted.", model=MODEL_LABELS[mp.model], reason=plain_failure(failures[mp.model]),
+            used=MODEL_LABELS[selected]))
     else:
         selected = select_model(fits, mae, mp.model).name
     if selected == "bgnbd":
-        notes.append(
+        notes.append(say(
             "Under the BG/NBD model a customer can only drop out right after a repeat purchase, so customers who"
-            " bought only once keep a 100% chance of still being a customer however long ago they bought, and"
-            " never appear as at risk. Pareto/NBD or MBG/NBD (models.model: auto) do not have this blind spot.")
+            " bought only once keep a {full} chance of still being a customer however long ago they bought, and"
+            " never appear as at risk. Pareto/NBD or MBG/NBD (models.model: auto) do not have this blind spot.",
+            full=fmt.current().percent(1, 0)))
     if selected in penalized and fits[selected].penalizer > mp.penalizer:
-        notes.append(
-            f"The data alone do not pin down all parameters of {MODEL_LABELS[selected]} (typically: how much"
-            " customers differ in how soon they drop out), so it was fitted with a small penalty"
-            f" (penalizer {fits[selected].penalizer:g}) that keeps the estimates finite and changes the fit"
-            " very little. Its check on the holdout period below shows how well it predicts.")
+        notes.append(say(
+            "The data alone do not pin down all parameters of {model} (typically: how much customers differ in how"
+            " soon they drop out), so it was fitted with a small penalty (penalizer {penalizer}) that keeps the"
+            " estimates finite and changes the fit very little. Its check on the holdout period below shows how well"
+            " it predicts.", model=MODEL_LABELS[selected], penalizer=f"{fits[selected].penalizer:g}"))
     elif selected in penalized:
-        notes.append(
-            f"With the configured penalty (models.penalizer {mp.penalizer:g}) the parameters of"
-            f" {MODEL_LABELS[selected]} are pulled to the edge of the parameter space"
-            f" ({plain_failure(penalized[selected])}), so it was fitted with penalizer"
-            f" {fits[selected].penalizer:g} instead. Set models.penalizer to 0 or a small value such as 0.001.")
+        notes.append(say(
+            "With the configured penalty (models.penalizer {configured}) the parameters of {model} are pulled to the"
+            " edge of the parameter space ({reason}), so it was fitted with penalizer {used} instead. Set"
+            " models.penalizer to 0 or a small value such as 0.001.", configured=f"{mp.penalizer:g}",
+            model=MODEL_LABELS[selected], reason=plain_failure(penalized[selected]),
+            used=f"{fits[selected].penalizer:g}"))
     gg_cal, gg_note = _gamma_gamma_or_none(engine, "calibration")
     if gg_note:
         notes.append(gg_note)
@@ -366,11 +370,11 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
         gg_cal = gg_final
     left_out = gg_final.share_of_draws_with_infinite_mean
     if mp.n_draws > 0 and left_out >= 0.01:
-        notes.append(
-            f"The spend model's q = {fmt.current().number(gg_final.params['q'])} is close to 1, where the mean spend"
-            f" becomes infinite: about {fmt.current().percent(left_out, 0)} of the parameter draws for the uncertainty band have q <= 1. Those draws are"
-            " left out and redrawn, so the band assumes a finite mean spend and is narrower than the data alone"
-            " would make it.")
+        notes.append(say(
+            "The spend model's q = {q} is close to 1, where the mean spend becomes infinite: about {share} of the"
+            " parameter draws for the uncertainty band have q <= 1. Those draws are left out and redrawn, so the band"
+            " assumes a finite mean spend and is narrower than the data alone would make it.",
+            q=fmt.current().number(gg_final.params["q"]), share=fmt.current().percent(left_out, 0)))
     _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
     clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
                        annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
@@ -456,8 +460,9 @@ def _gamma_gamma_or_none(engine, period: str) -> tuple[GammaGammaFit | None, str
     try:
         return engine.fit_gamma_gamma(period), None
     except ModelFitError as exc:
-        return None, ("The spend model (Gamma-Gamma) could not be fitted on the calibration period alone"
-                      f" ({plain_failure(str(exc))}); its parameters below are those fitted on all data.")
+        return None, say("The spend model (Gamma-Gamma) could not be fitted on the calibration period alone"
+                         " ({reason}); its parameters below are those fitted on all data.",
+                         reason=plain_failure(str(exc)))
 
 
 def frequency_recency_grid(model: FittedModel, T: float, what: str = "expected", t: float = 1.0,

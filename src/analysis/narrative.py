@@ -37,7 +37,7 @@ dezelfde dag tellen overal in de kit als één aankoop (één bestelling)."""),
 
 Klanten gegroepeerd naar de maand van hun eerste aankoop (hun cohort). Elke cel toont het aandeel van het
 cohort dat zoveel maanden later opnieuw kocht."""),
-    "01_data_and_kpis/cell-14": ("dfec247c7ed8", """\
+    "01_data_and_kpis/cell-14": ("806114659095", """\
 ## Definities
 
 | Cijfer | Definitie |
@@ -45,9 +45,9 @@ cohort dat zoveel maanden later opnieuw kocht."""),
 | Klanten | Verschillende klanten met minstens één aankoop tot en met de einddatum. |
 | Actieve klanten | Klanten met een aankoop in de laatste *n* dagen tot en met de einddatum (*n* staat in de runconfiguratie). |
 | Aandeel herhaalkopers | Aandeel klanten dat op twee of meer verschillende dagen kocht. |
-| Klantbehoud (retentie) | Van de klanten die in de vorige periode kochten, het aandeel dat in deze periode opnieuw kocht. |
-| Churn (klantverloop) | 1 − klantbehoud. |
-| Omzet per klant | Totale omzet gedeeld door het aantal klanten. |
+| Klantbehoud (retentie) | Van de klanten die in de vorige periode kochten, het aandeel dat in deze periode opnieuw kocht. De tegels tonen de laatste volledige periode (een maand of een kwartaal, zoals ingesteld in de runconfiguratie) en noemen die. |
+| Churn (klantverloop) | 1 − klantbehoud: van de kopers van de vorige periode, het aandeel dat in deze periode niet kocht. Een deel van hen komt later terug, dus het is niet het aandeel klanten dat voorgoed weg is. |
+| Omzet per klant per periode | Omzet in de periode gedeeld door het aantal klanten dat in die periode kocht. Anders dan de omzet over alle gegevens gedeeld door alle klanten kan dit cijfer dalen en stijgen, zodat rapporten te vergelijken zijn. |
 | Gemiddelde orderwaarde | Totale omzet gedeeld door het aantal aankoopdagen (bestellingen). |
 | Aankoopfrequentie | Aankoopdagen (bestellingen) per klant. |"""),
     # ---------------------------------------------------------------- 02: CLV models

@@ -168,6 +168,11 @@ def fmt_pct(value: float | None, decimals: int = 1) -> str:
     return fmt.current().percent(value, decimals)
 
 
+def fmt_points(delta: float | None, decimals: int = 1) -> str:
+    """A difference of two shares in percentage points, without the unit: 0.0123 -> '1.2' (en) or '1,2' (nl)."""
+    return fmt.current().points(delta, decimals)
+
+
 def fmt_num(value: float | None, decimals: int = 2) -> str:
     """A number in the report's notation: 1234.5 -> '1,234.50' (en) or '1.234,50' (nl)."""
     return fmt.current().number(value, decimals)
@@ -221,20 +226,39 @@ def show_tiles(tiles: list[dict]) -> None:
     display(HTML(tiles_html(tiles)))
 
 
-def caption(text: str) -> None:
-    """A one-line plain-language caption under a chart or table, in the report language when
-    :data:`analysis.i18n.NL` has the text."""
+def say(template: str, /, **values) -> str:
+    """``template`` in the report language with its ``{fields}`` filled in (:func:`analysis.i18n.say`):
+    ``nb.say("{n} customers contacted.", n=nb.fmt_int(n))`` -> '1,200 customers contacted.' /
+    '1.200 klanten benaderd.'."""
+    from analysis.i18n import say as _say
+
+    return _say(template, _LANG, **values)
+
+
+def label(text: str) -> str:
+    """A fixed label (a word, a table header, a name) in the report language: ``nb.label("week")`` -> 'week'."""
+    return translate(text, _LANG)
+
+
+def _text(text: str, values: dict) -> str:
+    """A fixed text, or a template when ``values`` are given, in the report language."""
+    return say(text, **values) if values else translate(text, _LANG)
+
+
+def caption(text: str, /, **values) -> None:
+    """A one-line plain-language caption under a chart or table, in the report language; with ``values``
+    the text is a template (see :func:`say`)."""
     from IPython.display import HTML, display
 
-    display(HTML(_CSS + f'<p class="kit-caption">{html.escape(translate(text, _LANG))}</p>'))
+    display(HTML(_CSS + f'<p class="kit-caption">{html.escape(_text(text, values))}</p>'))
 
 
-def note(text: str) -> None:
-    """A highlighted remark (e.g. a warning about an assumption) for stakeholders, in the report language
-    when :data:`analysis.i18n.NL` has the text."""
+def note(text: str, /, **values) -> None:
+    """A highlighted remark (e.g. a warning about an assumption) for stakeholders, in the report language;
+    with ``values`` the text is a template (see :func:`say`)."""
     from IPython.display import HTML, display
 
-    display(HTML(_CSS + f'<div class="kit-note">{html.escape(translate(text, _LANG))}</div>'))
+    display(HTML(_CSS + f'<div class="kit-note">{html.escape(_text(text, values))}</div>'))
 
 
 class PageEnds(Exception):
@@ -256,14 +280,14 @@ def model_unavailable(run: "Run") -> str | None:
         return None
 
 
-def markdown(text: str) -> None:
-    """Markdown text, in the report language when :data:`analysis.i18n.NL` has it."""
+def markdown(text: str, /, **values) -> None:
+    """Markdown text in the report language; with ``values`` the text is a template (see :func:`say`)."""
     from IPython.display import Markdown, display
 
-    display(Markdown(translate(text, _LANG)))
+    display(Markdown(_text(text, values)))
 
 
-def show_table(df, caption_text: str | None = None, index: bool = True) -> None:
+def show_table(df, caption_text: str | None = None, index: bool = True, **values) -> None:
     """Show a DataFrame as a plain HTML table (escaped), with an optional caption. Numbers not formatted
     yet are written in the report's notation: whole numbers as counts, others with two decimals."""
     from IPython.display import HTML, display
@@ -271,7 +295,7 @@ def show_table(df, caption_text: str | None = None, index: bool = True) -> None:
     display(HTML(translate_frame(numbers_as_text(df), _LANG).to_html(index=index, escape=True, border=0,
                                                                        classes="kit-table")))
     if caption_text:
-        caption(caption_text)
+        caption(caption_text, **values)
 
 
 def numbers_as_text(df):

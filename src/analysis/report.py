@@ -10,6 +10,7 @@ Everything on it comes from the run's artifacts.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -20,7 +21,7 @@ from markupsafe import Markup
 
 from analysis import fmt
 from analysis.config import RunParams
-from analysis.i18n import model_error, translate, translate_figure
+from analysis.i18n import model_error, say, translate, translate_figure
 from analysis.nb import fmt_int, fmt_money, fmt_pct
 
 
@@ -32,24 +33,51 @@ def _tile(label: str, value: str, definition: str, lang: str) -> dict:
     return {"label": translate(label, lang), "value": value, "definition": translate(definition, lang)}
 
 
-def kpi_tiles(kpis: dict, currency: str, lang: str = "en") -> list[dict]:
-    """Retention tiles (label, value, definition) from ``kpis.json``."""
-    period = "month" if kpis.get("period", "M") == "M" else "quarter"
-    return [
+def kpi_tiles(kpis: dict, currency: str, lang: str | None = None) -> list[dict]:
+    """Retention tiles (label, value, definition) from ``kpis.json``, in ``lang`` (default: the report language
+    set for this process, :func:`analysis.fmt.use`). Retention, churn and revenue per customer name the period
+    they measure (the last complete month or quarter)."""
+    f = fmt.current()
+    lang = lang or f.language
+    period = kpis.get("period", "M")
+    unit = "month" if period == "M" else "quarter"
+    tiles = [
         _tile("Customers", fmt_int(kpis.get("customers")), "Customers with at least one purchase in the data.", lang),
-        _tile("Active customers", fmt_int(kpis.get("active_customers")),
-              f"Bought in the last {kpis.get('active_window_days', 90)} days ({fmt_pct(kpis.get('active_share'))} of all).",
-              lang),
+        {"label": translate("Active customers", lang), "value": fmt_int(kpis.get("active_customers")),
+         "definition": say("Bought in the last {days} days ({share} of all customers).", lang,
+                           days=kpis.get("active_window_days", 90), share=fmt_pct(kpis.get("active_share")))},
         _tile("Repeat purchase rate", fmt_pct(kpis.get("repeat_purchase_rate")),
               "Share of customers who bought on two or more days.", lang),
-        _tile("Retention rate", fmt_pct(kpis.get("retention_rate")),
-              f"Of last {period}'s buyers, the share who bought again in the latest {period}.", lang),
-        _tile("Churn rate", fmt_pct(kpis.get("churn_rate")), f"1 - retention rate, latest {period}.", lang),
-        _tile("Revenue per customer", fmt_money(kpis.get("revenue_per_customer"), currency, 2),
-              "Total revenue / customers.", lang),
-        _tile("Average order value", fmt_money(kpis.get("average_order_value"), currency, 2),
-              "Revenue / purchase days.", lang),
     ]
+    latest = kpis.get("retention_period")
+    if latest and kpis.get("retention_base") is not None:
+        start = dt.date.fromisoformat(latest)
+        before = (pd.Timestamp(start) - pd.DateOffset(months=1 if period == "M" else 3)).date()
+        named = {"base": fmt_int(kpis["retention_base"]), "before": f.period(before, period),
+                 "latest": f.period(start, period)}
+        tiles += [
+            {"label": translate("Retention rate", lang), "value": fmt_pct(kpis.get("retention_rate")),
+             "definition": say("Of the {base} customers who bought in {before}, the share who bought again in"
+                               " {latest}.", lang, **named)},
+            {"label": translate("Churn rate", lang), "value": fmt_pct(kpis.get("churn_rate")),
+             "definition": say("Of the {base} customers who bought in {before}, the share who did not buy in"
+                               " {latest}; some come back later (the cohort chart follows them).", lang, **named)},
+        ]
+    else:  # no complete period with a period before it (kpis.json of an older run has no base)
+        tiles += [
+            _tile("Retention rate", fmt_pct(kpis.get("retention_rate")),
+                  f"Of last {unit}'s buyers, the share who bought again in the latest {unit}.", lang),
+            _tile("Churn rate", fmt_pct(kpis.get("churn_rate")), f"1 - retention rate, latest {unit}.", lang),
+        ]
+    if kpis.get("revenue_per_buyer") is not None:
+        tiles.append({"label": translate(f"Revenue per customer per {unit}", lang),
+                      "value": fmt_money(kpis["revenue_per_buyer"], currency, 2),
+                      "definition": say("Revenue in {latest} / the {n} customers who bought in it.", lang,
+                                        latest=f.period(dt.date.fromisoformat(latest), period),
+                                        n=fmt_int(kpis["period_buyers"]))})
+    tiles.append(_tile("Average order value", fmt_money(kpis.get("average_order_value"), currency, 2),
+                       "Revenue / purchase days.", lang))
+    return tiles
 
 
 def value_tiles(model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFrame | None, roi: pd.DataFrame | None,
@@ -76,67 +104,49 @@ def value_tiles(model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFra
     return tiles
 
 
-FINDINGS = {
-    "customers": {
-        "en": "{customers} customers bought at least once; {active} of them bought in the last {days} days, and {repeat} came back for a second purchase.",
-        "nl": "{customers} klanten kochten minstens één keer; {active} van hen kocht in de laatste {days} dagen, en {repeat} kwam terug voor een tweede aankoop.",
-    },
-    "value": {
-        "en": "Over the next {months} months the customers are expected to bring {total} in margin (between {low} and {high}); the top 10% of customers hold {top} of that value.",
-        "nl": "In de komende {months} maanden brengen de klanten naar verwachting {total} aan marge op (tussen {low} en {high}); de beste 10% van de klanten heeft {top} van die klantwaarde.",
-    },
-    "no_model": {
-        "en": "No purchase model could be fitted on these data, so there are no customer values, segments by value or campaign figures in this report; the model page says why.",
-        "nl": "Op deze gegevens kon geen aankoopmodel worden geschat, dus dit rapport bevat geen klantwaarden, waardesegmenten of campagnecijfers; de modelpagina legt uit waarom.",
-    },
-    "holdout": {
-        "en": "The model was checked on a period it had not seen: it expected {expected} repeat purchases and {actual} happened ({error}).",
-        "nl": "Het model is getoetst op een periode die het niet kende: het verwachtte {expected} herhaalaankopen en er waren er {actual} ({error}).",
-    },
-    "at_risk": {
-        "en": "{n} high-value customers are at risk of being lost, together worth {value}: they are the list for a retention campaign.",
-        "nl": "{n} klanten met een hoge waarde dreigen te vertrekken, samen goed voor {value}: zij vormen de lijst voor een klantbehoudcampagne.",
-    },
-    "roi_pays": {
-        "en": "Of the campaign scenarios, {name} brings the highest net gain and pays for itself: expected net gain {gain} (ROI {roi}), if the assumed uplift of {uplift} holds; it breaks even at an uplift of {breakeven}.",
-        "nl": "Van de campagnescenario's levert {name} de hoogste netto opbrengst en verdient zichzelf terug: verwachte netto opbrengst {gain} (ROI {roi}), als het aangenomen effect van {uplift} klopt; het break-evenpunt ligt bij een effect van {breakeven}.",
-    },
-    "roi_loses": {
-        "en": "None of the campaign scenarios pays for itself; the one with the highest net gain, {name}, has an expected net gain of {gain} (ROI {roi}) at an assumed uplift of {uplift}; it would break even at an uplift of {breakeven}.",
-        "nl": "Geen van de campagnescenario's verdient zichzelf terug; dat met de hoogste netto opbrengst, {name}, heeft een verwachte netto opbrengst van {gain} (ROI {roi}) bij een aangenomen effect van {uplift}; het break-evenpunt ligt bij een effect van {breakeven}.",
-    },
-}
-
-
 def findings(kpis: dict, model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFrame | None,
              roi: pd.DataFrame | None, currency: str, horizon_months: int, lang: str = "en") -> list[str]:
     """Plain-language findings written from the numbers."""
-    def say(key: str, **values) -> str:
-        return FINDINGS[key].get(lang, FINDINGS[key]["en"]).format(**values)
-
     out = []
     if kpis:
-        out.append(say("customers", customers=fmt_int(kpis["customers"]), active=fmt_pct(kpis.get("active_share")),
+        out.append(say("{customers} customers bought at least once; {active} of them bought in the last {days} days,"
+                       " and {repeat} came back for a second purchase.", lang,
+                       customers=fmt_int(kpis["customers"]), active=fmt_pct(kpis.get("active_share")),
                        days=kpis["active_window_days"], repeat=fmt_pct(kpis.get("repeat_purchase_rate"))))
     if model.get("unavailable"):
-        out.append(say("no_model"))
+        out.append(say("No purchase model could be fitted on these data, so there are no customer values, segments"
+                       " by value or campaign figures in this report; the model page says why.", lang))
     clv = model.get("clv", {})
     if clv and customers is not None and "clv" in customers:
         ranked = customers["clv"].sort_values(ascending=False)
         top = ranked.head(max(1, len(ranked) // 10)).sum() / ranked.sum() if ranked.sum() > 0 else float("nan")
-        out.append(say("value", months=horizon_months, total=fmt_money(clv["total"], currency),
+        out.append(say("Over the next {months} months the customers are expected to bring {total} in margin (between"
+                       " {low} and {high}); the top 10% of customers hold {top} of that value.", lang,
+                       months=horizon_months, total=fmt_money(clv["total"], currency),
                        low=fmt_money(clv["low"], currency), high=fmt_money(clv["high"], currency), top=fmt_pct(top, 0)))
     holdout = model.get("holdout", {})
     if holdout.get("actual") and holdout.get("expected") is not None:
-        out.append(say("holdout", expected=fmt_int(holdout["expected"]), actual=fmt_int(holdout["actual"]),
+        out.append(say("The model was checked on a period it had not seen: it expected {expected} repeat purchases"
+                       " and {actual} happened ({error}).", lang,
+                       expected=fmt_int(holdout["expected"]), actual=fmt_int(holdout["actual"]),
                        error=model_error(holdout["expected"], holdout["actual"], lang)))
     if at_risk is not None and len(at_risk):
-        out.append(say("at_risk", n=fmt_int(len(at_risk)), value=fmt_money(float(at_risk["clv"].sum()), currency)))
+        out.append(say("{n} high-value customers are at risk of being lost, together worth {value}: they are the list"
+                       " for a retention campaign.", lang,
+                       n=fmt_int(len(at_risk)), value=fmt_money(float(at_risk["clv"].sum()), currency)))
     if roi is not None and len(roi):
         best = roi.loc[roi["net_gain"].idxmax()]
-        out.append(say("roi_pays" if best["net_gain"] > 0 else "roi_loses", name=best.get("label", best["scenario"]),
-                       gain=fmt_money(float(best["net_gain"]), currency), roi=fmt_pct(float(best["roi"]), 0),
-                       uplift=fmt_pct(float(best["uplift"])), breakeven=fmt_pct(float(best["breakeven_uplift"]))))
+        figures = dict(name=best.get("label", best["scenario"]), gain=fmt_money(float(best["net_gain"]), currency),
+                       roi=fmt_pct(float(best["roi"]), 0), uplift=fmt_pct(float(best["uplift"])),
+                       breakeven=fmt_pct(float(best["breakeven_uplift"])))
+        if best["net_gain"] > 0:
+            out.append(say("Of the campaign scenarios, {name} brings the highest net gain and pays for itself: expected"
+                           " net gain {gain} (ROI {roi}), if the assumed uplift of {uplift} holds; it breaks even at an"
+                           " uplift of {breakeven}.", lang, **figures))
+        else:
+            out.append(say("None of the campaign scenarios pays for itself; the one with the highest net gain, {name},"
+                           " has an expected net gain of {gain} (ROI {roi}) at an assumed uplift of {uplift}; it would"
+                           " break even at an uplift of {breakeven}.", lang, **figures))
     return out
 
 

@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 
 from analysis import fmt
 from analysis.errors import rows_of
+from analysis.i18n import say, translate
 
 __all__ = [
     "FORMULA_TEXT",
@@ -492,14 +493,15 @@ def scenario_warnings(customers: pd.DataFrame, params: RoiParams) -> list[str]:
     for scenario in params.scenarios:
         target = scenario.target
         if isinstance(target, BestNTarget) and target.best_n > len(customers):
-            out.append(f"Scenario {scenario.name} is set to contact the best {fmt.current().integer(target.best_n)}"
-                       f" customers, but there are only {fmt.current().integer(len(customers))}: all of them are contacted. Set target.best_n to fit your"
-                       " customer base.")
+            out.append(say("Scenario {name} is set to contact the best {n} customers, but there are only {have}: all"
+                           " of them are contacted. Set target.best_n to fit your customer base.", name=scenario.title,
+                           n=fmt.current().integer(target.best_n), have=fmt.current().integer(len(customers))))
         elif isinstance(target, SegmentTarget) and target.segmentation in customers:
             labels = customers[target.segmentation].astype("string")
             if not labels.isin(target.segments).fillna(False).any():
-                out.append(f"Scenario {scenario.name} contacts nobody this period: no customer is in"
-                           f" {', '.join(target.segments)}.")
+                out.append(say("Scenario {name} contacts nobody this period: no customer is in {segments}.",
+                               name=scenario.title,
+                               segments=", ".join(translate(x, fmt.current().language) for x in target.segments)))
     return out
 
 
@@ -959,8 +961,8 @@ def plot_targeting_curve(
     ax.plot(x, y, color="#264653")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.axvline(result.best_n, color="#e76f51", linestyle="--",
-               label=f"Best: contact {fmt.current().integer(result.best_n)} customers, "
-                     f"net gain {_money(result.max_net_gain, currency)}")
+               label=say("Best: contact {n} customers, net gain {gain}", n=fmt.current().integer(result.best_n),
+                         gain=_money(result.max_net_gain, currency)))
     ax.legend(loc="best", fontsize=9)
     ax.xaxis.set_major_formatter(fmt.current().tick_integer())
     ax.yaxis.set_major_formatter(_money_formatter(currency))

@@ -31,6 +31,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from analysis import fmt
+from analysis.i18n import say, translate
 from analysis.survey import SurveyParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -751,6 +752,11 @@ _SEGMENTATION_NAMES = {
 }
 
 
+def segmentation_name(column: str) -> str:
+    """The name a reader sees for a segmentation column: ``value_risk_segment`` -> 'value and risk segment'."""
+    return _SEGMENTATION_NAMES.get(column, column)
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
     if ax is None:
         import matplotlib.pyplot as plt
@@ -792,7 +798,8 @@ def plot_value_vs_customer_share(
     name = _SEGMENTATION_NAMES.get(segmentation, segmentation.replace("_", " "))
     ax.set_xlabel("share of total (%)")
     ax.set_ylabel(name)
-    ax.set_title(f"Share of customers and of expected value by {name}")
+    ax.set_title(say("Share of customers and of expected value by {name}",
+                     name=translate(name, fmt.current().language)))
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return ax
 

@@ -192,7 +192,7 @@ def _row(run: RunInfo) -> dict:
         "date": run.date.isoformat(), "href": f"{run.dir.name}/index.html",
         "customers": kpis.get("customers"), "active_customers": kpis.get("active_customers"),
         "retention_rate": kpis.get("retention_rate"), "churn_rate": kpis.get("churn_rate"),
-        "revenue_per_customer": kpis.get("revenue_per_customer"),
+        "revenue_per_buyer": kpis.get("revenue_per_buyer"),
         "total_expected_value": (model.get("clv") or {}).get("total"),
         "model": (model.get("final") or {}).get("model"),
         "previous": (since.get("previous") or {}).get("observation_end"),
@@ -231,7 +231,7 @@ def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str
         row["shown"] = {
             "customers": fmt_int(row["customers"]), "active_customers": fmt_int(row["active_customers"]),
             "retention_rate": fmt_pct(row["retention_rate"]), "churn_rate": fmt_pct(row["churn_rate"]),
-            "revenue_per_customer": fmt_money(row["revenue_per_customer"], row["currency"], 2),
+            "revenue_per_buyer": fmt_money(row["revenue_per_buyer"], row["currency"], 2),
             "total_expected_value": fmt_money(row["total_expected_value"], row["currency"]),
         }
     env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html", "j2"]))
