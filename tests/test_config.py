@@ -29,6 +29,13 @@ def test_calibration_after_observation_end_is_an_error(tmp_path):
         load_params(path)
 
 
+def test_a_report_language_without_a_catalogue_names_the_languages_there_are(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("data:\n  path: x.csv\nreport:\n  language: de\n")
+    with pytest.raises(ConfigError, match=r"report.language must be one of en, nl .*got 'de'"):
+        load_params(path)
+
+
 def test_negative_horizon_and_missing_file(tmp_path):
     path = tmp_path / "p.yaml"
     path.write_text("data:\n  path: x.csv\nclv:\n  horizon_months: -3\n")

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis import plotting  # noqa: E402
@@ -109,16 +110,17 @@ def _templates():
             yield where, node.lineno, node.args[position]
 
 
-def test_every_template_is_a_literal_with_a_dutch_translation():
+@pytest.mark.parametrize("lang", ["nl"])
+def test_every_template_is_a_literal_with_a_translation(lang):
     import ast
     import string
 
-    from analysis.i18n import NL
+    from analysis import history, holdout, i18n
+
+    labels = i18n.CATALOGUES[lang].LABELS
 
     def fields(text):
         return sorted(f for _, f, _, _ in string.Formatter().parse(text) if f is not None)
-
-    from analysis import holdout
 
     found, problems = 0, []
     for where, line, arg in _templates():
@@ -128,15 +130,28 @@ def test_every_template_is_a_literal_with_a_dutch_translation():
             problems.append(f"{where}:{line}: the template is not a literal string (an f-string fills in English)")
             continue
         found += 1
-        if arg.value not in NL:
-            problems.append(f"{where}:{line}: no Dutch for {arg.value!r}")
-        elif fields(NL[arg.value]) != fields(arg.value):
-            problems.append(f"{where}:{line}: the Dutch has fields {fields(NL[arg.value])}, the English {fields(arg.value)}")
-    for table, templates in (("holdout._RELIABILITY", holdout._RELIABILITY),):
+        if arg.value not in labels:
+            problems.append(f"{where}:{line}: no {lang} for {arg.value!r}")
+        elif fields(labels[arg.value]) != fields(arg.value):
+            problems.append(f"{where}:{line}: the {lang} has fields {fields(labels[arg.value])}, the English"
+                            f" {fields(arg.value)}")
+    for table, templates in (("holdout._RELIABILITY", holdout._RELIABILITY), ("history.TEXT", history.TEXT),
+                             ("i18n._MODEL_ERROR", i18n._MODEL_ERROR)):
         for key, template in templates.items():
-            if template not in NL or fields(NL[template]) != fields(template):
-                problems.append(f"{table}[{key!r}]: no Dutch with the same fields for {template!r}")
-    assert found >= 4 and not problems, "\n".join(problems)
+            if template not in labels or fields(labels[template]) != fields(template):
+                problems.append(f"{table}[{key!r}]: no {lang} with the same fields for {template!r}")
+    assert found >= 80 and not problems, "\n".join(problems)
+
+
+def test_a_language_is_one_catalogue_module():
+    """Everything a language needs is in its module: what fmt, narrative and roi use comes from there."""
+    from analysis import fmt, i18n, lang_nl, narrative, roi
+
+    assert i18n.CATALOGUES["nl"] is lang_nl and i18n.LANGUAGES == ("en", "nl")
+    assert fmt.LOCALES["nl"] == lang_nl.LOCALE and fmt.DEFAULT_CURRENCY["nl"] == lang_nl.CURRENCY
+    assert narrative.CATALOGUES["nl"] is lang_nl.CELLS
+    assert roi.formula_text("nl").startswith("Zo worden de campagnecijfers berekend")
+    assert "1%" in roi.formula_text("nl") and "{floor}" not in roi.formula_text("nl")
 
 
 def test_say_fills_in_the_dutch_template():

@@ -1,10 +1,12 @@
-"""Every text cell of every report notebook has a Dutch translation of its current English text."""
+"""Every text cell of every report notebook has a translation of its current English text in every catalogue."""
 
 from __future__ import annotations
 
 import json
 
-from analysis import narrative
+import pytest
+
+from analysis import i18n, narrative
 from conftest import ROOT
 
 
@@ -18,31 +20,35 @@ def _markdown_cells() -> dict[str, str]:
     return cells
 
 
-def test_every_text_cell_has_a_current_dutch_translation():
-    cells = _markdown_cells()
+@pytest.mark.parametrize("lang", sorted(i18n.CATALOGUES))
+def test_every_text_cell_has_a_current_translation(lang):
+    cells, translated = _markdown_cells(), narrative.CATALOGUES[lang]
+    where = f"CELLS of {i18n.CATALOGUES[lang].__name__}"
     assert len(cells) >= 30
-    missing = sorted(set(cells) - set(narrative.NL))
-    stale = sorted(k for k in cells if k in narrative.NL and narrative.NL[k][0] != narrative.fingerprint(cells[k]))
-    assert not missing, f"text cells without a Dutch translation in analysis/narrative.py: {missing}"
-    assert not stale, (f"English text changed since its Dutch translation (update the text and the fingerprint"
-                       f" in analysis/narrative.py): {[(k, narrative.fingerprint(cells[k])) for k in stale]}")
-    assert not sorted(set(narrative.NL) - set(cells)), "translations of cells that no longer exist"
+    missing = sorted(set(cells) - set(translated))
+    stale = sorted(k for k in cells if k in translated and translated[k][0] != narrative.fingerprint(cells[k]))
+    assert not missing, f"text cells without a translation in {where}: {missing}"
+    assert not stale, (f"English text changed since its translation (update the text and the fingerprint"
+                       f" in {where}): {[(k, narrative.fingerprint(cells[k])) for k in stale]}")
+    assert not sorted(set(translated) - set(cells)), "translations of cells that no longer exist"
 
 
 def test_localized_takes_the_translation_only_of_the_same_english_text():
-    key = next(iter(narrative.NL))
+    dutch = narrative.CATALOGUES["nl"]
+    key = next(iter(dutch))
     page, cell_id = key.split("/")
     english = _markdown_cells()[key]
-    assert narrative.localized(page, cell_id, english, "nl") == narrative.NL[key][1]
+    assert narrative.localized(page, cell_id, english, "nl") == dutch[key][1]
     assert narrative.localized(page, cell_id, english, "en") == english
     changed = english + " One more sentence."
     assert narrative.localized(page, cell_id, changed, "nl") == changed  # stale: English rather than wrong Dutch
     assert narrative.localized(page, "no-such-cell", "x", "nl") == "x"
 
 
-def test_translations_keep_the_headings_of_the_english_cells():
+@pytest.mark.parametrize("lang", sorted(i18n.CATALOGUES))
+def test_translations_keep_the_headings_of_the_english_cells(lang):
     cells = _markdown_cells()
-    for key, (_, dutch) in narrative.NL.items():
+    for key, (_, dutch) in narrative.CATALOGUES[lang].items():
         level = lambda text: text.lstrip().split(" ", 1)[0] if text.lstrip().startswith("#") else ""  # noqa: E731
         assert level(dutch) == level(cells[key]), key
 
@@ -69,10 +75,10 @@ def _fixed_texts() -> list[tuple[str, str]]:
     return found
 
 
-def test_every_fixed_caption_and_note_has_a_dutch_translation():
-    from analysis.i18n import NL
-
+@pytest.mark.parametrize("lang", sorted(i18n.CATALOGUES))
+def test_every_fixed_caption_and_note_has_a_translation(lang):
+    labels = i18n.CATALOGUES[lang].LABELS
     texts = _fixed_texts()
     assert len(texts) >= 30
-    missing = [(page, text[:60]) for page, text in texts if text not in NL]
-    assert not missing, f"add these to analysis.i18n.NL: {missing}"
+    missing = [(page, text[:60]) for page, text in texts if text not in labels]
+    assert not missing, f"add these to LABELS of {i18n.CATALOGUES[lang].__name__}: {missing}"

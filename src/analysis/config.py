@@ -177,10 +177,21 @@ class ReportParams(_Strict):
     """How the reports look."""
 
     title: str = "Customer retention and lifetime value"
-    language: Literal["en", "nl"] = "en"
+    language: str = Field(default="en", description="Report language: en, or a language with a catalogue in"
+                          " analysis.i18n.CATALOGUES (nl).")
     currency: str | None = Field(
         default=None, description="ISO 4217 code (EUR, USD, GBP, ...) or one of the symbols $ € £ ¥; written as the"
         " report language writes it (nl: € 1.234, en: €1,234). null: EUR for nl, USD for en.")
+
+    @field_validator("language", mode="after")
+    @classmethod
+    def _known_language(cls, value: str) -> str:
+        from analysis.i18n import LANGUAGES
+
+        if value not in LANGUAGES:
+            raise ValueError(f"report.language must be one of {', '.join(LANGUAGES)} (a language with a catalogue"
+                             f" in analysis.i18n.CATALOGUES), got {value!r}")
+        return value
 
     @field_validator("currency", mode="after")
     @classmethod

@@ -21,10 +21,13 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-#: The locale of each report language: English with US conventions, Dutch as written in the Netherlands.
-LOCALES = {"en": "en_US", "nl": "nl_NL"}
+from analysis.i18n import CATALOGUES
+
+#: The locale of each report language: English with US conventions; another language's from its catalogue
+#: (Dutch as written in the Netherlands, :data:`analysis.lang_nl.LOCALE`).
+LOCALES = {"en": "en_US", **{lang: module.LOCALE for lang, module in CATALOGUES.items()}}
 #: The currency when ``report.currency`` is empty.
-DEFAULT_CURRENCY = {"en": "USD", "nl": "EUR"}
+DEFAULT_CURRENCY = {"en": "USD", **{lang: module.CURRENCY for lang, module in CATALOGUES.items()}}
 #: Symbols accepted in ``report.currency`` (older configurations wrote the symbol), by ISO code.
 SYMBOLS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
 MISSING = "n/a"

@@ -46,7 +46,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.config import RunParams
 from analysis.errors import KitError, format_examples
-from analysis.i18n import model_error, translate, translate_figure
+from analysis.i18n import model_error, say, translate, translate_figure
 from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
 from analysis.nb import fmt_int, fmt_money, fmt_pct
 from analysis.segments import P_ALIVE_BANDS, VALUE_LEVELS, VALUE_RISK_SEGMENTS
@@ -177,111 +177,71 @@ def _kpi_values(run_dir: Path) -> dict[str, float | None]:
 
 
 # --------------------------------------------------------------------------
-# Wording (English and Dutch)
+# Wording: the English templates, keyed (their Dutch is in analysis.lang_nl)
 # --------------------------------------------------------------------------
 
-TEXT: dict[str, dict[str, str]] = {
-    "title": {"en": "Since the last report ({date})", "nl": "Sinds het vorige rapport ({date})"},
-    "title_first": {"en": "Since the last report", "nl": "Sinds het vorige rapport"},
-    "first": {
-        "en": "This is the first report in the series: there is no earlier report to compare with.",
-        "nl": "Dit is het eerste rapport in de reeks: er is geen eerder rapport om mee te vergelijken.",
-    },
-    "intro": {
-        "en": "Compared with the report with data up to {previous} ({days} days earlier).",
-        "nl": "Vergeleken met het rapport met gegevens tot en met {previous} ({days} dagen eerder).",
-    },
-    "up": {"en": "{label} rose by {change} to {current} (was {previous}).",
-           "nl": "{label}: gestegen met {change} tot {current} (was {previous})."},
-    "down": {"en": "{label} fell by {change} to {current} (was {previous}).",
-             "nl": "{label}: gedaald met {change} tot {current} (was {previous})."},
-    "same": {"en": "{label} stayed at {current}.", "nl": "{label}: gelijk gebleven op {current}."},
-    "missing": {"en": "{label}: not available in both reports.", "nl": "{label}: niet in beide rapporten beschikbaar."},
-    "points": {"en": "{value} points", "nl": "{value} procentpunt"},
-    "h_kpis": {"en": "Key figures: what changed", "nl": "Kerncijfers: wat is er veranderd"},
-    "h_trend": {"en": "Key figures across reports", "nl": "Kerncijfers per rapport"},
-    "trend_later": {
-        "en": "The key figures across reports are charted from the second report of the series on.",
-        "nl": "De kerncijfers per rapport worden vanaf het tweede rapport van de reeks in een grafiek getoond.",
-    },
-    "trend_alt": {
-        "en": "Retention rate, churn rate, active customers and total expected customer value in each report.",
-        "nl": "Klantbehoud, churn, actieve klanten en totale verwachte klantwaarde in elk rapport.",
-    },
-    "h_migration": {"en": "How customers moved between segments", "nl": "Hoe klanten tussen segmenten verschoven"},
-    "migration_text": {
-        "en": "Of the {both} customers in both reports, {stayed} ({stayed_share}) are in the same value and risk segment"
-              " as last time; {to_risk} moved from likely to stay to at risk and {recovered} from at risk back to likely to stay."
-              " Each cell: customers, and their expected value then and now.",
-        "nl": "Van de {both} klanten in beide rapporten zitten er {stayed} ({stayed_share}) in hetzelfde waarde- en"
-              " risicosegment als de vorige keer; {to_risk} gingen van blijft waarschijnlijk naar dreigt te vertrekken en {recovered}"
-              " van dreigt te vertrekken terug naar blijft waarschijnlijk. Elke cel: klanten, en hun verwachte waarde toen en nu.",
-    },
-    "new_customers": {
-        "en": "{n} customers bought for the first time since the last report (expected value {value}).",
-        "nl": "{n} klanten kochten voor het eerst sinds het vorige rapport (verwachte waarde {value}).",
-    },
-    "no_new_customers": {"en": "No customers bought for the first time since the last report.",
-                         "nl": "Er kochten geen nieuwe klanten sinds het vorige rapport."},
-    "missing_customers": {
-        "en": "{n} customers of the last report are no longer in the data.",
-        "nl": "{n} klanten uit het vorige rapport staan niet meer in de gegevens.",
-    },
-    "then_now": {"en": "last time \u2193 / now \u2192", "nl": "vorige keer \u2193 / nu \u2192"},
-    "total": {"en": "Total", "nl": "Totaal"},
-    "h_at_risk": {"en": "Newly at risk", "nl": "Nieuw risico op vertrek"},
-    "at_risk_text": {
-        "en": "{n} high-value customers have become at risk since the last report (chance of still being a customer"
-              " fell below {threshold}); together they are worth {value}.",
-        "nl": "{n} klanten met een hoge waarde dreigen sinds het vorige rapport te vertrekken (kans dat ze nog"
-              " klant zijn zakte onder {threshold}); samen zijn ze {value} waard.",
-    },
-    "at_risk_none": {
-        "en": "No high-value customer has become at risk since the last report.",
-        "nl": "Geen enkele klant met een hoge waarde is sinds het vorige rapport gaan dreigen te vertrekken.",
-    },
-    "at_risk_list": {"en": "The {n} most valuable of them:", "nl": "De {n} waardevolste van hen:"},
-    "col_customer": {"en": "Customer", "nl": "Klant"},
-    "col_p_before": {"en": "Chance still a customer, last time", "nl": "Kans nog klant, vorige keer"},
-    "col_p_now": {"en": "Chance still a customer, now", "nl": "Kans nog klant, nu"},
-    "col_clv": {"en": "Expected value", "nl": "Verwachte waarde"},
-    "h_forecast": {"en": "Last forecast against what happened", "nl": "Vorige voorspelling tegenover de werkelijkheid"},
-    "forecast_text": {
-        "en": "At the last report the model expected {forecast} repeat purchases from its {customers} customers in the"
-              " {days} days since; {actual} happened, so the forecast was {error}.",
-        "nl": "Bij het vorige rapport verwachtte het model {forecast} herhaalaankopen van zijn {customers} klanten in de"
-              " {days} dagen daarna; er waren er {actual}, dus de voorspelling zat {error}.",
-    },
-    "forecast_new": {
-        "en": "Purchases by customers who were new since then are not part of this check ({n} purchase days).",
-        "nl": "Aankopen van klanten die sindsdien nieuw zijn, tellen in deze toets niet mee ({n} aankoopdagen).",
-    },
-    "col_segment": {"en": "Segment at the last report", "nl": "Segment bij het vorige rapport"},
-    "col_customers": {"en": "Customers", "nl": "Klanten"},
-    "col_forecast": {"en": "Expected purchases", "nl": "Verwachte aankopen"},
-    "col_actual": {"en": "Actual purchases", "nl": "Werkelijke aankopen"},
-    "col_error": {"en": "Forecast error", "nl": "Afwijking voorspelling"},
-    "h_roi": {"en": "Campaign scenarios then and now", "nl": "Campagnescenario's toen en nu"},
-    "col_scenario": {"en": "Scenario", "nl": "Scenario"},
-    "col_targeted_prev": {"en": "Customers contacted, last time", "nl": "Benaderde klanten, vorige keer"},
-    "col_targeted_now": {"en": "Customers contacted, now", "nl": "Benaderde klanten, nu"},
-    "col_gain_prev": {"en": "Net gain, last time", "nl": "Netto opbrengst, vorige keer"},
-    "col_gain_now": {"en": "Net gain, now", "nl": "Netto opbrengst, nu"},
-    "roi_none": {"en": "No campaign scenario appears in both reports.",
-                 "nl": "Geen enkel campagnescenario staat in beide rapporten."},
-    "col_kpi": {"en": "Key figure", "nl": "Kerncijfer"},
-    "col_previous": {"en": "Last time", "nl": "Vorige keer"},
-    "col_current": {"en": "Now", "nl": "Nu"},
-    "col_change": {"en": "Change", "nl": "Verandering"},
-    "good": {"en": "good news", "nl": "goed nieuws"},
-    "bad": {"en": "bad news", "nl": "slecht nieuws"},
-    "unchanged": {"en": "unchanged", "nl": "onveranderd"},
+TEXT: dict[str, str] = {
+    'title': 'Since the last report ({date})',
+    'title_first': 'Since the last report',
+    'first': 'This is the first report in the series: there is no earlier report to compare with.',
+    'intro': 'Compared with the report with data up to {previous} ({days} days earlier).',
+    'up': '{label} rose by {change} to {current} (was {previous}).',
+    'down': '{label} fell by {change} to {current} (was {previous}).',
+    'same': '{label} stayed at {current}.',
+    'missing': '{label}: not available in both reports.',
+    'points': '{value} points',
+    'h_kpis': 'Key figures: what changed',
+    'h_trend': 'Key figures across reports',
+    'trend_later': 'The key figures across reports are charted from the second report of the series on.',
+    'trend_alt': 'Retention rate, churn rate, active customers and total expected customer value in each report.',
+    'h_migration': 'How customers moved between segments',
+    'migration_text': ('Of the {both} customers in both reports, {stayed} ({stayed_share}) are in the '
+                       'same value and risk segment as last time; {to_risk} moved from likely to stay '
+                       'to at risk and {recovered} from at risk back to likely to stay. Each cell: '
+                       'customers, and their expected value then and now.'),
+    'new_customers': '{n} customers bought for the first time since the last report (expected value {value}).',
+    'no_new_customers': 'No customers bought for the first time since the last report.',
+    'missing_customers': '{n} customers of the last report are no longer in the data.',
+    'then_now': 'last time ↓ / now →',
+    'total': 'Total',
+    'h_at_risk': 'Newly at risk',
+    'at_risk_text': ('{n} high-value customers have become at risk since the last report (chance of '
+                     'still being a customer fell below {threshold}); together they are worth {value}.'),
+    'at_risk_none': 'No high-value customer has become at risk since the last report.',
+    'at_risk_list': 'The {n} most valuable of them:',
+    'col_customer': 'Customer',
+    'col_p_before': 'Chance still a customer, last time',
+    'col_p_now': 'Chance still a customer, now',
+    'col_clv': 'Expected value',
+    'h_forecast': 'Last forecast against what happened',
+    'forecast_text': ('At the last report the model expected {forecast} repeat purchases from its '
+                      '{customers} customers in the {days} days since; {actual} happened, so the '
+                      'forecast was {error}.'),
+    'forecast_new': 'Purchases by customers who were new since then are not part of this check ({n} purchase days).',
+    'col_segment': 'Segment at the last report',
+    'col_customers': 'Customers',
+    'col_forecast': 'Expected purchases',
+    'col_actual': 'Actual purchases',
+    'col_error': 'Forecast error',
+    'h_roi': 'Campaign scenarios then and now',
+    'col_scenario': 'Scenario',
+    'col_targeted_prev': 'Customers contacted, last time',
+    'col_targeted_now': 'Customers contacted, now',
+    'col_gain_prev': 'Net gain, last time',
+    'col_gain_now': 'Net gain, now',
+    'roi_none': 'No campaign scenario appears in both reports.',
+    'col_kpi': 'Key figure',
+    'col_previous': 'Last time',
+    'col_current': 'Now',
+    'col_change': 'Change',
+    'good': 'good news',
+    'bad': 'bad news',
+    'unchanged': 'unchanged',
 }
 
 
 def _say(key: str, lang: str, **values: object) -> str:
-    entry = TEXT[key]
-    return entry.get(lang, entry["en"]).format(**values)
+    return say(TEXT[key], lang, **values)
 
 
 def _fmt(value: float | None, spec: KpiSpec, currency: str) -> str:

@@ -227,7 +227,7 @@ __all__ = [
 RELIABLE_WITHIN = 0.10
 USABLE_WITHIN = 0.25
 
-#: What the holdout check says, by verdict (English templates; the Dutch is in analysis.i18n.NL).
+#: What the holdout check says, by verdict (English templates; the Dutch is in analysis.lang_nl).
 _RELIABILITY = {
     'intro': 'The model was tested on the period from {start} to {end}, which it had not seen: it expected {expected} repeat purchases and {actual} happened ({error}).',
     'reliable': "**The purchase forecasts are close to what happened**: the total number of repeat purchases is within a tenth of it. Read each customer's figures as estimates and the totals as sound. (This checks how often customers buy, not what they spend; and the model was chosen on this same period, so the check flatters it a little.)",

@@ -108,32 +108,15 @@ FORMULA_TEXT: str = (
     "Cost per retained customer = total cost / expected customers kept."
 )
 
-FORMULA_TEXT_NL: str = (
-    "Zo worden de campagnecijfers berekend, voor elke benaderde klant:\n"
-    "- Kans dat de klant zonder campagne vertrekt = 1 - kans dat de klant nog klant is (P(actief)).\n"
-    "- Waarde bij behoud = verwachte aankopen over de horizon voor een klant die blijft "
-    "(de verwachte aankopen van het model gedeeld door P(actief)) "
-    "x verwachte orderwaarde x brutomarge. Waarden van P(actief) onder "
-    f"{round(100 * P_ALIVE_FLOOR)}% tellen als {round(100 * P_ALIVE_FLOOR)}%, wat deze waarde alleen kan verlagen. "
-    "Marges worden niet verdisconteerd.\n"
-    "- Verwacht aantal klanten dat de campagne behoudt = effect x kans om te vertrekken, waarbij het effect "
-    "het aandeel van de anders vertrekkende klanten is dat de campagne behoudt.\n"
-    "- Extra marge = verwacht aantal behouden klanten x waarde bij behoud.\n"
-    "- Verwachte kosten = kosten per contact + verwacht aantal behouden klanten x beloning "
-    "(de beloning wordt alleen betaald aan klanten die de campagne behoudt).\n"
-    "- Verwachte extra winst = extra marge - verwachte kosten.\n"
-    "Voor een scenario wordt elk cijfer opgeteld over de benaderde klanten. "
-    "Netto opbrengst = extra marge - totale kosten. ROI = netto opbrengst / totale kosten. "
-    "Break-even-effect = het effect waarbij de netto opbrengst nul is, met dezelfde benaderde klanten: "
-    "aantal benaderd x kosten per contact / de som over hen van "
-    "(kans om te vertrekken x (waarde bij behoud - beloning)). "
-    "Kosten per behouden klant = totale kosten / verwacht aantal behouden klanten."
-)
-
-
 def formula_text(lang: str = "en") -> str:
-    """How the campaign figures are calculated, in the report language (Markdown list)."""
-    return FORMULA_TEXT_NL if lang == "nl" else FORMULA_TEXT
+    """How the campaign figures are calculated, in the report language (Markdown list): ``CAMPAIGN_FORMULAS``
+    of the language's catalogue (:mod:`analysis.lang_nl`), else English."""
+    from analysis.i18n import CATALOGUES
+
+    translated = getattr(CATALOGUES.get(lang), "CAMPAIGN_FORMULAS", None)
+    if translated is None:
+        return FORMULA_TEXT
+    return translated.format(floor=fmt.Formatter(lang).percent(P_ALIVE_FLOOR, 0))
 
 
 # --------------------------------------------------------------------------- #
