@@ -83,6 +83,50 @@ def test_step_keys_follow_the_imports(tmp_path):
     assert [p.name for p in incremental.notebook_code(nb, src)] == ["__init__.py", "d.py"]
 
 
+def test_step_keys_follow_sub_packages_and_relative_imports(tmp_path):
+    """After a move into sub-packages a change to model code must still change the notebook keys: the closure
+    follows ``analysis.models.bgnbd``, ``from analysis.models import base`` and ``from .base import X``, and
+    takes in the ``__init__`` of every package on the way."""
+    src = tmp_path / "analysis"
+    (src / "models").mkdir(parents=True)
+    (src / "scoring").mkdir()
+    (src / "__init__.py").write_text("")
+    (src / "models" / "__init__.py").write_text("from .registry import REGISTRY\n")
+    (src / "models" / "registry.py").write_text("from . import bgnbd\nREGISTRY = {}\n")
+    (src / "models" / "bgnbd.py").write_text("from .base import Model\n")
+    (src / "models" / "base.py").write_text("from ..scoring.clv import value\n")
+    (src / "scoring" / "__init__.py").write_text("")
+    (src / "scoring" / "clv.py").write_text("def value():\n    from analysis.models import REGISTRY\n")
+    (src / "unused.py").write_text("")
+    names = [p.relative_to(src).as_posix() for p in incremental.module_closure(["scoring.clv"], src)]
+    assert names == ["__init__.py", "models/__init__.py", "models/base.py", "models/bgnbd.py",
+                     "models/registry.py", "scoring/__init__.py", "scoring/clv.py"]
+    nb = tmp_path / "n.ipynb"
+    nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": ["from analysis.models import bgnbd\n"]}]}))
+    assert "models/base.py" in [p.relative_to(src).as_posix() for p in incremental.notebook_code(nb, src)]
+
+
+@pytest.mark.parametrize("line", ["from analysis import modles\n", "import analysis.models.bgnbdd\n",
+                                  "from analysis.scoring.clvv import value\n", "from .nothere import x\n"])
+def test_an_import_the_step_keys_cannot_follow_stops_the_run(tmp_path, line):
+    src = tmp_path / "analysis"
+    (src / "models").mkdir(parents=True)
+    (src / "__init__.py").write_text("")
+    (src / "models" / "__init__.py").write_text("")
+    (src / "models" / "bgnbd.py").write_text("")
+    (src / "a.py").write_text("import os\n" + line)
+    expected = "modles" if "modles" in line else line.split()[1].rsplit(".", 1)[-1]
+    with pytest.raises(incremental.UnresolvedImport, match=rf"a.py, line 2: .*{expected}"):
+        incremental.module_closure(["a"], src)
+
+
+def test_the_kit_s_own_step_keys_resolve_and_cover_the_language_catalogue():
+    """Every notebook's key covers the Dutch catalogue (its text is on the pages)."""
+    for notebook in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        names = {p.name for p in incremental.notebook_code(notebook)}
+        assert {"i18n.py", "lang_nl.py", "nb.py"} <= names, notebook.name
+
+
 # ---------------------------------------------------------------- a real backfill
 
 

@@ -6,7 +6,9 @@ the step's result depends on, by content, not by file times:
 * the run configuration file and the as-of date,
 * the input files the configuration names (transactions, survey, cost to serve),
 * the notebook, and the library modules it imports, followed transitively
-  (``from analysis import kpis`` -> ``kpis.py`` -> what ``kpis.py`` imports ...),
+  (``from analysis import kpis`` -> ``kpis.py`` -> what ``kpis.py`` imports ...), through
+  sub-packages and relative imports; an import of the package that is not a file stops the
+  run (:class:`UnresolvedImport`) rather than leave code out of a key,
 * the artifacts the earlier steps wrote (so when a re-executed step writes the same
   bytes as before, the steps after it are still reused),
 * the installed package versions and the pseudonym key's fingerprint.
@@ -47,28 +49,91 @@ def digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _imported_modules(source: str) -> set[str]:
-    """Names of the ``analysis`` modules imported by Python ``source`` (any nesting level)."""
+class UnresolvedImport(ImportError):
+    """A module of the package is imported that the step keys cannot find as a file. A key that skipped it
+    would not change when that code changes, and a stale result would be reused: so this stops the run."""
+
+
+def _module_file(dotted: str, src: Path) -> Path | None:
+    """The file of module ``dotted`` (relative to the package, ``"models.bgnbd"``; ``""`` is the package
+    itself): ``<src>/models/bgnbd.py`` or ``<src>/models/bgnbd/__init__.py``; None when there is neither."""
+    parts = [part for part in dotted.split(".") if part]
+    if not parts:
+        return src / "__init__.py"
+    for candidate in (src.joinpath(*parts[:-1], parts[-1] + ".py"), src.joinpath(*parts, "__init__.py")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _defined_names(path: Path) -> set[str]:
+    """The names module ``path`` defines at its top level (assignments, functions, classes, imports)."""
+    names: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+    return names
+
+
+def _imported_modules(source: str, src: Path, module: str = "", is_package: bool = False, where: str = "") -> set[str]:
+    """The modules of the package that Python ``source`` imports (any nesting level), dotted relative to the
+    package (``"kpis"``, ``"models.bgnbd"``), with the packages they sit in. ``module``: the dotted name of
+    the module the source is (for relative imports); ``is_package``: it is a package's ``__init__``.
+
+    Every import of the package must resolve to a file under ``src`` (the package folder), else
+    :class:`UnresolvedImport` names it and ``where`` it was written; ``from pkg import name`` takes ``name``
+    as a module when it is a file, else as a name defined in ``pkg``."""
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
         tree = ast.parse("\n".join(lines))
     except SyntaxError:
         return set()
+    package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
+
+    def add(dotted: str, node: ast.AST) -> None:
+        if _module_file(dotted, src) is None:
+            raise UnresolvedImport(f"{where or 'source'}, line {node.lineno}: {PACKAGE}.{dotted} is imported but"
+                                   f" is neither {dotted.replace('.', '/')}.py nor a package under {src}; the"
+                                   " step keys cannot follow it (a typo, or a module that was moved?)")
+        parts = dotted.split(".")
+        found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 parts = alias.name.split(".")
                 if parts[0] == PACKAGE and len(parts) > 1:
-                    found.add(parts[1])
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            parts = node.module.split(".")
-            if parts[0] != PACKAGE:
+                    add(".".join(parts[1:]), node)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from . import x, from .x import y, from ..x import y
+                base = package.split(".") if package else []
+                if node.level - 1 > len(base):
+                    continue
+                base = base[:len(base) - (node.level - 1)]
+                dotted = ".".join(base + (node.module.split(".") if node.module else []))
+            elif node.module and node.module.split(".")[0] == PACKAGE:
+                dotted = ".".join(node.module.split(".")[1:])
+            else:
                 continue
-            if len(parts) > 1:
-                found.add(parts[1])
-            else:  # from analysis import kpis, nb: names that are modules
-                found.update(alias.name for alias in node.names)
+            if dotted:
+                add(dotted, node)
+            for alias in node.names:  # a submodule, when it is a file; else a name the package defines
+                name = f"{dotted}.{alias.name}" if dotted else alias.name
+                if alias.name == "*":
+                    continue
+                if _module_file(name, src) is not None:
+                    add(name, node)
+                elif _module_file(dotted, src).name == "__init__.py" and alias.name not in _defined_names(
+                        _module_file(dotted, src)):
+                    raise UnresolvedImport(f"{where or 'source'}, line {node.lineno}: {PACKAGE}.{name} is imported"
+                                           f" but is neither a module under {src} nor a name its package defines;"
+                                           " the step keys cannot follow it")
     return found
 
 
@@ -79,22 +144,28 @@ def notebook_source(path: Path) -> str:
 
 
 def module_closure(modules: Iterable[str], src: Path = SRC) -> list[Path]:
-    """The files of ``modules`` and of every ``analysis`` module they import, transitively."""
+    """The files of ``modules`` (dotted names relative to the package) and of every module of the package they
+    import, transitively, through sub-packages and relative imports. Raises :class:`UnresolvedImport` for an
+    import of the package that is not a file under ``src``."""
     seen: dict[str, Path] = {}
-    todo = list(modules) + ["__init__"]
+    todo = [(name, "a step") for name in modules] + [("", "the package")]
     while todo:
-        name = todo.pop()
-        path = src / f"{name}.py"
-        if name in seen or not path.is_file():
+        name, needed_by = todo.pop()
+        if name in seen:
             continue
+        path = _module_file(name, src)
+        if path is None:
+            raise UnresolvedImport(f"{needed_by} needs {PACKAGE}.{name}, which is not a file under {src}")
         seen[name] = path
-        todo.extend(_imported_modules(path.read_text(encoding="utf-8")))
+        found = _imported_modules(path.read_text(encoding="utf-8"), src, name, path.name == "__init__.py",
+                                  where=str(path))
+        todo.extend((child, str(path)) for child in found)
     return sorted(seen.values())
 
 
 def notebook_code(notebook: Path, src: Path = SRC) -> list[Path]:
     """The library files a notebook's result depends on."""
-    return module_closure(_imported_modules(notebook_source(notebook)), src)
+    return module_closure(_imported_modules(notebook_source(notebook), src, where=str(notebook)), src)
 
 
 def files_digest(files: Iterable[Path], root: Path | None = None) -> dict[str, str]:

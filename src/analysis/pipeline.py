@@ -753,8 +753,10 @@ def _ingest_key(common: dict, code: list[str], config: dict) -> str:
 def _notebook_key(common: dict, notebook: Path, artifacts: dict[str, str], config: dict) -> str:
     """The step key of a notebook step, given the artifacts the steps before it wrote and the part of the
     configuration it reads (:func:`_step_config`)."""
+    # the notebook's imports, and what puts its text cells in the report language before it runs
+    code = sorted(set(incremental.notebook_code(notebook)) | set(incremental.module_closure(["narrative"])))
     return incremental.digest({**common, **config, "notebook": sha256_of(notebook),
-                               "code": incremental.files_digest(incremental.notebook_code(notebook)),
+                               "code": incremental.files_digest(code),
                                "artifacts": dict(sorted(artifacts.items()))})
 
 
