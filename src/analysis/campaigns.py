@@ -237,20 +237,22 @@ def unknown_ids(campaign: Campaign, contacts: pd.DataFrame, known_ids: pd.Index)
     if not unknown.any():
         return None
     f = fmt.current()
-    found = (f"{f.integer(unknown.sum())} of {f.integer(len(unknown))} customer ids in column"
-             f" {campaign.columns.customer_id!r} are not in the transaction log ({rows_of(unknown)})")
+    found = dict(n=f.integer(unknown.sum()), listed=f.integer(len(unknown)), column=repr(campaign.columns.customer_id),
+                 rows=rows_of(unknown, on_page=True))
     if unknown.mean() > MAX_UNKNOWN_SHARE:
-        return (found + ". Check that the list and the transaction file use the same ids (leading zeros, prefixes);"
-                " a campaign from another data set (such as the simulated one of the bundled sample in"
-                " params/default.yaml) does not belong in this configuration's campaigns:")
+        return say("{n} of {listed} customer ids in column {column} are not in the transaction log ({rows}). Check"
+                   " that the list and the transaction file use the same ids (leading zeros, prefixes); a campaign"
+                   " from another data set (such as the simulated one of the bundled sample in params/default.yaml)"
+                   " does not belong in this configuration's campaigns:", **found)
     treated = (contacts["group"] == "treatment").to_numpy()
     a, b = int(unknown[treated].sum()), int(unknown[~treated].sum())
     p_value = fisher_exact([[a, int(treated.sum()) - a], [b, int((~treated).sum()) - b]]).pvalue
     if p_value < UNKNOWN_P_VALUE:
-        return (found + f": {f.integer(a)} of the treated and {f.integer(b)} of the control customers, a difference"
-                f" chance alone almost never gives (Fisher's exact test, p = {f.number(p_value, 5)}). Listed customers"
-                " without a purchase count as not buying, so this would bias the uplift: check that the ids of both"
-                " groups are written as in the transaction file")
+        return say("{n} of {listed} customer ids in column {column} are not in the transaction log ({rows}):"
+                   " {treated} of the treated and {control} of the control customers, a difference chance alone almost"
+                   " never gives (Fisher's exact test, p = {p}). Listed customers without a purchase count as not"
+                   " buying, so this would bias the uplift: check that the ids of both groups are written as in the"
+                   " transaction file", treated=f.integer(a), control=f.integer(b), p=f.number(p_value, 5), **found)
     return None
 
 
@@ -263,8 +265,8 @@ def check_dates(campaign: Campaign, observation_end: dt.date) -> str | None:
     """Why the campaign cannot be measured (yet) at ``observation_end``, or None. A window that is not
     over yet is measured on the days so far (see :func:`measure`)."""
     if campaign.start > observation_end:
-        return (f"it starts on {campaign.start.isoformat()}, after the last day of these data"
-                f" ({observation_end.isoformat()}): there is nothing to measure yet")
+        return say("it starts on {start}, after the last day of these data ({end}): there is nothing to measure yet",
+                   start=fmt.current().date(campaign.start), end=fmt.current().date(observation_end))
     return None
 
 

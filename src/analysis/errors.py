@@ -45,9 +45,10 @@ def format_examples(values: Iterable[object], limit: int = 5) -> str:
     return ", ".join(shown) if shown else "(none)"
 
 
-def rows_of(mask, limit: int = 5) -> str:
+def rows_of(mask, limit: int = 5, on_page: bool = False) -> str:
     """Where a problem is, without customer ids (which must not reach consoles and logs): "rows 3, 17
-    and 42 of 1,000" (1-based positions in the table)."""
+    and 42 of 1,000" (1-based positions in the table). ``on_page``: for a sentence on a report page, in the
+    report language (error messages stay English)."""
     import numpy as np
 
     from analysis import fmt
@@ -57,4 +58,10 @@ def rows_of(mask, limit: int = 5) -> str:
     where = np.flatnonzero(flags)[:limit] + 1
     shown = ", ".join(f.integer(i) for i in where)
     more = " ..." if flags.sum() > limit else ""
+    if on_page:
+        from analysis.i18n import say
+
+        if len(where) > 1:
+            return say("rows {rows}{more} of {n}", rows=shown, more=more, n=f.integer(len(flags)))
+        return say("row {rows} of {n}", rows=shown, n=f.integer(len(flags)))
     return f"row{'s' if len(where) > 1 else ''} {shown}{more} of {f.integer(len(flags))}"

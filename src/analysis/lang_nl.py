@@ -174,7 +174,10 @@ LABELS: dict[str, str] = {
     "Customers per RFM segment": "Klanten per RFM-segment",
     "Scenario": "Scenario",
     "Retention scenarios: expected net gain and ROI": "Scenario's voor klantbehoud: verwachte netto opbrengst en ROI",
-    "Uplift (% of would-be-lost customers kept)": "Effect (% behouden van klanten die anders vertrekken)",
+    "Uplift\n(% of would-be-lost customers kept)": "Effect\n(% behouden van klanten die anders vertrekken)",
+    "Expected net gain ({symbol})\nred loses, green gains": "Verwachte netto opbrengst ({symbol})\nrood verlies, groen winst",
+    "Net gain by uplift and cost per contact: {name}": "Netto opbrengst naar effect en kosten per contact: {name}",
+    "Net gain by uplift and cost per contact": "Netto opbrengst naar effect en kosten per contact",
     "Break-even (net gain = 0)": "Break-even (netto opbrengst = 0)",
     "Break-even: between losing and gaining cells": "Break-evenpunt: tussen verlieslatende en winstgevende cellen",
     "Customers contacted (best expected incremental profit first)":
@@ -954,6 +957,40 @@ LABELS: dict[str, str] = {
         '{pct} te laag',
     'spot on':
         'precies goed',
+    'rows {rows}{more} of {n}':
+        'rijen {rows}{more} van {n}',
+    'row {rows} of {n}':
+        'rij {rows} van {n}',
+    '{n} of {listed} customer ids in column {column} are not in the transaction log ({rows}). Check '
+    'that the list and the transaction file use the same ids (leading zeros, prefixes); a campaign '
+    'from another data set (such as the simulated one of the bundled sample in params/default.yaml) '
+    "does not belong in this configuration's campaigns:":
+        '{n} van de {listed} klantnummers in kolom {column} staan niet in het transactiebestand '
+        '({rows}). Controleer of de lijst en het transactiebestand dezelfde klantnummers gebruiken '
+        '(voorloopnullen, voorvoegsels); een campagne uit een andere gegevensset (zoals de '
+        'gesimuleerde van het meegeleverde voorbeeld in params/default.yaml) hoort niet in de '
+        'campaigns: van deze configuratie',
+    '{n} of {listed} customer ids in column {column} are not in the transaction log ({rows}): '
+    '{treated} of the treated and {control} of the control customers, a difference chance alone '
+    "almost never gives (Fisher's exact test, p = {p}). Listed customers without a purchase count as "
+    'not buying, so this would bias the uplift: check that the ids of both groups are written as in '
+    'the transaction file':
+        '{n} van de {listed} klantnummers in kolom {column} staan niet in het transactiebestand '
+        '({rows}): {treated} van de behandelde en {control} van de controleklanten, een verschil dat '
+        'toeval alleen bijna nooit geeft (exacte toets van Fisher, p = {p}). Klanten op de lijst '
+        'zonder aankoop tellen als niet-kopers, dus dit zou het effect vertekenen: controleer of de '
+        'klantnummers van beide groepen geschreven zijn zoals in het transactiebestand',
+    'it starts on {start}, after the last day of these data ({end}): there is nothing to measure yet':
+        'ze begint op {start}, na de laatste dag van deze gegevens ({end}): er is nog niets te meten',
+    'No purchase model could be fitted on these data, so this report has no customer lifetime values,'
+    ' no chance-of-staying per customer, no segments by value and no campaign figures. {advice} The '
+    'data quality and retention figures (page 01 and the summary) do not need a model and are '
+    "complete. (The analyst finds each model's reason in artifacts/model.json.)":
+        'Op deze gegevens kon geen aankoopmodel worden geschat, dus dit rapport heeft geen '
+        'klantwaarden, geen kans op blijven per klant, geen waardesegmenten en geen campagnecijfers. '
+        '{advice} De datakwaliteit en de cijfers over klantbehoud (pagina 01 en de samenvatting) '
+        'hebben geen model nodig en zijn volledig. (De analist vindt de reden per model in '
+        'artifacts/model.json.)',
 }
 
 
@@ -969,9 +1006,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^expected value \((.+)\)$", r"verwachte waarde (\1)"),
     (r"^Expected net gain \((.+)\)$", r"Verwachte netto opbrengst (\1)"),
     (r"^Cost per contact \((.+)\)$", r"Kosten per contact (\1)"),
-    (r"^Expected net gain \((.+)\): red loses, green gains$", r"Verwachte netto opbrengst (\1): rood verlies, groen winst"),
     (r"^Cumulative expected net gain \((.+)\)$", r"Cumulatieve verwachte netto opbrengst (\1)"),
-    (r"^Net gain over uplift and cost per contact: (.+)$", r"Netto opbrengst naar effect en kosten per contact: \1"),
     (r"^Bought in the last (\d+) days \((.+) of all\)\.$", r"Kocht in de laatste \1 dagen (\2 van alle klanten)."),
     (r"^Of last month's buyers, the share who bought again in the latest month\.$",
      "Van de kopers van vorige maand het aandeel dat deze maand opnieuw kocht."),

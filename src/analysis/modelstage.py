@@ -393,10 +393,10 @@ def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
 
 def unavailable_text(exc: ModelFitError) -> str:
     """The model page's plain-words note when no purchase model could be fitted."""
-    return ("No purchase model could be fitted on these data, so this report has no customer lifetime values,"
-            f" no chance-of-staying per customer, no segments by value and no campaign figures."
-            f" {getattr(exc, 'advice', str(exc))} The data quality and retention figures (page 01 and the summary)"
-            " do not need a model and are complete. (The analyst finds each model's reason in artifacts/model.json.)")
+    return say("No purchase model could be fitted on these data, so this report has no customer lifetime values, no"
+               " chance-of-staying per customer, no segments by value and no campaign figures. {advice} The data"
+               " quality and retention figures (page 01 and the summary) do not need a model and are complete. (The"
+               " analyst finds each model's reason in artifacts/model.json.)", advice=getattr(exc, "advice", str(exc)))
 
 
 AUTO_PENALIZERS: tuple[float, ...] = (0.001, 0.01, 0.1)

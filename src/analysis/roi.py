@@ -887,7 +887,7 @@ def plot_sensitivity(
     )
     ax.grid(False)  # no grid lines through the cells
     colourbar = ax.figure.colorbar(mesh, ax=ax, format=_money_formatter(currency))
-    colourbar.set_label(f"Expected net gain ({_symbol(currency)}): red loses, green gains")
+    colourbar.set_label(say("Expected net gain ({symbol})\nred loses, green gains", symbol=_symbol(currency)))
     for i in range(z.shape[0]):  # each cell says its amount: the colours only group them
         for j in range(z.shape[1]):
             if np.isfinite(z[i, j]):
@@ -913,9 +913,9 @@ def plot_sensitivity(
     ax.set_yticks(np.arange(len(uplifts)), [fmt.current().percent(u, 0 if u * 100 == round(u * 100) else 1)
                                              for u in uplifts])
     ax.set_xlabel(f"Cost per contact ({_symbol(currency)})")
-    ax.set_ylabel("Uplift (% of would-be-lost customers kept)")
-    title = "Net gain by uplift and cost per contact"
-    ax.set_title(f"{title}: {scenario_name}" if scenario_name else title)
+    ax.set_ylabel("Uplift\n(% of would-be-lost customers kept)")
+    ax.set_title(say("Net gain by uplift and cost per contact: {name}", name=scenario_name) if scenario_name else
+                 "Net gain by uplift and cost per contact")
     return ax
 
 
