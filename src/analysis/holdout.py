@@ -65,8 +65,7 @@ def holdout_predictions(cal_holdout: pd.DataFrame, model: FittedModel) -> pd.Dat
 def frequency_bin(frequency: pd.Series | np.ndarray) -> pd.Categorical:
     """Calibration frequency as an ordered category ``"0"``, ..., ``"6"``, ``"7+"``."""
     f = np.asarray(frequency, dtype=float)
-    labels = np.where(f >= 7, "7+", np.minimum(f, 7).astype(int).astype(str))
-    return pd.Categorical(labels, categories=list(FREQUENCY_BINS), ordered=True)
+    return pd.Categorical.from_codes(np.minimum(f, 7).astype(int), categories=list(FREQUENCY_BINS), ordered=True)
 
 
 def holdout_table(predictions: pd.DataFrame) -> pd.DataFrame:

@@ -593,47 +593,49 @@ def _ingest(
     if params.date_format and params.date_format not in EPOCH_FORMATS:
         _check_date_format(con, params.date_format)
 
+    # The parse reads the three columns under fixed names, with each text column trimmed once (trimming the
+    # blanks, no-break spaces included, is the costliest part of the scan: 10.7M rows, 3 trims of the id took
+    # 5 s of a 13 s ingest).
     cid, date, amount = (_quote(c) for c in (cols.customer_id, cols.date, cols.amount))
+    inner = [f"{date} AS src_date", f"{amount} AS src_amount",
+             f"trim(CAST({cid} AS VARCHAR), {_literal(_BLANKS)}) AS raw_id"]
     date_type = types[cols.date].upper()
     if date_type.startswith("TIMESTAMP") and ("TZ" in date_type or "TIME ZONE" in date_type):
         # an instant: its purchase day is the calendar day in a stated zone, never the machine's
         zone = params.timezone or _file_zone(src, cols.date) or "UTC"
-        date_expr = f"CAST(timezone({_literal(zone)}, {date}) AS DATE)"
+        date_expr = f"CAST(timezone({_literal(zone)}, src_date) AS DATE)"
     elif date_type.startswith(("DATE", "TIMESTAMP")):
-        date_expr = f"CAST({date} AS DATE)"
+        date_expr = "CAST(src_date AS DATE)"
     elif params.date_format in EPOCH_FORMATS:  # seconds or milliseconds since 1970-01-01 UTC
         divisor = EPOCH_FORMATS[params.date_format]
-        number = f"TRY_CAST(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS DOUBLE)"
+        inner.append(f"TRY_CAST(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS DOUBLE) AS date_number")
         zone = _literal(params.timezone or "UTC")
-        date_expr = (f"CASE WHEN isfinite({number}) AND abs({number}) < 1e14 * {divisor}"
-                     f" THEN CAST(timezone({zone}, to_timestamp({number} / {divisor})) AS DATE) END")
-    elif params.date_format:
-        date_expr = (f"CAST(try_strptime(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}),"
-                     f" {_literal(params.date_format)}) AS DATE)")
+        date_expr = (f"CASE WHEN isfinite(date_number) AND abs(date_number) < 1e14 * {divisor}"
+                     f" THEN CAST(timezone({zone}, to_timestamp(date_number / {divisor})) AS DATE) END")
     else:
-        date_expr = f"TRY_CAST(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS DATE)"
+        inner.append(f"trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS date_text")
+        date_expr = (f"CAST(try_strptime(date_text, {_literal(params.date_format)}) AS DATE)" if params.date_format
+                     else "TRY_CAST(date_text AS DATE)")
     if types[cols.amount].upper().startswith(_NUMERIC_TYPES):
-        amount_expr = f"CAST({amount} AS DOUBLE)"
+        amount_expr = "CAST(src_amount AS DOUBLE)"
     else:
-        text = f"trim(CAST({amount} AS VARCHAR), {_literal(_BLANKS)})"
+        inner.append(f"trim(CAST({amount} AS VARCHAR), {_literal(_BLANKS)}) AS amount_text")
         pattern = amount_pattern(params.decimal, params.thousands)
-        number = f"replace({text}, {_literal(params.thousands)}, '')" if params.thousands else text
+        number = f"replace(amount_text, {_literal(params.thousands)}, '')" if params.thousands else "amount_text"
         number = f"replace({number}, ',', '.')" if params.decimal == "," else number
-        amount_expr = (f"CASE WHEN regexp_full_match({text}, {_literal(pattern)})"
+        amount_expr = (f"CASE WHEN regexp_full_match(amount_text, {_literal(pattern)})"
                        f" THEN TRY_CAST({number} AS DOUBLE) END")
     markers = ", ".join(_literal(m) for m in MISSING_ID_MARKERS)
-    id_text = f"trim(CAST({cid} AS VARCHAR), {_literal(_BLANKS)})"
 
     # One scan of the file into a table: every check below sees the same rows, and a file
     # that changes or disappears later in the run cannot change the result.
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE parsed AS
-        SELECT CASE WHEN lower({id_text}) IN ({markers}) THEN NULL ELSE nullif({id_text}, '') END AS customer_id,
+        SELECT CASE WHEN lower(raw_id) IN ({markers}) THEN NULL ELSE nullif(raw_id, '') END AS customer_id,
                {date_expr} AS date, {amount_expr} AS amount,
-               CAST({date} AS VARCHAR) AS raw_date, CAST({amount} AS VARCHAR) AS raw_amount,
-               {id_text} AS raw_id
-        FROM raw_input
+               CAST(src_date AS VARCHAR) AS raw_date, CAST(src_amount AS VARCHAR) AS raw_amount, raw_id
+        FROM (SELECT {", ".join(inner)} FROM raw_input)
         """
     )
     rows_read = con.execute("SELECT count(*) FROM parsed").fetchone()[0]

@@ -112,8 +112,10 @@ def headline_kpis(
     active_window_days: int = 90,
     *,
     con: duckdb.DuckDBPyConnection | None = None,
+    series: pd.DataFrame | None = None,
 ) -> dict:
-    """The headline retention KPIs of the run (see the module docstring for definitions).
+    """The headline retention KPIs of the run (see the module docstring for definitions). ``series``: the
+    :func:`period_series` of the same purchases, when the caller has it already (it is the costliest part).
 
     Returns
     -------
@@ -136,7 +138,8 @@ def headline_kpis(
               FROM {source} WHERE CAST(date AS DATE) <= {end} GROUP BY customer_id)
         """
     ).fetchall()[0]
-    series = period_series(purchases, observation_end, period, con=con)
+    if series is None:
+        series = period_series(purchases, observation_end, period, con=con)
     rated = series[series["complete"] & series["retention_rate"].notna()]
     last = rated.iloc[-1] if len(rated) else None
     previous = series.loc[series.index[series.index.get_loc(rated.index[-1]) - 1]] if len(rated) else None

@@ -259,6 +259,13 @@ def _ordered(values: pd.Series, categories: tuple[str, ...] | list[str]) -> pd.S
     return values.astype(pd.CategoricalDtype(list(categories), ordered=True))
 
 
+def _from_codes(codes: np.ndarray, categories: tuple[str, ...] | list[str], index: pd.Index, name: str) -> pd.Series:
+    """An ordered categorical Series from category positions (what :func:`_ordered` makes from the labels,
+    without writing a million labels first)."""
+    return pd.Series(pd.Categorical.from_codes(codes, categories=list(categories), ordered=True), index=index,
+                     name=name)
+
+
 # --------------------------------------------------------------------------
 # RFM
 # --------------------------------------------------------------------------
@@ -400,11 +407,19 @@ def rfm_segment_names(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------
 
 
+def _order_by_value_then_id(values: pd.Series) -> np.ndarray:
+    """Positions of ``values`` sorted by value descending, ties by customer_id ascending. When the ids are
+    in order already (the customer tables are), a stable sort of the values alone gives that order."""
+    ids = values.index.astype(str)
+    if ids.is_monotonic_increasing:
+        return np.argsort(-values.to_numpy(dtype=float), kind="stable")
+    frame = pd.DataFrame({"v": values.to_numpy(), "id": ids})
+    return frame.sort_values(["v", "id"], ascending=[False, True], kind="mergesort").index.to_numpy()
+
+
 def _by_value_then_id(values: pd.Series) -> pd.Index:
     """Index sorted by value descending, ties by customer_id ascending."""
-    frame = pd.DataFrame({"v": values.to_numpy(), "id": values.index.astype(str)})
-    order = frame.sort_values(["v", "id"], ascending=[False, True], kind="mergesort").index
-    return values.index[order]
+    return values.index[_order_by_value_then_id(values)]
 
 
 def abc_classes(revenue: pd.Series, a_share: float = 0.80, b_share: float = 0.95) -> pd.Series:
@@ -443,16 +458,14 @@ def abc_classes(revenue: pd.Series, a_share: float = 0.80, b_share: float = 0.95
     """
     positive = revenue.where(revenue > 0, 0.0).astype(float)
     total = float(positive.sum())
-    out = pd.Series("C", index=revenue.index, dtype=object, name="abc_class")
+    codes = np.full(len(revenue), 2, dtype=np.int8)  # C
     if total > 0:
-        ranked = positive.loc[_by_value_then_id(positive)]
-        before = (ranked.cumsum() - ranked) / total
-        cls = np.where(
-            before < a_share - _EPS, "A", np.where(before < b_share - _EPS, "B", "C")
-        )
-        cls = np.where(ranked > 0, cls, "C")
-        out.loc[ranked.index] = cls
-    return _ordered(out, ABC_CLASSES)
+        order = _order_by_value_then_id(positive)
+        ranked = positive.to_numpy()[order]
+        before = (pd.Series(ranked).cumsum().to_numpy() - ranked) / total
+        cls = np.where(before < a_share - _EPS, 0, np.where(before < b_share - _EPS, 1, 2))
+        codes[order] = np.where(ranked > 0, cls, 2)
+    return _from_codes(codes, ABC_CLASSES, revenue.index, "abc_class")
 
 
 def _pct(share: float) -> str:
@@ -507,9 +520,9 @@ def clv_tiers(clv: pd.Series, top_share: float = 0.10, next_share: float = 0.40)
     n_top = math.ceil(n * top_share - _EPS)
     n_upper = math.ceil(n * (top_share + next_share) - _EPS)
     position = np.arange(n)
-    tier = np.where(position < n_top, labels[0], np.where(position < n_upper, labels[1], labels[2]))
-    out = pd.Series(tier, index=_by_value_then_id(clv), dtype=object, name="clv_tier")
-    return _ordered(out.reindex(clv.index), labels)
+    codes = np.empty(n, dtype=np.int8)
+    codes[_order_by_value_then_id(clv)] = np.where(position < n_top, 0, np.where(position < n_upper, 1, 2))
+    return _from_codes(codes, labels, clv.index, "clv_tier")
 
 
 def p_alive_bands(p_alive: pd.Series, at_risk_below: float = 0.5) -> pd.Series:
@@ -527,8 +540,8 @@ def p_alive_bands(p_alive: pd.Series, at_risk_below: float = 0.5) -> pd.Series:
     pandas.Series
         Ordered categorical ``"likely to stay" < "at risk"``, same index.
     """
-    band = np.where(p_alive.to_numpy(dtype=float) < at_risk_below, P_ALIVE_BANDS[1], P_ALIVE_BANDS[0])
-    return _ordered(pd.Series(band, index=p_alive.index, dtype=object, name="p_alive_band"), P_ALIVE_BANDS)
+    codes = (p_alive.to_numpy(dtype=float) < at_risk_below).astype(np.int8)
+    return _from_codes(codes, P_ALIVE_BANDS, p_alive.index, "p_alive_band")
 
 
 def value_risk_segments(customers: pd.DataFrame, params: SegmentParams | None = None) -> pd.DataFrame:
@@ -556,14 +569,19 @@ def value_risk_segments(customers: pd.DataFrame, params: SegmentParams | None = 
     _require(customers, ("clv", "p_alive"))
     tier = clv_tiers(customers["clv"], params.clv_top_share, params.clv_next_share)
     band = p_alive_bands(customers["p_alive"], params.p_alive_at_risk_below)
-    level = tier.cat.codes.map(dict(enumerate(VALUE_LEVELS)))
-    segment = level.astype(str) + ", " + band.astype(str)
+    # the segment of each (value level, band) pair, looked up by codes: six labels, not a million strings
+    pairs = [f"{level}, {b}" for level in VALUE_LEVELS for b in P_ALIVE_BANDS]
+    pair = tier.cat.codes.to_numpy() * len(P_ALIVE_BANDS) + band.cat.codes.to_numpy()
+    position = {name: i for i, name in enumerate(VALUE_RISK_SEGMENTS)}
+    segment_codes = np.array([position.get(name, -1) for name in pairs], dtype=np.int16)[pair]
+    actions = np.array([params.value_risk_actions.get(name, np.nan) for name in pairs], dtype=object)[pair]
     return pd.DataFrame(
         {
             "clv_tier": tier,
             "p_alive_band": band,
-            "value_risk_segment": _ordered(segment, VALUE_RISK_SEGMENTS),
-            "value_risk_action": segment.map(params.value_risk_actions).astype(object),
+            "value_risk_segment": pd.Categorical.from_codes(segment_codes, categories=list(VALUE_RISK_SEGMENTS),
+                                                            ordered=True),
+            "value_risk_action": actions,
         },
         index=customers.index,
     )
