@@ -500,12 +500,14 @@ LABELS: dict[str, str] = {
     'CLV is the **expected margin a customer brings over the next {months} months**, discounted at '
     '{rate} a year: expected purchases month by month (from the {model} model refitted on all data up'
     ' to {end}) x expected order value (Gamma-Gamma) x gross margin ({margin}). **Uncertainty:** the '
-    'low/high band ({level}) comes from {method}, with {draws} draws.':
+    "low/high band ({level}) shows how far the value could be off because the model's parameters are"
+    ' estimated from a limited history (for analysts: {method}, with {draws} draws).':
         'CLV is de **verwachte marge die een klant in de komende {months} maanden oplevert**, '
         'verdisconteerd tegen {rate} per jaar: verwachte aankopen per maand (uit het {model}-model, '
         'opnieuw geschat op alle gegevens tot en met {end}) x verwachte orderwaarde (Gamma-Gamma) x '
-        'brutomarge ({margin}). **Onzekerheid:** de lage/hoge band ({level}) komt uit {method}, met '
-        '{draws} trekkingen.',
+        'brutomarge ({margin}). **Onzekerheid:** de lage/hoge band ({level}) laat zien hoeveel de waarde'
+        ' kan afwijken doordat de parameters van het model uit een beperkte geschiedenis zijn geschat (voor'
+        ' analisten: {method}, met {draws} trekkingen).',
     'simulation from the asymptotic normal distribution of the parameter estimates (Krinsky–Robb), '
     'equivalent in spirit to the delta method':
         'simulatie uit de asymptotisch normale verdeling van de parameterschattingen (Krinsky–Robb), '
