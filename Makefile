@@ -83,8 +83,9 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-spark.txt
 	@touch $@
 
-bench: setup ## benchmark the model stage against lifetimes (SIZES=100k,1m,10m REPEAT=3)
+bench: setup ## benchmark the model stage, then the whole make report path, against lifetimes (SIZES=100k,1m,10m REPEAT=3)
 	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT)
+	$(PY) bench/report_path.py --sizes $(SIZES) --repeat $(REPEAT)
 
 ifeq ($(strip $(AS_OF))$(strip $(OUT)),$(strip $(AS_OF)))
 ifneq ($(strip $(AS_OF)),)

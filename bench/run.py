@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -264,30 +265,47 @@ def run_way(way: str, path: Path, observation_end: str, opts: argparse.Namespace
         if scores:
             cmd += ["--scores", str(scores)]
         load = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        tree_peak = [0]
-        sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak), daemon=True)
-        sampler.start()
-        lines = []
-        for raw in proc.stdout:  # the worker's progress lines as they come; the rest only on failure
-            line = raw.decode(errors="replace").rstrip()
-            lines.append(line)
-            if line.startswith(PROGRESS):
-                print("      " + line[len(PROGRESS):], flush=True)
-        out = "\n".join(lines)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        sampler.join(timeout=2)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0 or not result.exists():
-            raise RuntimeError(f"{way} worker failed (exit {proc.returncode}):\n{out[-3000:]}")
+        run = spawn(cmd, lambda line: line[len(PROGRESS):] if line.startswith(PROGRESS) else None)
+        if run.returncode != 0 or not result.exists():
+            raise RuntimeError(f"{way} worker failed (exit {run.returncode}):\n{run.output[-3000:]}")
         data = json.loads(result.read_text())
     # ru_maxrss: the worker process itself (exact). The sampled sum over its process tree counts the
     # JVM and Python workers of the spark way too (sampled every 0.2 s, so it may miss short peaks).
-    data.update(wall_seconds=wall, peak_rss_bytes=usage.ru_maxrss * 1024, peak_tree_rss_bytes=tree_peak[0],
+    data.update(wall_seconds=run.wall, peak_rss_bytes=run.usage.ru_maxrss * 1024, peak_tree_rss_bytes=run.tree_peak,
                 load_avg_1min_before=load)
     return data
+
+
+@dataclasses.dataclass
+class Spawned:
+    """A finished subprocess: exit code, its output, wall time, resource usage and sampled tree peak RSS."""
+
+    returncode: int
+    output: str
+    wall: float
+    usage: object
+    tree_peak: int
+
+
+def spawn(cmd: list[str], show) -> Spawned:
+    """Run ``cmd`` from the project folder, printing ``show(line)`` for each output line it returns text for
+    (the rest is kept for the error message), and measure it (``os.wait4``; tree RSS sampled)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    tree_peak = [0]
+    sampler = threading.Thread(target=_sample_tree_rss, args=(proc.pid, tree_peak), daemon=True)
+    sampler.start()
+    lines = []
+    for raw in proc.stdout:  # progress lines as they come
+        line = raw.decode(errors="replace").rstrip()
+        lines.append(line)
+        shown = show(line)
+        if shown is not None:
+            print("      " + shown, flush=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    sampler.join(timeout=2)
+    return Spawned(os.waitstatus_to_exitcode(status), "\n".join(lines), wall, usage, tree_peak[0])
 
 
 def _sample_tree_rss(pid: int, peak: list[int]) -> None:
