@@ -34,8 +34,7 @@ from analysis.models import (
     PARAM_NAMES,
     FittedModel,
     GammaGammaFit,
-    _log1mexp,
-    _pareto_log_gap_quad,
+    _pareto_gap_from_tails,
     _pareto_log_tail,
     _validate_summary,
     alive_expectation,
@@ -277,18 +276,12 @@ class _DrawBand:
 
     def _pareto_p_alive(self, lo: int, hi: int) -> np.ndarray:
         """Pareto/NBD P(alive) of the distinct histories lo..hi-1 from the tables (see ``__init__``), with the
-        operations of :func:`analysis.models.p_alive` and ``_pareto_log_gap`` (quadrature where the closed
-        form is not finite)."""
+        operations of :func:`analysis.models.p_alive`."""
         log_tail_tx, log_tail_T, alive_T, log_s = self.pareto_tables
-        lt_x, lt_T = log_tail_tx[self.i_xtx[lo:hi]], log_tail_T[self.i_xT[lo:hi]]
-        tx, T = self.utx[lo:hi, None], self.uT[lo:hi, None]
+        history = (*(par[None, :] for par in self.tpar), self.ux[lo:hi, None], self.utx[lo:hi, None],
+                   self.uT[lo:hi, None])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            gap = lt_x + _log1mexp(np.minimum(lt_T - lt_x, 0.0))
-            gap = np.where(tx >= T, -np.inf, gap)
-            bad = (tx < T) & ~np.isfinite(gap)
-            for i, d in zip(*np.nonzero(bad)):
-                gap[i, d] = _pareto_log_gap_quad(*(float(par[d]) for par in self.tpar), float(self.ux[lo + i]),
-                                                 float(tx[i, 0]), float(T[i, 0]))
+            gap = _pareto_gap_from_tails(log_tail_tx[self.i_xtx[lo:hi]], log_tail_T[self.i_xT[lo:hi]], history)
             alive = alive_T[self.i_xT[lo:hi]]
             return np.exp(alive - np.logaddexp(alive, log_s + gap))
 

@@ -58,10 +58,9 @@ def rows_of(mask, limit: int = 5, on_page: bool = False) -> str:
     where = np.flatnonzero(flags)[:limit] + 1
     shown = ", ".join(f.integer(i) for i in where)
     more = " ..." if flags.sum() > limit else ""
-    if on_page:
-        from analysis.i18n import say
+    from analysis.i18n import say
 
-        if len(where) > 1:
-            return say("rows {rows}{more} of {n}", rows=shown, more=more, n=f.integer(len(flags)))
-        return say("row {rows} of {n}", rows=shown, n=f.integer(len(flags)))
-    return f"row{'s' if len(where) > 1 else ''} {shown}{more} of {f.integer(len(flags))}"
+    lang = f.language if on_page else "en"
+    if len(where) > 1:
+        return say("rows {rows}{more} of {n}", lang, rows=shown, more=more, n=f.integer(len(flags)))
+    return say("row {rows} of {n}", lang, rows=shown, n=f.integer(len(flags)))

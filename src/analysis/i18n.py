@@ -35,7 +35,7 @@ def translate(text: str, lang: str = "en") -> str:
         return exact[text]
     for pattern, replacement in patterns:
         if pattern.search(text):
-            return pattern.sub(replacement, text).replace("weeks", "weken").replace("days", "dagen")
+            return pattern.sub(replacement, text)
     return text
 
 

@@ -993,6 +993,10 @@ LABELS: dict[str, str] = {
         '{advice} De datakwaliteit en de cijfers over klantbehoud (pagina 01 en de samenvatting) '
         'hebben geen model nodig en zijn volledig. (De analist vindt de reden per model in '
         'artifacts/model.json.)',
+    "time since the start (weeks)": "tijd sinds de start (weken)",
+    "time since the start (days)": "tijd sinds de start (dagen)",
+    "recency: time from first to last purchase (weeks)": "recentheid: tijd van eerste tot laatste aankoop (weken)",
+    "recency: time from first to last purchase (days)": "recentheid: tijd van eerste tot laatste aankoop (dagen)",
 }
 
 
@@ -1031,8 +1035,6 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^part of a week, scaled to a whole week$", "deel van een week, omgerekend naar een hele week"),
     (r"^part of a day, scaled to a whole day$", "deel van een dag, omgerekend naar een hele dag"),
     (r"^repeat purchases \(count\)$", "herhaalaankopen (aantal)"),
-    (r"^time since the start \((weeks|days)\)$", r"tijd sinds de start (\1)"),
-    (r"^recency: time from first to last purchase \((weeks|days)\)$", r"recentheid: tijd van eerste tot laatste aankoop (\1)"),
     (r"^share of total expected value \((.+), %\)$", r"aandeel in de totale verwachte waarde (\1, %)"),
     (r"^Break-even lies outside this grid \(all profitable\)$", "Het break-evenpunt ligt buiten dit raster (alles winstgevend)"),
     (r"^Break-even lies outside this grid \(all loss-making\)$", "Het break-evenpunt ligt buiten dit raster (alles verlieslatend)"),

@@ -283,14 +283,22 @@ def _pareto_log_gap(r, alpha, s, beta, x, tx, T, quadrature: bool = True) -> np.
     r, alpha, s, beta, x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (r, alpha, s, beta, x, tx, T)))
     lt_x = _pareto_log_tail(r, alpha, s, beta, x, tx)
     lt_T = _pareto_log_tail(r, alpha, s, beta, x, T)
+    return _pareto_gap_from_tails(lt_x, lt_T, (r, alpha, s, beta, x, tx, T), quadrature)
+
+
+def _pareto_gap_from_tails(lt_x, lt_T, history: tuple, quadrature: bool = True) -> np.ndarray:
+    """log(I(t_x) - I(T)) from the two tails (:func:`_pareto_log_tail`): -inf where t_x >= T, and by
+    quadrature where the closed form is not finite. ``history``: ``(r, alpha, s, beta, x, t_x, T)``, arrays
+    that broadcast to the tails' shape (a tail table per parameter draw may come from fewer, distinct rows)."""
+    tx, T = history[5], history[6]
     out = lt_x + _log1mexp(np.minimum(lt_T - lt_x, 0.0))
     out = np.where(tx >= T, -np.inf, out)
     bad = (tx < T) & ~np.isfinite(out)
     if quadrature and bad.any():
         shape = out.shape
-        out = np.array(out, dtype=float, copy=True).reshape(-1)
-        flat = [v.reshape(-1) for v in (r, alpha, s, beta, x, tx, T)]
-        for i in np.flatnonzero(bad):
+        flat = [np.asarray(v, dtype=float).reshape(-1) for v in np.broadcast_arrays(*history, out)]
+        out = flat.pop().copy()
+        for i in np.flatnonzero(np.broadcast_to(bad, shape)):
             out[i] = _pareto_log_gap_quad(*(v[i] for v in flat))
         out = out.reshape(shape)
     return out

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator,
 from analysis import fmt
 from analysis.errors import rows_of
 from analysis.i18n import say, translate
+from analysis.ranking import order_desc_then_id
 
 __all__ = [
     "FORMULA_TEXT",
@@ -406,17 +407,9 @@ def customer_economics(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFr
 
 
 def _rank(economics: pd.DataFrame) -> pd.DataFrame:
-    """Sort by expected incremental profit (desc), ties by score (desc) then id (asc). When the ids are in
-    order already (the customer tables are), a stable sort on the two numbers gives that order."""
-    if economics.index.is_monotonic_increasing:
-        order = np.lexsort((-economics["ranking_score"].to_numpy(dtype=float),
-                            -economics["expected_incremental_profit"].to_numpy(dtype=float)))
-        return economics.iloc[order]
-    return economics.assign(_id=economics.index).sort_values(
-        ["expected_incremental_profit", "ranking_score", "_id"],
-        ascending=[False, False, True],
-        kind="mergesort",
-    ).drop(columns="_id")
+    """Sort by expected incremental profit (desc), ties by score (desc) then id (asc)."""
+    return economics.iloc[order_desc_then_id(economics.index, economics["expected_incremental_profit"].to_numpy(),
+                                             economics["ranking_score"].to_numpy())]
 
 
 def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:

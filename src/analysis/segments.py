@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from analysis import fmt
 from analysis.i18n import say, translate
+from analysis.ranking import order_desc_then_id
 from analysis.survey import SurveyParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -408,13 +409,8 @@ def rfm_segment_names(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
 
 
 def _order_by_value_then_id(values: pd.Series) -> np.ndarray:
-    """Positions of ``values`` sorted by value descending, ties by customer_id ascending. When the ids are
-    in order already (the customer tables are), a stable sort of the values alone gives that order."""
-    ids = values.index.astype(str)
-    if ids.is_monotonic_increasing:
-        return np.argsort(-values.to_numpy(dtype=float), kind="stable")
-    frame = pd.DataFrame({"v": values.to_numpy(), "id": ids})
-    return frame.sort_values(["v", "id"], ascending=[False, True], kind="mergesort").index.to_numpy()
+    """Positions of ``values`` sorted by value descending, ties by customer_id ascending."""
+    return order_desc_then_id(values.index.astype(str), values.to_numpy())
 
 
 def _by_value_then_id(values: pd.Series) -> pd.Index:
