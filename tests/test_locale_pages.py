@@ -123,13 +123,46 @@ def _prose(page: str) -> str:
     return text
 
 
-def test_the_dutch_report_has_no_english_words(dutch_run):
-    """Every page of a Dutch report, with a measured campaign, is Dutch: not one English word outside the
-    allowed names (a missing catalogue entry or an f-string that bypasses it shows up here)."""
+def _english_lines(run) -> dict[str, list[str]]:
+    """Per page, the lines of prose that hold English words (with the words)."""
     found = {}
-    for page in sorted(dutch_run.glob("*.html")):
+    for page in sorted(run.glob("*.html")):
         for line in _prose(page.read_text(encoding="utf-8")).splitlines():
             words = sorted({w for w in re.findall(r"[A-Za-z']+", line) if w.lower() in ENGLISH_WORDS})
             if words:
                 found.setdefault(page.name, []).append(f"{words}: {' '.join(line.split())[:160]}")
-    assert not found, "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)
+    return found
+
+
+def _report(found: dict[str, list[str]]) -> str:
+    return "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)
+
+
+def test_the_dutch_report_has_no_english_words(dutch_run):
+    """Every page of a Dutch report, with a measured campaign, is Dutch: not one English word outside the
+    allowed names (a missing catalogue entry or an f-string that bypasses it shows up here)."""
+    found = _english_lines(dutch_run)
+    assert not found, _report(found)
+
+
+@pytest.mark.parametrize("case", ["no repeat buyers", "every customer buys exactly weekly"])
+def test_a_dutch_report_without_a_model_says_why_in_dutch(case, tmp_path):
+    """When no purchase model can be fitted (an early as-of date, odd data), the model page explains why and
+    what to try; a Dutch reader gets that advice, and the default title, in Dutch."""
+    from test_own_data import _degenerate_logs
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"data": {"path": str(_degenerate_logs(tmp_path)[case])},
+                                      "models": {"n_draws": 50}, "report": {"language": "nl"}}))
+    out = tmp_path / "run"
+    result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(params), "--out",
+                             str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "RETENTION_KIT_CHROMIUM": "none"})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    model_page = _visible_text((out / "02_clv_models.html").read_text(encoding="utf-8"))
+    assert "Op deze gegevens kon geen aankoopmodel worden geschat" in model_page
+    assert {"no repeat buyers": "kocht een tweede keer",  # nobody bought twice: wait, or a later calibration end
+            "every customer buys exactly weekly": "verschillen nauwelijks"}[case] in model_page  # all alike
+    assert "Klantbehoud en klantwaarde" in (out / "index.html").read_text(encoding="utf-8")
+    found = _english_lines(out)
+    assert not found, _report(found)

@@ -176,12 +176,19 @@ class ClvParams(_Strict):
 class ReportParams(_Strict):
     """How the reports look."""
 
-    title: str = "Customer retention and lifetime value"
+    title: str | None = Field(default=None, description="Heading of the reports. null: 'Customer retention and"
+                              " lifetime value' in the report language.")
     language: str = Field(default="en", description="Report language: en, or a language with a catalogue in"
                           " analysis.i18n.CATALOGUES (nl).")
     currency: str | None = Field(
         default=None, description="ISO 4217 code (EUR, USD, GBP, ...) or one of the symbols $ € £ ¥; written as the"
         " report language writes it (nl: € 1.234, en: €1,234). null: EUR for nl, USD for en.")
+
+    def heading(self) -> str:
+        """The title as configured, or the default title in the report language."""
+        from analysis.i18n import say
+
+        return self.title or say("Customer retention and lifetime value", self.language)
 
     @field_validator("language", mode="after")
     @classmethod

@@ -325,8 +325,8 @@ LABELS: dict[str, str] = {
         'Verwachte netto opbrengst van elk scenario, met het rendement (ROI). Staven onder nul kosten geld.',
     'All figures are expectations over the horizon; the contact lists are exported as targets_<scenario>.csv.':
         'Alle cijfers zijn verwachtingen over de horizon; de contactlijsten worden geëxporteerd als targets_<scenario>.csv.',
-    'No campaign with a control group has been measured in this report. (For the analyst: add a campaigns: section to the run configuration with the contact list, its customer id and group (treatment or control), the start date, the window and the costs; see params/default.yaml.)':
-        'In dit rapport is geen campagne met een controlegroep gemeten. (Voor de analist: voeg aan de runconfiguratie een onderdeel campaigns: toe met de contactlijst, het klantnummer en de groep (treatment of control), de startdatum, de meetperiode en de kosten; zie params/default.yaml.)',
+    'No campaign with a control group has been measured in this report. (For the analyst: add a `campaigns:` section to the run configuration with the contact list, its customer id and group (`treatment` or `control`), the start date, the window and the costs; see `params/default.yaml`.)':
+        'In dit rapport is geen campagne met een controlegroep gemeten. (Voor de analist: voeg aan de runconfiguratie een onderdeel `campaigns:` toe met de contactlijst, het klantnummer en de groep (`treatment` of `control`), de startdatum, de meetperiode en de kosten; zie `params/default.yaml`.)',
     "Simulated campaign: the contact list was drawn at random from the customers by the kit's simulator (analysis.campaigns.simulate_contact_list) and nobody was contacted, so its true effect is zero. It shows what this page looks like, and what it says when a campaign did nothing; it is not a result.":
         'Gesimuleerde campagne: de contactlijst is willekeurig uit de klanten getrokken door de simulator van de kit (analysis.campaigns.simulate_contact_list) en niemand is benaderd, dus het ware effect is nul. Ze laat zien hoe deze pagina eruitziet en wat ze zegt als een campagne niets deed; het is geen uitkomst.',
     'Bars: share of each group who bought in the window; lines: the 95% interval.':
@@ -997,6 +997,33 @@ LABELS: dict[str, str] = {
     "time since the start (days)": "tijd sinds de start (dagen)",
     "recency: time from first to last purchase (weeks)": "recentheid: tijd van eerste tot laatste aankoop (weken)",
     "recency: time from first to last purchase (days)": "recentheid: tijd van eerste tot laatste aankoop (dagen)",
+    "None of the {n} customers of the calibration period bought a second time, so there is nothing to learn about"
+    " repeat buying yet: use a later calibration end (period.calibration_end or a smaller period.holdout_days) or"
+    " wait for more data.":
+        "Geen van de {n} klanten van de kalibratieperiode kocht een tweede keer, dus er valt nog niets te leren over"
+        " herhaalaankopen: kies een latere kalibratie-einddatum (period.calibration_end of een kleinere"
+        " period.holdout_days) of wacht op meer gegevens.",
+    "Only {repeaters} of the {n} customers of the calibration period bought again; check that the calibration period"
+    " is long enough, that the dates are read correctly (data.date_format), and look for outlier customers (e.g."
+    " wholesale accounts with extreme frequency).":
+        "Maar {repeaters} van de {n} klanten van de kalibratieperiode kochten opnieuw; controleer of de"
+        " kalibratieperiode lang genoeg is en of de datums goed worden gelezen (data.date_format), en zoek naar"
+        " uitschieters (bijvoorbeeld groothandelsklanten met een extreem hoge frequentie).",
+    "{repeaters} of the {n} customers of the calibration period bought again, yet no model could be fitted: the"
+    " models learn from the differences between customers, and these customers hardly differ (for example all buying"
+    " on a fixed schedule, or a few accounts buying extremely often). Look for outlier customers (e.g. wholesale"
+    " accounts) and check that the dates are read correctly (data.date_format).":
+        "{repeaters} van de {n} klanten van de kalibratieperiode kochten opnieuw, maar geen model kon worden geschat:"
+        " de modellen leren van de verschillen tussen klanten, en deze klanten verschillen nauwelijks (bijvoorbeeld"
+        " allemaal kopend volgens een vast schema, of een paar klanten die extreem vaak kopen). Zoek naar uitschieters"
+        " (bijvoorbeeld groothandelsklanten) en controleer of de datums goed worden gelezen (data.date_format).",
+    "Customer retention and lifetime value": "Klantbehoud en klantwaarde",
+    "The spend model could not be fitted: {reason}. {advice}": "Het bestedingsmodel kon niet worden geschat: {reason}. {advice}",
+    "What to try: look for extreme spends (bulk or wholesale orders, data errors, refunds recorded as sales) and remove"
+    " them or report those accounts separately, and check that data.columns.amount is the amount of the order.":
+        "Wat te proberen: zoek naar extreme bestedingen (bulk- of groothandelsorders, fouten in de gegevens, terugbetalingen"
+        " geboekt als verkoop) en verwijder ze of rapporteer die klanten apart, en controleer of data.columns.amount het"
+        " bedrag van de bestelling is.",
 }
 
 

@@ -294,11 +294,11 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             failures[name] = str(exc)
             _log.info("model stage: %s could not be fitted: %s", MODEL_LABELS[name], exc)
     if not fits:
-        advice = _no_model_advice(cal)
         error = ModelFitError(
             f"None of the purchase models could be fitted on the calibration period up to {cal_end}: "
-            + "; ".join(f"{MODEL_LABELS[n]}: {plain_failure(m)}" for n, m in failures.items()) + ". " + advice)
-        error.advice = advice
+            + "; ".join(f"{MODEL_LABELS[n]}: {plain_failure(m)}" for n, m in failures.items()) + ". "
+            + _no_model_advice(cal, "en"))
+        error.advice = _no_model_advice(cal)  # on the model page: in the report language
         raise error
 
     _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
@@ -370,7 +370,8 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
         error = ModelFitError(
             f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
             f" {plain_failure(str(exc))}. {SPEND_ADVICE}")
-        error.advice = ("The spend model could not be fitted: " + plain_failure(str(exc)) + ". " + SPEND_ADVICE)
+        error.advice = say("The spend model could not be fitted: {reason}. {advice}", reason=plain_failure(str(exc)),
+                           advice=say(SPEND_ADVICE))
         raise error from None
     if gg_cal is None:
         gg_cal = gg_final
@@ -432,16 +433,24 @@ def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,
         raise first
 
 
-def _no_model_advice(cal: pd.DataFrame) -> str:
-    """What the data lack when no model can be fitted, in one sentence."""
+def _no_model_advice(cal: pd.DataFrame, lang: str | None = None) -> str:
+    """What the data lack when no model can be fitted, in one sentence, in ``lang`` (default: the report's)."""
     repeaters = int((cal["frequency"] > 0).sum())
+    f = fmt.current()
     if repeaters == 0:
-        return (f"None of the {fmt.current().integer(len(cal))} customers of the calibration period bought a second time, so there is"
-                " nothing to learn about repeat buying yet: use a later calibration end (period.calibration_end or"
-                " a smaller period.holdout_days) or wait for more data.")
-    return (f"Only {fmt.current().integer(repeaters)} of the {fmt.current().integer(len(cal))} customers of the calibration period bought again; check that"
-            " the calibration period is long enough, that the dates are read correctly (data.date_format), and look"
-            " for outlier customers (e.g. wholesale accounts with extreme frequency).")
+        return say("None of the {n} customers of the calibration period bought a second time, so there is nothing to"
+                   " learn about repeat buying yet: use a later calibration end (period.calibration_end or a smaller"
+                   " period.holdout_days) or wait for more data.", lang, n=f.integer(len(cal)))
+    if repeaters >= len(cal) / 2:  # plenty of repeat buying: what is missing is variety between customers
+        return say("{repeaters} of the {n} customers of the calibration period bought again, yet no model could be"
+                   " fitted: the models learn from the differences between customers, and these customers hardly"
+                   " differ (for example all buying on a fixed schedule, or a few accounts buying extremely often)."
+                   " Look for outlier customers (e.g. wholesale accounts) and check that the dates are read correctly"
+                   " (data.date_format).", lang, repeaters=f.integer(repeaters), n=f.integer(len(cal)))
+    return say("Only {repeaters} of the {n} customers of the calibration period bought again; check that the calibration"
+               " period is long enough, that the dates are read correctly (data.date_format), and look for outlier"
+               " customers (e.g. wholesale accounts with extreme frequency).", lang,
+               repeaters=f.integer(repeaters), n=f.integer(len(cal)))
 
 
 def plain_failure(message: str) -> str:

@@ -12,6 +12,7 @@ import html
 import json
 import logging
 import os
+import re
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -255,10 +256,12 @@ def caption(text: str, /, **values) -> None:
 
 def note(text: str, /, **values) -> None:
     """A highlighted remark (e.g. a warning about an assumption) for stakeholders, in the report language;
-    with ``values`` the text is a template (see :func:`say`)."""
+    with ``values`` the text is a template (see :func:`say`). Text between backticks (a configuration key, a
+    file name: words the analyst types, the same in every language) is shown as code."""
     from IPython.display import HTML, display
 
-    display(HTML(_CSS + f'<div class="kit-note">{html.escape(_text(text, values))}</div>'))
+    shown = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(_text(text, values)))
+    display(HTML(_CSS + f'<div class="kit-note">{shown}</div>'))
 
 
 class PageEnds(Exception):

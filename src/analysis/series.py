@@ -236,7 +236,8 @@ def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str
         }
     env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("reports_index.html.j2").render(
-        lang=lang, t=lambda text: translate(text, lang), title=newest.get("title") or "Customer retention reports",
+        lang=lang, t=lambda text: translate(text, lang),
+        title=newest.get("title") or translate("Customer retention and lifetime value", lang),
         rows=list(reversed(rows)), latest=newest, chart=chart,
         updated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
 
