@@ -1,7 +1,13 @@
-"""Exceptions the kit raises for problems a user can fix.
+"""Every exception the kit raises, in one place.
 
-Every message names what is wrong and how to fix it; the pipeline prints it
-without a traceback.
+:class:`KitError` and its subclasses are problems a user can fix: every message names what is wrong and how
+to fix it, and the pipeline prints it as one line, without a traceback. :class:`StepFailed` is the other
+kind: a step broke in a way the message cannot blame on the input (the console shows the step's error).
+
+The modules that raise these still export them under their old names (``analysis.models.ModelFitError``
+is this module's class). Not here, on purpose: control flow (``analysis.nb.PageEnds`` ends a page early,
+``analysis.pipeline.Terminated`` carries SIGTERM), and ``analysis.incremental.UnresolvedImport``, a
+mistake in the kit's own code that its tests catch.
 """
 
 from __future__ import annotations
@@ -19,6 +25,63 @@ class ConfigError(KitError, ValueError):
 
 class DataValidationError(KitError, ValueError):
     """The transaction file cannot be used as it is."""
+
+
+class ModelFitError(KitError, ValueError):
+    """A model could not be fitted to the data; the message says why and what to try."""
+
+
+class RunArtifactError(KitError, ValueError):
+    """A run folder lacks an artifact (or a column of one) that the comparison needs."""
+
+
+class SurveyValidationError(KitError, ValueError):
+    """A survey file has missing columns or invalid values.
+
+    Attributes
+    ----------
+    path : str
+        The survey file.
+    column : str
+        The offending column (as named in the file).
+    n_rows : int
+        How many rows are affected (0 for a missing column).
+    examples : list of str
+        Up to five distinct offending values, as read from the file.
+    """
+
+    def __init__(self, path: str, column: str, n_rows: int, examples: list[str], problem: str) -> None:
+        self.path = path
+        self.column = column
+        self.n_rows = n_rows
+        self.examples = examples
+        message = f"survey file {path}, column {column!r}: {problem}"
+        if n_rows:
+            message += f" ({n_rows:,} row{'s' if n_rows != 1 else ''}"
+            if examples:
+                message += "; examples: " + ", ".join(examples)
+            message += ")"
+        super().__init__(message)
+
+
+class RunLocked(KitError):
+    """Another run is writing the same report folder."""
+
+
+class NotEnoughHistory(KitError):
+    """The data before the as-of date are too short for a report (one line, no traceback)."""
+
+
+class UnsafeOutput(KitError):
+    """The output folder is not one the kit may replace."""
+
+
+class SparkNotInstalled(KitError):
+    """``engine: spark`` was chosen but pyspark is not installed."""
+
+
+class StepFailed(Exception):
+    """A pipeline step failed; the message is meant for the console."""
 
 
 def plain(value: object) -> object:

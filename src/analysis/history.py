@@ -45,7 +45,7 @@ import pandas as pd
 
 from analysis import fmt
 from analysis.config import RunParams
-from analysis.errors import KitError, format_examples
+from analysis.errors import RunArtifactError, format_examples  # noqa: F401 (re-exported)
 from analysis.i18n import model_error, say, translate, translate_figure
 from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
 from analysis.nb import fmt_int, fmt_money, fmt_pct
@@ -110,10 +110,6 @@ KPI_SPECS: tuple[KpiSpec, ...] = (
 _CUSTOMER_COLUMNS = ("customer_id", "frequency", "recency", "T", "p_alive", "clv", "value_risk_segment")
 _PURCHASE_COLUMNS = ("customer_id", "date")
 _ROI_COLUMNS = ("scenario", "customers_targeted", "net_gain", "roi")
-
-
-class RunArtifactError(KitError, ValueError):
-    """A run folder lacks an artifact (or a column of one) that the comparison needs."""
 
 
 # --------------------------------------------------------------------------

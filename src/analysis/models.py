@@ -48,7 +48,7 @@ from scipy import integrate, stats
 from scipy.special import betaln, expit, gammaln, hyp2f1
 
 from analysis import fmt
-from analysis.errors import KitError, format_examples, plain, rows_of
+from analysis.errors import ModelFitError, format_examples, plain, rows_of  # noqa: F401 (re-exported)
 
 MODEL_NAMES: tuple[str, ...] = ("bgnbd", "pareto", "mbgnbd")
 """Transaction models this module fits: BG/NBD, Pareto/NBD and MBG/NBD."""
@@ -83,10 +83,6 @@ _FIT_ADVICE = (
 _log = logging.getLogger(__name__)
 
 _MAX_LOG_SE = 5.0  # exp(1.96 * 5) > 10^4: beyond this the estimates carry no information
-
-
-class ModelFitError(KitError, ValueError):
-    """A model could not be fitted to the data; the message says why and what to try."""
 
 
 # ---------------------------------------------------------------------------------------

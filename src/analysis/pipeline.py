@@ -33,25 +33,13 @@ import traceback
 from pathlib import Path
 
 from analysis.config import SECTIONS, RunParams, load_params, params_to_dict, section_digests
-from analysis.errors import KitError
+from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: F401 (re-exported)
 from analysis import incremental, privacy
 
 PROJECT_KERNEL = "retention-kit"
 NOTEBOOK_DIR = Path("notebooks")
 PACKAGES = ["analysis", "duckdb", "pyspark", "pandas", "numpy", "scipy", "lifetimes", "matplotlib", "seaborn",
             "papermill", "nbconvert", "nbformat", "ipykernel", "pyarrow", "pydantic", "PyYAML", "Jinja2"]
-
-
-class StepFailed(Exception):
-    """A pipeline step failed; the message is meant for the console."""
-
-
-class RunLocked(KitError):
-    """Another run is writing the same report folder."""
-
-
-class NotEnoughHistory(KitError):
-    """The data before the as-of date are too short for a report (one line, no traceback)."""
 
 
 class Terminated(BaseException):
@@ -335,10 +323,6 @@ def render_html(executed: Path, target: Path, title: str, section: str = "", lan
 RUN_MARKER = ".retention-kit-run"
 """File in every run folder the kit publishes. A run replaces only a folder that holds it (or, from
 kit versions before the marker, a ``manifest.json`` with a ``kit_version``), or an empty one."""
-
-
-class UnsafeOutput(KitError):
-    """The output folder is not one the kit may replace."""
 
 
 def _made_by_kit(folder: Path) -> bool:

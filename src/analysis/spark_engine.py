@@ -44,7 +44,7 @@ import pandas as pd
 
 from analysis.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
 from analysis.config import DataParams, SparkParams
-from analysis.errors import DataValidationError, KitError, format_examples
+from analysis.errors import DataValidationError, SparkNotInstalled, format_examples  # noqa: F401 (re-exported)
 from analysis.ingest import GLOB_CHARACTERS, MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
 from analysis.summary import days_per_unit
 
@@ -88,10 +88,6 @@ _STRPTIME_TO_SPARK = {
     "Y": "yyyy", "y": "yy", "m": "MM", "d": "dd", "H": "HH", "I": "hh", "M": "mm", "S": "ss",
     "f": "SSSSSS", "p": "a", "b": "MMM", "B": "MMMM", "j": "DDD", "z": "Z", "%": "%",
 }
-
-
-class SparkNotInstalled(KitError):
-    """``engine: spark`` was chosen but pyspark is not installed."""
 
 
 def _spark_modules():

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from analysis.errors import KitError
+from analysis.errors import SurveyValidationError  # noqa: F401 (re-exported)
 
 __all__ = [
     "NPS_RANGE",
@@ -88,45 +88,6 @@ class SurveyParams(BaseModel):
     date_column: str | None = "date"
     nps_column: str | None = "nps"
     csat_column: str | None = "csat"
-
-
-class SurveyValidationError(KitError, ValueError):
-    """A survey file has missing columns or invalid values.
-
-    A ``ValueError`` (and a :class:`analysis.errors.KitError`, so the pipeline
-    reports it without a traceback).
-
-    Attributes
-    ----------
-    path : str
-        The survey file.
-    column : str
-        The offending column (as named in the file).
-    n_rows : int
-        How many rows are affected (0 for a missing column).
-    examples : list of str
-        Up to five distinct offending values, as read from the file.
-    """
-
-    def __init__(
-        self,
-        path: str,
-        column: str,
-        n_rows: int,
-        examples: list[str],
-        problem: str,
-    ) -> None:
-        self.path = path
-        self.column = column
-        self.n_rows = n_rows
-        self.examples = examples
-        message = f"survey file {path}, column {column!r}: {problem}"
-        if n_rows:
-            message += f" ({n_rows:,} row{'s' if n_rows != 1 else ''}"
-            if examples:
-                message += "; examples: " + ", ".join(examples)
-            message += ")"
-        super().__init__(message)
 
 
 def _quote(name: str) -> str:
