@@ -518,7 +518,7 @@ def pre_campaign_scores(purchases, start: dt.date, model: dict, horizon_months: 
     period.) ``purchases``: a Parquet path or a frame with customer_id, date, amount. Returns None when the
     run has no fitted model; customers whose first purchase is on or after the start have no row."""
     from analysis.clv import customer_lifetime_value
-    from analysis.models import FittedModel, GammaGammaFit
+    from analysis.saved import estimates
     from analysis.segments import value_risk_segments
     from analysis.summary import rfm_summary
 
@@ -529,11 +529,7 @@ def pre_campaign_scores(purchases, start: dt.date, model: dict, horizon_months: 
     if summary.empty:
         return pd.DataFrame(columns=["p_alive", "expected_purchases", "expected_avg_value", "clv",
                                      "value_risk_segment"])
-    fitted = FittedModel(name=final["model"], params=dict(final["params"]), loglik=math.nan, aic=math.nan,
-                         bic=math.nan, n_customers=len(summary), ci={}, cov_log=np.zeros((0, 0)),
-                         time_unit=model["time_unit"])
-    spend = GammaGammaFit(params=dict(final["gamma_gamma"]), loglik=math.nan, aic=math.nan, bic=math.nan,
-                          n_customers=0, ci={}, cov_log=np.zeros((0, 0)), correlation={})
+    fitted, spend = estimates(final, model["time_unit"])
     scores = customer_lifetime_value(summary[["frequency", "recency", "T", "monetary_value"]], fitted, spend,
                                      horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
                                      gross_margin=gross_margin, n_draws=0).customers
