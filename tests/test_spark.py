@@ -438,3 +438,37 @@ def test_file_names_with_pattern_characters_are_read_literally(spark, tmp_path, 
     days, quality = spark_engine.purchases(spark, DataParams(path=tmp_path / name, delimiter=","),
                                            today=dt.date(2024, 1, 1))
     assert [row.customer_id for row in days.collect()] == ["MINE"] and quality.customers == 1
+
+
+# --- the bad-input corpus through both engines --------------------------------------------------
+
+def _verdict(read) -> str:
+    try:
+        read()
+    except DataValidationError as exc:
+        return f"refused: {exc}"
+    return "read"
+
+
+def _bad_input_cases():
+    from test_bad_inputs import REFUSED
+
+    return [pytest.param(source, overrides, id=name) for name, source, overrides, _ in REFUSED]
+
+
+@needs_spark
+@pytest.mark.slow
+@pytest.mark.parametrize("source, overrides", _bad_input_cases())
+def test_both_engines_refuse_every_file_of_the_bad_input_corpus(source, overrides, spark, tmp_path):
+    """The DuckDB ingest and the Spark ingest give the same verdict on every refused file of
+    tests/test_bad_inputs.py (the wording may differ; a Spark error must still be a clear one)."""
+    from analysis import spark_engine
+    from test_bad_inputs import TODAY, _source
+
+    path = _source(source, tmp_path)
+    duck = _verdict(lambda: ingest_transactions(DataParams(path=path, **overrides), tmp_path / "duck.parquet",
+                                                today=TODAY))
+    sparks = _verdict(lambda: spark_engine.ingest_transactions(DataParams(path=path, **overrides),
+                                                               tmp_path / "spark.parquet", spark=spark, today=TODAY))
+    assert duck.startswith("refused") and sparks.startswith("refused"), (duck, sparks)
+    assert str(path) in sparks and "Traceback" not in sparks and "\tat " not in sparks, sparks

@@ -283,6 +283,13 @@ def _open_source(params: DataParams, path: Path, head: bytes) -> _Source:
     return _Source(path, "csv", tuple(options), first_line)
 
 
+def check_source(params: DataParams, path: Path) -> None:
+    """The checks of the file itself that both engines run before reading a row: it exists and is a non-empty
+    file; it is what ``data.format`` says (Parquet signature, Excel/ZIP, gzip that decompresses); its text is
+    not UTF-16 big-endian or binary. Raises :class:`DataValidationError` with what to do."""
+    _open_source(params, path, _check_file(path))
+
+
 def _guess_delimiter(line: str) -> str | None:
     counts = {d: line.count(d) for d in _DELIMITER_CANDIDATES}
     best = max(counts, key=counts.get)

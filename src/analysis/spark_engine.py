@@ -334,13 +334,40 @@ def purchases(
     _spark_modules()
     from pyspark import StorageLevel
 
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import PySparkException
+
     path = data_path_text(params.path)
     today = today or dt.date.today()
-    parsed = read_transactions(spark, params).persist(StorageLevel.MEMORY_AND_DISK)
+    local = Path(path.removeprefix("file:"))
+    if _is_local(path) and local.is_file():  # a single local file: the same file checks as DuckDB's ingest
+        from analysis.ingest import check_source
+
+        check_source(params, local)
     try:
-        return _purchases(parsed, params, path, observation_end, today)
-    finally:
-        parsed.unpersist()
+        parsed = read_transactions(spark, params).persist(StorageLevel.MEMORY_AND_DISK)
+        try:
+            return _purchases(parsed, params, path, observation_end, today)
+        finally:
+            parsed.unpersist()
+    except (PySparkException, Py4JJavaError) as exc:  # Spark could not read the input: say so in one line
+        raise DataValidationError(_spark_read_error(path, exc)) from None
+
+
+def _spark_read_error(path: str, exc: BaseException) -> str:
+    """A one-line message for a file Spark cannot read, with Spark's own reason and what to try."""
+    text = str(getattr(exc, "java_exception", None) or exc)
+    reason = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    reason = re.sub(r"^\S*(Exception|Error):\s*", "", reason)[:300]
+    if "TIMESTAMP(NANOS" in text:
+        advice = ("Its timestamps are in nanoseconds (pandas writes them so), which Spark cannot read: write them"
+                  " in microseconds (pandas: to_parquet(..., coerce_timestamps='us')) or run with engine: duckdb.")
+    elif "UNABLE_TO_INFER_SCHEMA" in text:
+        advice = "The folder holds no data files: point data.path at the transaction file(s)."
+    else:
+        advice = ("The file may be damaged or incomplete (copy or download it again), or not in the format"
+                  " data.format says.")
+    return f"{path}: Spark could not read the transactions ({reason}). {advice}"
 
 
 def _purchases(
@@ -352,8 +379,11 @@ def _purchases(
     cols = params.columns
     bad_amount = F.col("amount").isNull() | F.isnan("amount") | (F.abs("amount") == float("inf"))
     huge = ~bad_amount & (F.abs("amount") > MAX_ABS_AMOUNT)
+    not_utf8 = (F.col("raw_id").contains("\ufffd") | F.col("raw_date").contains("\ufffd")
+                | F.col("raw_amount").contains("\ufffd"))  # Spark reads bytes that are not UTF-8 as U+FFFD
     counts = parsed.agg(
         F.count(F.lit(1)).alias("rows"),
+        F.count_if(not_utf8).alias("not_utf8"),
         F.count_if(F.col("customer_id").isNull()).alias("missing_id"),
         F.count_if(F.col("date").isNull()).alias("bad_date"),
         F.count_if(bad_amount).alias("bad_amount"),
@@ -366,6 +396,11 @@ def _purchases(
     of_rows = f"of {rows_read:,} rows"
     if rows_read == 0:
         raise DataValidationError(f"{path} has a header but no transaction rows. Export the transactions again.")
+    if counts["not_utf8"]:
+        raise DataValidationError(
+            f"Transaction file {path} is not UTF-8 text: {counts['not_utf8']:,} {of_rows} hold bytes that are not"
+            f" UTF-8 (examples as read: {_examples(parsed, not_utf8, 'raw_id')}). Save the export as 'CSV UTF-8' or"
+            " convert it, e.g. `iconv -f WINDOWS-1252 -t UTF-8`, and point data.path at the converted file.")
     if counts["missing_id"]:
         raise DataValidationError(
             f"{path}, column {cols.customer_id!r}: {counts['missing_id']:,} {of_rows} have no customer id. Examples"
