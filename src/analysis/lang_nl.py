@@ -1018,6 +1018,13 @@ LABELS: dict[str, str] = {
         " allemaal kopend volgens een vast schema, of een paar klanten die extreem vaak kopen). Zoek naar uitschieters"
         " (bijvoorbeeld groothandelsklanten) en controleer of de datums goed worden gelezen (data.date_format).",
     "Customer retention and lifetime value": "Klantbehoud en klantwaarde",
+    '{model}: too few groups of customers for a test.': '{model}: te weinig groepen klanten voor een toets.',
+    '{model}: the gaps between actual and expected are {size} (chi-square {chi2} with {df} degrees of freedom, p {p}).': '{model}: de verschillen tussen werkelijk en verwacht zijn {size} (chi-kwadraat {chi2} met {df} vrijheidsgraden, p {p}).',
+    'within what chance alone gives': 'niet groter dan toeval alleen geeft',
+    'larger than chance alone gives': 'groter dan toeval alleen geeft',
+    'With many customers even small gaps are larger than chance alone gives: judge their size in the chart too.': 'Bij veel klanten zijn zelfs kleine verschillen groter dan toeval alleen geeft: beoordeel hun grootte ook in de grafiek.',
+    'Expected ({model})': 'Verwacht ({model})',
+    'Customers by number of repeat purchases': 'Klanten naar aantal herhaalaankopen',
     "The spend model could not be fitted: {reason}. {advice}": "Het bestedingsmodel kon niet worden geschat: {reason}. {advice}",
     "What to try: look for extreme spends (bulk or wholesale orders, data errors, refunds recorded as sales) and remove"
     " them or report those accounts separately, and check that data.columns.amount is the amount of the order.":
@@ -1154,6 +1161,12 @@ kende."""),
 Het model is alleen op de kalibratieperiode geschat; hier worden zijn voorspellingen voor de periode daarna
 vergeleken met wat klanten werkelijk deden, periode voor periode en naar hoe vaak klanten eerder kochten."""),
     # ---------------------------------------------------------------- 03: segments
+    "02_clv_models/cell-counts-md": ("93237c09e212", """\
+### Hoeveel klanten opnieuw kochten, en hoe vaak
+
+Hoeveel klanten in de kalibratieperiode 0, 1, 2, ... herhaalaankopen deden, naast hoeveel elk model verwacht van
+klanten die even lang klant zijn. Een model dat dit beeld nabootst, heeft de verschillen tussen klanten goed; de
+holdout-toets hierboven toetst de voorspellingen."""),
     "03_segments/cell-00": ("3efab5725de2", """\
 # Klantsegmenten: wie is waardevol, wie dreigt te vertrekken
 

@@ -36,7 +36,7 @@ from analysis.config import RunParams
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
 from analysis.i18n import say
 from analysis.models import (MODEL_LABELS, FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model,
-                             select_model)
+                             repeat_purchase_check, select_model)
 from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
 
 _log = logging.getLogger(__name__)
@@ -60,6 +60,19 @@ class ModelStage:
     calibration_end_t: float
     holdout_end_t: float
     notes: list[str] = field(default_factory=list)
+
+    def repeat_counts(self, n_max: int = 7) -> tuple[pd.DataFrame, dict[str, dict]]:
+        """Customers by number of repeat purchases in the calibration period: ``repeat_purchases``, ``actual``
+        and one column of expected customers per fitted model, with each model's chi-square test
+        (:func:`analysis.models.repeat_purchase_check`)."""
+        table, tests = None, {}
+        for name, fit in self.fits.items():
+            counts, tests[name] = repeat_purchase_check(name, fit.params, self.calibration["frequency"],
+                                                        self.calibration["T"], n_max)
+            if table is None:
+                table = counts[["repeat_purchases", "actual"]].copy()
+            table[name] = counts["expected"]
+        return table, tests
 
     def comparison(self) -> pd.DataFrame:
         """One row per fitted model: log-likelihood, AIC, BIC and holdout errors."""

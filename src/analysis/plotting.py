@@ -118,6 +118,26 @@ def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):
     return ax
 
 
+def plot_repeat_counts(table: pd.DataFrame, ax=None):
+    """Customers by number of repeat purchases in the calibration period: actual, and expected by each model
+    (columns named by model label; FHL 2005a, Figure 3)."""
+    ax = _ax(ax)
+    names = [c for c in table.columns if c not in ("repeat_purchases", "actual")]
+    width = 0.8 / (1 + len(names))
+    x = np.arange(len(table))
+    ax.bar(x - 0.4 + width / 2, table["actual"], width=width, label="actual", color="#0b3d91")
+    for i, name in enumerate(names, start=1):
+        ax.bar(x - 0.4 + width * (i + 0.5), table[name], width=width, label=name,
+               color=("#88CCEE", "#CC6677", "#DDCC77")[(i - 1) % 3])
+    ax.set_xticks(x, [str(v) for v in table["repeat_purchases"]])
+    ax.set_title("Customers by number of repeat purchases")
+    ax.set_xlabel("repeat purchases in the calibration period")
+    ax.set_ylabel("customers (count)")
+    thousands(ax)
+    ax.legend(frameon=False)
+    return ax
+
+
 def plot_tracking(tracking: pd.DataFrame, time_unit: str = "W", calibration_end_t: float | None = None,
                   cumulative: bool = True, ax=None):
     """Actual vs expected repeat purchases over calibration and holdout (cumulative, or per week / per day).
