@@ -155,3 +155,26 @@ def test_reliability_sentence_for_managers():
         dutch = reliability_sentence(9_000, 12_320, "1997-09-30", "1998-06-30", "nl")
     assert "van 1 oktober 1997 tot en met 30 juni 1998" in dutch and "9.000" in dutch and "26,9% te laag" in dutch  # 3,320 / 12,320 = 26.95%
     assert "ver van de werkelijkheid" in dutch
+
+
+def test_spend_check_by_hand():
+    """Gamma-Gamma p=2, q=3, v=10: E[M | x, mbar] = (v + mbar x) p / (p x + q - 1) (FHL 2005b eq. 5), so 10 (the
+    population mean p v / (q - 1)) without repeat purchases, 15 for x=1, mbar=20, and 46 for x=9, mbar=50."""
+    from analysis.holdout import spend_check
+
+    cal = pd.DataFrame({"frequency": [0.0, 1.0, 1.0, 9.0], "monetary_value": [0.0, 20.0, 40.0, 50.0],
+                        "frequency_holdout": [2.0, 1.0, 0.0, 3.0], "monetary_value_holdout": [30.0, 10.0, 0.0, 40.0]},
+                       index=pd.Index(list("ABCD"), name="customer_id"))
+    table = spend_check(cal, {"p": 2.0, "q": 3.0, "v": 10.0}).set_index("bin")
+    assert table.loc["0"].tolist() == [1, 2.0, 30.0, 10.0]
+    assert table.loc["1"].tolist() == [1, 1.0, 10.0, 15.0]  # C did not buy in the holdout: not counted
+    assert table.loc["7+"].tolist() == [1, 3.0, 40.0, 46.0]
+    assert table.loc["3", "customers"] == 0 and np.isnan(table.loc["3", "actual"]) and np.isnan(table.loc["3", "expected"])
+    assert table.loc["all", "actual"] == pytest.approx((60 + 10 + 120) / 6)
+    assert table.loc["all", "expected"] == pytest.approx((2 * 10 + 15 + 3 * 46) / 6)
+    import lifetimes
+
+    gg = lifetimes.GammaGammaFitter()
+    gg.params_ = pd.Series({"p": 2.0, "q": 3.0, "v": 10.0})
+    assert gg.conditional_expected_average_profit(pd.Series([1.0, 9.0]), pd.Series([20.0, 50.0])).tolist() == \
+        pytest.approx([15.0, 46.0])

@@ -95,6 +95,40 @@ def holdout_table(predictions: pd.DataFrame) -> pd.DataFrame:
     return out[["bin", "customers", "actual", "expected"]]
 
 
+def spend_check(cal_holdout: pd.DataFrame, gamma_gamma_params) -> pd.DataFrame:
+    """The spend model against the holdout: average spend per purchase in the holdout period, actual and as the
+    Gamma-Gamma model fitted on the calibration period expected it, by calibration frequency.
+
+    ``cal_holdout``: :func:`analysis.summary.calibration_holdout_summary` (``frequency``, ``monetary_value``,
+    ``frequency_holdout``, ``monetary_value_holdout``). Each customer who bought in the holdout counts with their
+    holdout purchases: actual = holdout revenue / holdout purchases; expected = the same purchases at the model's
+    E[M | x, mbar] (FHL 2005b eq. 5; the population mean for customers without a repeat purchase in calibration).
+    One row per bin "0" ... "7+" and a last row "all": ``bin, customers, purchases, actual, expected`` (NaN where
+    nobody in the bin bought in the holdout).
+    """
+    from analysis.models import expected_average_value
+
+    bought = cal_holdout[cal_holdout["frequency_holdout"] > 0]
+    n = bought["frequency_holdout"].to_numpy(dtype=float)
+    frame = pd.DataFrame({
+        "bin": frequency_bin(bought["frequency"]), "purchases": n,
+        "revenue": n * bought["monetary_value_holdout"].to_numpy(dtype=float),
+        "expected_revenue": n * expected_average_value(gamma_gamma_params, bought["frequency"].to_numpy(dtype=float),
+                                                       bought["monetary_value"].to_numpy(dtype=float)),
+    })
+    grouped = frame.groupby("bin", observed=False).agg(customers=("purchases", "size"), purchases=("purchases", "sum"),
+                                                       revenue=("revenue", "sum"),
+                                                       expected_revenue=("expected_revenue", "sum"))
+    grouped = grouped.reindex(list(FREQUENCY_BINS)).fillna(0.0)
+    grouped.loc["all"] = grouped.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        actual = grouped["revenue"] / grouped["purchases"].where(grouped["purchases"] > 0)
+        expected = grouped["expected_revenue"] / grouped["purchases"].where(grouped["purchases"] > 0)
+    return pd.DataFrame({"bin": grouped.index.astype(str), "customers": grouped["customers"].astype(int).to_numpy(),
+                         "purchases": grouped["purchases"].to_numpy(), "actual": actual.to_numpy(),
+                         "expected": expected.to_numpy()})
+
+
 def holdout_errors(predictions: pd.DataFrame) -> dict[str, float]:
     """Error figures of the holdout predictions.
 
@@ -216,7 +250,7 @@ def tracking_table(
 
 
 __all__ = [
-    "FREQUENCY_BINS", "holdout_predictions", "frequency_bin", "holdout_table", "holdout_errors", "tracking_table",
+    "FREQUENCY_BINS", "holdout_predictions", "frequency_bin", "holdout_table", "spend_check", "holdout_errors", "tracking_table",
 ]
 
 

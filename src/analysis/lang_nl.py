@@ -1025,6 +1025,11 @@ LABELS: dict[str, str] = {
     'With many customers even small gaps are larger than chance alone gives: judge their size in the chart too.': 'Bij veel klanten zijn zelfs kleine verschillen groter dan toeval alleen geeft: beoordeel hun grootte ook in de grafiek.',
     'Expected ({model})': 'Verwacht ({model})',
     'Customers by number of repeat purchases': 'Klanten naar aantal herhaalaankopen',
+    'In the holdout period customers spent {actual} per purchase on average; the spend model expected {expected} ({error}).': 'In de toetsperiode besteedden klanten gemiddeld {actual} per aankoop; het bestedingsmodel verwachtte {expected} ({error}).',
+    'Customers who bought in the holdout': 'Klanten die in de toetsperiode kochten',
+    'Holdout purchases': 'Aankopen in de toetsperiode',
+    'Actual spend per purchase': 'Werkelijke besteding per aankoop',
+    'Expected spend per purchase': 'Verwachte besteding per aankoop',
     "The spend model could not be fitted: {reason}. {advice}": "Het bestedingsmodel kon niet worden geschat: {reason}. {advice}",
     "What to try: look for extreme spends (bulk or wholesale orders, data errors, refunds recorded as sales) and remove"
     " them or report those accounts separately, and check that data.columns.amount is the amount of the order.":
@@ -1167,6 +1172,12 @@ vergeleken met wat klanten werkelijk deden, periode voor periode en naar hoe vaa
 Hoeveel klanten in de kalibratieperiode 0, 1, 2, ... herhaalaankopen deden, naast hoeveel elk model verwacht van
 klanten die even lang klant zijn. Een model dat dit beeld nabootst, heeft de verschillen tussen klanten goed; de
 holdout-toets hierboven toetst de voorspellingen."""),
+    "02_clv_models/cell-spend-md": ("957fae161482", """\
+### Wat klanten per aankoop besteedden, tegenover het bestedingsmodel
+
+Het bestedingsmodel (Gamma-Gamma), geschat op de kalibratieperiode, voorspelt wat elke klant per aankoop besteedt.
+Hier staat die voorspelling tegenover wat de klanten die in de toetsperiode kochten werkelijk besteedden,
+gegroepeerd naar het aantal herhaalaankopen in de kalibratieperiode."""),
     "03_segments/cell-00": ("3efab5725de2", """\
 # Klantsegmenten: wie is waardevol, wie dreigt te vertrekken
 
