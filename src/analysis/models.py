@@ -752,29 +752,65 @@ def purchase_count_pmf(name: str, params: Mapping[str, float] | Sequence, t: np.
     integrated with 96-point Gauss-Legendre quadrature. NBD(x; t) is the negative binomial with ``r`` and
     ``alpha/(alpha+t)``.
     """
-    r, alpha, c, d = _as_params(name, params)
-    t = np.atleast_1d(np.asarray(t, dtype=float))[:, None]
+    if name not in PARAM_NAMES:
+        raise ValueError(f"Unknown model {name!r}; expected one of {MODEL_NAMES}")
+    t = np.atleast_1d(np.asarray(t, dtype=float))
+    columns = [np.broadcast_to(np.asarray(v, dtype=float), t.shape)[:, None] for v in _as_params(name, params)]
+    return _count_pmf(name, *columns, t[:, None], n_max)
+
+
+def _count_pmf(family: str, r, alpha, c, d, t, n_max: int) -> np.ndarray:
+    """:func:`purchase_count_pmf` with parameters and ``t`` as columns (one row per customer), so each row may
+    have its own parameters; ``family`` "mbgnbd_after_0" is BG/NBD without the drop-out at time 0."""
     n = np.arange(n_max)[None, :]
 
     def nbd(x, time):
         return stats.nbinom.pmf(x, r, alpha / (alpha + time))
 
-    if name == "pareto":
+    if family == "pareto":
         s, beta = c, d
         nodes, weights = _PMF_NODES
-        tau = (t[..., None] * (nodes + 1.0) / 2.0)  # (m, 1, k) points in [0, t]
-        density = s * beta ** s / (beta + tau) ** (s + 1.0) * (t[..., None] / 2.0) * weights
-        pmf = (beta / (beta + t)) ** s * nbd(n, t) + (density * nbd(n[..., None], tau)).sum(axis=-1)
+        tau = t[..., None] * (nodes + 1.0) / 2.0  # (m, 1, k) points in [0, t]
+        density = s[..., None] * beta[..., None] ** s[..., None] / (beta[..., None] + tau) ** (s[..., None] + 1.0)
+        density = density * (t[..., None] / 2.0) * weights
+        inner = stats.nbinom.pmf(n[..., None], r[..., None], alpha[..., None] / (alpha[..., None] + tau))
+        pmf = (beta / (beta + t)) ** s * nbd(n, t) + (density * inner).sum(axis=-1)
     else:
         a, b = c, d
         tail = stats.nbinom.sf(n - 1, r, alpha / (alpha + t))  # P(NBD >= x)
-        if name == "bgnbd":
-            pmf = (np.exp(betaln(a, b + n) - betaln(a, b)) * nbd(n, t)
-                   + np.where(n > 0, np.exp(betaln(a + 1.0, b + n - 1.0) - betaln(a, b)), 0.0) * tail)
-        else:  # mbgnbd
+        if family == "mbgnbd":
             pmf = (np.exp(betaln(a, b + n + 1.0) - betaln(a, b)) * nbd(n, t)
                    + np.exp(betaln(a + 1.0, b + n) - betaln(a, b)) * tail)
+        else:  # bgnbd
+            pmf = (np.exp(betaln(a, b + n) - betaln(a, b)) * nbd(n, t)
+                   + np.where(n > 0, np.exp(betaln(a + 1.0, b + n - 1.0) - betaln(a, b)), 0.0) * tail)
     return np.column_stack([pmf, np.clip(1.0 - pmf.sum(axis=1), 0.0, 1.0)])
+
+
+def conditional_purchase_count_pmf(name: str, params: Mapping[str, float] | Sequence, t: float, frequency: np.ndarray,
+                                   recency: np.ndarray, T: np.ndarray, n_max: int) -> np.ndarray:
+    """P(X(T, T+t) = n | x, t_x, T): how many repeat purchases each customer makes in the next ``t`` time units,
+    given their history; columns as in :func:`purchase_count_pmf`, one row per customer.
+
+    A customer who has dropped out makes none; one who is alive at T (probability :func:`p_alive`) buys from T on
+    as a customer just acquired, with the parameters updated by their history: lambda ~ gamma(r+x, alpha+T) and
+    for BG/NBD p ~ beta(a, b+x), for MBG/NBD beta(a, b+x+1) without a further drop-out at T (so BG/NBD's
+    formula), for Pareto/NBD mu ~ gamma(s, beta+T). The expectation of these distributions is
+    :func:`alive_expectation` (FHL 2005a eq. 10; Batislam et al. 2007; note 009 eq. 41); for Pareto/NBD this is
+    Fader & Hardie note 028.
+    """
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    alive = p_alive(name, params, x, tx, T)
+    r, alpha, c, d = (np.broadcast_to(np.asarray(v, dtype=float), x.shape) for v in _as_params(name, params))
+    if name == "pareto":
+        future = ("pareto", r + x, alpha + T, c, d + T)
+    else:
+        future = ("bgnbd", r + x, alpha + T, c, d + x + (1.0 if name == "mbgnbd" else 0.0))
+    col = lambda v: np.asarray(v, dtype=float).reshape(-1, 1)  # noqa: E731
+    pmf = _count_pmf(future[0], *(col(v) for v in future[1:]), col(np.full(x.shape, float(t))), n_max)
+    pmf = alive.reshape(-1, 1) * pmf
+    pmf[:, 0] += 1.0 - alive.reshape(-1)
+    return pmf
 
 
 def repeat_purchase_check(name: str, params: Mapping[str, float] | Sequence, frequency: np.ndarray, T: np.ndarray,
@@ -1496,5 +1532,6 @@ __all__ = [
     "gamma_gamma_log_likelihood", "bg_family_loglik_and_gradient", "pareto_nbd_loglik_and_gradient", "gamma_gamma_loglik_and_gradient",
     "distinct_rows", "p_alive", "alive_expectation", "conditional_expected_purchases",
     "expected_purchases", "expected_average_value", "fit_model", "fit_models", "fit_gamma_gamma",
-    "frequency_spend_correlation", "select_model", "purchase_count_pmf", "repeat_purchase_check",
+    "frequency_spend_correlation", "select_model", "purchase_count_pmf", "conditional_purchase_count_pmf",
+    "repeat_purchase_check",
 ]
