@@ -103,3 +103,42 @@ def test_a_run_without_a_model_or_a_folder_without_a_run_is_a_clear_error(tmp_pa
     (tmp_path / "artifacts" / "model.json").write_text("{not json")
     with pytest.raises(RunArtifactError, match=r"is not the JSON the kit writes"):
         load(tmp_path)
+
+
+@pytest.mark.parametrize("name, params", [
+    ("bgnbd", {"r": 0.243, "alpha": 4.414 * 7, "a": 0.793, "b": 2.426}),  # CDNOW's BG/NBD, alpha in days
+    ("mbgnbd", {"r": 0.525, "alpha": 6.183 * 7, "a": 0.891, "b": 1.614}),
+    ("pareto", {"r": 0.553, "alpha": 10.578 * 7, "s": 0.606, "beta": 11.669 * 7}),
+])
+def test_one_customers_story_equals_lifetimes_alive_path(name, params):
+    """P(alive) day by day, against lifetimes.utils.calculate_alive_path with the same (daily) parameters;
+    two purchases on one day count once in both."""
+    import lifetimes
+    from lifetimes.utils import calculate_alive_path
+
+    from analysis.models import p_alive_path
+
+    dates = pd.to_datetime(["2024-01-01", "2024-01-11", "2024-01-12", "2024-01-12", "2024-02-10"])
+    path = p_alive_path(name, params, dates, "2024-04-10", time_unit="D")
+    assert len(path) == 101 and path["purchase"].sum() == 4
+    assert (path["p_alive"].iloc[0] == 1.0) == (name != "mbgnbd")  # MBG/NBD: a drop-out right after the first
+    fitter = getattr(lifetimes, {"bgnbd": "BetaGeoFitter", "mbgnbd": "ModifiedBetaGeoFitter",
+                                 "pareto": "ParetoNBDFitter"}[name])()
+    fitter.params_ = pd.Series(params)
+    theirs = calculate_alive_path(fitter, pd.DataFrame({"date": dates}), "date", 100, freq="D")
+    theirs = np.array([float(np.squeeze(v)) for v in theirs])  # BetaGeoFitter gives one array per day
+    np.testing.assert_allclose(path["p_alive"], theirs, rtol=1e-9)
+    weekly = p_alive_path(name, {k: v / 7 if k in ("alpha", "beta") else v for k, v in params.items()}, dates,
+                          "2024-04-10", time_unit="W")
+    np.testing.assert_allclose(weekly["p_alive"], path["p_alive"], rtol=1e-9)  # the unit does not matter
+
+
+def test_story_of_a_customer_from_a_saved_fit(tmp_path):
+    _model_json(tmp_path, "bgnbd", BGNBD_CDNOW, GG_CDNOW)
+    purchases = pd.DataFrame({"customer_id": ["7", "7", "8"], "date": pd.to_datetime(["2024-01-01", "2024-01-05",
+                                                                                      "2024-01-02"]),
+                              "amount": [1.0, 2.0, 3.0]})
+    story = load(tmp_path).story(purchases, "7")  # until the saved observation end, 2024-01-15
+    assert story["date"].iloc[-1] == pd.Timestamp("2024-01-15") and story["purchase"].sum() == 2
+    with pytest.raises(KeyError, match="'9' has no purchases"):
+        load(tmp_path).story(purchases, "9")

@@ -1030,6 +1030,9 @@ LABELS: dict[str, str] = {
     'Holdout purchases': 'Aankopen in de toetsperiode',
     'Actual spend per purchase': 'Werkelijke besteding per aankoop',
     'Expected spend per purchase': 'Verwachte besteding per aankoop',
+    'chance still a customer': 'kans nog klant',
+    'purchase': 'aankoop',
+    'Chance that this customer is still a customer': 'Kans dat deze klant nog klant is',
     "The spend model could not be fitted: {reason}. {advice}": "Het bestedingsmodel kon niet worden geschat: {reason}. {advice}",
     "What to try: look for extreme spends (bulk or wholesale orders, data errors, refunds recorded as sales) and remove"
     " them or report those accounts separately, and check that data.columns.amount is the amount of the order.":

@@ -813,6 +813,29 @@ def conditional_purchase_count_pmf(name: str, params: Mapping[str, float] | Sequ
     return pmf
 
 
+def p_alive_path(name: str, params: Mapping[str, float] | Sequence, purchase_dates, until, time_unit: str = "W"
+                 ) -> pd.DataFrame:
+    """One customer's story: P(alive) on every day from their first purchase up to ``until`` (lifetimes'
+    ``calculate_alive_path`` / ``plot_history_alive``), from :func:`p_alive` with the history known that day.
+
+    ``purchase_dates``: the customer's purchase dates (several on one day count as one purchase day, as
+    everywhere in the kit); ``params`` in ``time_unit``. Returns ``date, p_alive, purchase`` (True on a purchase
+    day), one row per day.
+    """
+    days = pd.DatetimeIndex(pd.to_datetime(pd.Series(purchase_dates))).normalize().unique().sort_values()
+    if days.empty:
+        raise ValueError("p_alive_path needs at least one purchase date")
+    index = pd.date_range(days[0], pd.Timestamp(until).normalize(), freq="D")
+    if index.empty:
+        raise ValueError(f"until ({pd.Timestamp(until).date()}) is before the first purchase ({days[0].date()})")
+    bought = index.isin(days)
+    age = np.arange(len(index), dtype=float)
+    last = np.maximum.accumulate(np.where(bought, age, 0.0))
+    unit = DAYS_PER_UNIT[time_unit]
+    alive = p_alive(name, params, np.cumsum(bought) - 1.0, last / unit, age / unit)
+    return pd.DataFrame({"date": index, "p_alive": alive, "purchase": bought})
+
+
 def repeat_purchase_check(name: str, params: Mapping[str, float] | Sequence, frequency: np.ndarray, T: np.ndarray,
                           n_max: int = 7) -> tuple[pd.DataFrame, dict[str, float]]:
     """How many customers made 0, 1, ..., n_max-1 and n_max or more repeat purchases in their time ``T`` (the
@@ -1533,5 +1556,5 @@ __all__ = [
     "distinct_rows", "p_alive", "alive_expectation", "conditional_expected_purchases",
     "expected_purchases", "expected_average_value", "fit_model", "fit_models", "fit_gamma_gamma",
     "frequency_spend_correlation", "select_model", "purchase_count_pmf", "conditional_purchase_count_pmf",
-    "repeat_purchase_check",
+    "repeat_purchase_check", "p_alive_path",
 ]

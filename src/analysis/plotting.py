@@ -138,6 +138,20 @@ def plot_repeat_counts(table: pd.DataFrame, ax=None):
     return ax
 
 
+def plot_p_alive_path(path: pd.DataFrame, ax=None):
+    """One customer's P(alive) over time (:func:`analysis.models.p_alive_path`), purchases as dotted lines."""
+    ax = _ax(ax)
+    ax.plot(path["date"], path["p_alive"], color="#0b3d91", linewidth=2, label="chance still a customer")
+    for day in path.loc[path["purchase"], "date"]:
+        ax.axvline(day, color="#CC6677", linestyle=":", linewidth=1.2)
+    ax.plot([], [], color="#CC6677", linestyle=":", label="purchase")
+    ax.set_ylim(0, 1.05)
+    percent(ax)
+    ax.set_title("Chance that this customer is still a customer")
+    ax.legend(frameon=False, loc="best")
+    return ax
+
+
 def plot_tracking(tracking: pd.DataFrame, time_unit: str = "W", calibration_end_t: float | None = None,
                   cumulative: bool = True, ax=None):
     """Actual vs expected repeat purchases over calibration and holdout (cumulative, or per week / per day).

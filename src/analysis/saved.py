@@ -66,6 +66,19 @@ class SavedFit:
                                          gross_margin=self.gross_margin, n_draws=0)
         return summary[SCORE_COLUMNS].join(result.customers.drop(columns=SCORE_COLUMNS, errors="ignore"))
 
+    def story(self, purchases: str | Path | pd.DataFrame, customer_id: str, until: dt.date | str | None = None
+              ) -> pd.DataFrame:
+        """One customer's P(alive) on every day from their first purchase to ``until`` (default: the report's
+        observation end), under the saved model (:func:`analysis.models.p_alive_path`); draw it with
+        :func:`analysis.plotting.plot_p_alive_path`. ``purchases``: as for :meth:`score`."""
+        from analysis.models import p_alive_path
+
+        table = pd.read_parquet(purchases) if isinstance(purchases, (str, Path)) else purchases
+        dates = table.loc[table["customer_id"].astype(str) == str(customer_id), "date"]
+        if dates.empty:
+            raise KeyError(f"customer {customer_id!r} has no purchases in these data")
+        return p_alive_path(self.model.name, self.model.params, dates, until or self.observation_end, self.time_unit)
+
     def to_lifetimes(self, summary: pd.DataFrame | None = None):
         """The fit as lifetimes objects: ``(purchase fitter, GammaGammaFitter)`` with ``params_`` set.
 
