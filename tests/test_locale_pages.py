@@ -20,8 +20,9 @@ from conftest import ROOT, SAMPLE
 pytestmark = pytest.mark.slow
 
 #: English notation: a comma between thousands (23,570) or a point before one or two decimals (48.9%,
-#: $492.17). Dutch decimals (48,9) and Dutch thousands (23.570) do not match; nor do ISO dates.
-ENGLISH_NUMBER = re.compile(r"\d,\d{3}(?!\d)|\d\.\d{1,2}(?![\d.])")
+#: $492.17). Dutch decimals (48,9; 0,001: no English thousands start with a lone 0) and Dutch thousands
+#: (23.570) do not match; nor do ISO dates.
+ENGLISH_NUMBER = re.compile(r"(?<![\d,.])(?!0,)\d{1,3}(?:,\d{3})+(?![\d,])|\d\.\d{1,2}(?![\d.])")
 
 
 def _visible_text(page: str) -> str:

@@ -148,3 +148,15 @@ def test_conditional_pmf_has_the_papers_conditional_expectation(name, params):
     np.testing.assert_allclose(pmf.sum(axis=1), 1.0, rtol=1e-12)
     np.testing.assert_allclose(pmf[:, :60] @ np.arange(60),
                                models.conditional_expected_purchases(name, params, 13.0, x, tx, T), rtol=1e-7)
+
+
+def test_pareto_nbd_without_drop_outs_does_not_overflow():
+    """A short calibration period on a growing web shop can end the Pareto/NBD fit with s and beta far out
+    (nobody seems to drop out). The pmf is then the NBD of purchases alone; beta**s would overflow a float."""
+    params = {"r": 0.5, "alpha": 10.0, "s": 1e6, "beta": 1e12}  # drop-out rate s/beta = 1e-6 per week
+    t = np.array([1.0, 30.0])
+    pmf = models.purchase_count_pmf("pareto", params, t, 4)
+    nbd = stats.nbinom.pmf(np.arange(4)[None, :], 0.5, 10.0 / (10.0 + t[:, None]))
+    np.testing.assert_allclose(pmf[:, :4], nbd, rtol=1e-4)
+    cond = models.conditional_purchase_count_pmf("pareto", params, 13.0, [0, 3], [0, 20], [30, 30], 4)
+    assert np.isfinite(cond).all() and np.allclose(cond.sum(axis=1), 1.0)

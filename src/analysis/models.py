@@ -771,10 +771,12 @@ def _count_pmf(family: str, r, alpha, c, d, t, n_max: int) -> np.ndarray:
         s, beta = c, d
         nodes, weights = _PMF_NODES
         tau = t[..., None] * (nodes + 1.0) / 2.0  # (m, 1, k) points in [0, t]
-        density = s[..., None] * beta[..., None] ** s[..., None] / (beta[..., None] + tau) ** (s[..., None] + 1.0)
-        density = density * (t[..., None] / 2.0) * weights
+        # s beta^s / (beta+tau)^(s+1) = s/(beta+tau) (1 + tau/beta)^-s, in logs: a fit may end with beta and s
+        # far beyond what a power of floats holds (no drop-out seen: both run off to infinity together)
+        s3, beta3 = s[..., None], beta[..., None]
+        density = s3 / (beta3 + tau) * np.exp(-s3 * np.log1p(tau / beta3)) * (t[..., None] / 2.0) * weights
         inner = stats.nbinom.pmf(n[..., None], r[..., None], alpha[..., None] / (alpha[..., None] + tau))
-        pmf = (beta / (beta + t)) ** s * nbd(n, t) + (density * inner).sum(axis=-1)
+        pmf = np.exp(-s * np.log1p(t / beta)) * nbd(n, t) + (density * inner).sum(axis=-1)
     else:
         a, b = c, d
         tail = stats.nbinom.sf(n - 1, r, alpha / (alpha + t))  # P(NBD >= x)
