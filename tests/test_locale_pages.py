@@ -84,6 +84,7 @@ def test_summary_tiles_in_dutch_notation(dutch_run):
     assert _dutch(100 * kpis["repeat_purchase_rate"], 1) + "%" in text
     assert "€\u00a0" + _dutch(kpis["revenue_per_buyer"], 2) in text
     assert re.search(r"\b(jan|feb|mrt|apr|mei|jun|jul|aug|sep|okt|nov|dec)\b|juni 1998", text), text[:500]
+    assert "model getoetst op 30 dec 1997" in text  # the holdout period under the title
 
 
 def test_the_pages_own_text_is_dutch(dutch_run):
@@ -164,6 +165,8 @@ def test_a_dutch_report_without_a_model_says_why_in_dutch(case, tmp_path):
     assert "Op deze gegevens kon geen aankoopmodel worden geschat" in model_page
     assert {"no repeat buyers": "kocht een tweede keer",  # nobody bought twice: wait, or a later calibration end
             "every customer buys exactly weekly": "verschillen nauwelijks"}[case] in model_page  # all alike
-    assert "Klantbehoud en klantwaarde" in (out / "index.html").read_text(encoding="utf-8")
+    summary = (out / "index.html").read_text(encoding="utf-8")
+    assert "Klantbehoud en klantwaarde" in summary
+    assert "model getoetst op" not in summary  # no model, so no "model checked on <holdout period>" under the title
     found = _english_lines(out)
     assert not found, _report(found)

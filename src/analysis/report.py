@@ -246,6 +246,7 @@ def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]],
         ] if (artifacts / name).exists() and (artifacts / name).stat().st_size > 1],
         quality=quality,
         dates=manifest.get("dates", {}),
+        model_checked=bool(model) and not model.get("unavailable"),  # no model: no holdout check to date
         manifest=manifest,
         params=params,
         since_html=Markup(since_html),
