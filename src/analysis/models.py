@@ -761,7 +761,7 @@ def purchase_count_pmf(name: str, params: Mapping[str, float] | Sequence, t: np.
 
 def _count_pmf(family: str, r, alpha, c, d, t, n_max: int) -> np.ndarray:
     """:func:`purchase_count_pmf` with parameters and ``t`` as columns (one row per customer), so each row may
-    have its own parameters; ``family`` "mbgnbd_after_0" is BG/NBD without the drop-out at time 0."""
+    have its own parameters."""
     n = np.arange(n_max)[None, :]
 
     def nbd(x, time):

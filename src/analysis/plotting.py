@@ -103,39 +103,39 @@ def plot_cohort_heatmap(table: pd.DataFrame, max_months: int = 18, ax=None):
     return ax
 
 
-def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):
-    """Actual vs expected holdout repeat purchases by number of repeat purchases in calibration."""
-    ax = _ax(ax)
-    x = np.arange(len(table))
-    ax.bar(x - 0.2, table["actual"], width=0.4, label="actual", color="#0b3d91")
-    ax.bar(x + 0.2, table["expected"], width=0.4, label="expected", color="#88CCEE")
-    ax.set_xticks(x, [str(b) for b in table["bin"]])
-    ax.set_title("Holdout check: repeat purchases by past buying")
-    ax.set_xlabel("repeat purchases in the calibration period")
-    ax.set_ylabel("repeat purchases in the holdout (count)")
+_BAR_COLORS = ("#0b3d91", "#88CCEE", "#CC6677", "#DDCC77")
+
+
+def _grouped_bars(ax, groups, series: dict, title: str, xlabel: str, ylabel: str):
+    """Side-by-side bars: one group per entry of ``groups`` (tick labels), one bar per ``series`` (label -> values)
+    in the order given, in the kit's colours, with a legend."""
+    x = np.arange(len(groups))
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series.items()):
+        ax.bar(x - 0.4 + width * (i + 0.5), values, width=width, label=label, color=_BAR_COLORS[i % len(_BAR_COLORS)])
+    ax.set_xticks(x, [str(g) for g in groups])
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     thousands(ax)
     ax.legend(frameon=False)
     return ax
+
+
+def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):
+    """Actual vs expected holdout repeat purchases by number of repeat purchases in calibration."""
+    return _grouped_bars(_ax(ax), table["bin"], {"actual": table["actual"], "expected": table["expected"]},
+                         "Holdout check: repeat purchases by past buying", "repeat purchases in the calibration period",
+                         "repeat purchases in the holdout (count)")
 
 
 def plot_repeat_counts(table: pd.DataFrame, ax=None):
     """Customers by number of repeat purchases in the calibration period: actual, and expected by each model
     (columns named by model label; FHL 2005a, Figure 3)."""
-    ax = _ax(ax)
-    names = [c for c in table.columns if c not in ("repeat_purchases", "actual")]
-    width = 0.8 / (1 + len(names))
-    x = np.arange(len(table))
-    ax.bar(x - 0.4 + width / 2, table["actual"], width=width, label="actual", color="#0b3d91")
-    for i, name in enumerate(names, start=1):
-        ax.bar(x - 0.4 + width * (i + 0.5), table[name], width=width, label=name,
-               color=("#88CCEE", "#CC6677", "#DDCC77")[(i - 1) % 3])
-    ax.set_xticks(x, [str(v) for v in table["repeat_purchases"]])
-    ax.set_title("Customers by number of repeat purchases")
-    ax.set_xlabel("repeat purchases in the calibration period")
-    ax.set_ylabel("customers (count)")
-    thousands(ax)
-    ax.legend(frameon=False)
-    return ax
+    series = {"actual": table["actual"],
+              **{name: table[name] for name in table.columns if name not in ("repeat_purchases", "actual")}}
+    return _grouped_bars(_ax(ax), table["repeat_purchases"], series, "Customers by number of repeat purchases",
+                         "repeat purchases in the calibration period", "customers (count)")
 
 
 def plot_p_alive_path(path: pd.DataFrame, ax=None):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import RunArtifactError
-from analysis.models import GAMMA_GAMMA_PARAMS, PARAM_NAMES, FittedModel, GammaGammaFit
+from analysis.models import GAMMA_GAMMA_PARAMS, PARAM_NAMES, FittedModel, GammaGammaFit, p_alive_path
 
 #: The lifetimes fitter that implements each kit model (same likelihood, same parameter names and order).
 LIFETIMES_FITTERS = {"bgnbd": "BetaGeoFitter", "mbgnbd": "ModifiedBetaGeoFitter", "pareto": "ParetoNBDFitter"}
@@ -64,17 +64,17 @@ class SavedFit:
                                          horizon_months=self.horizon_months,
                                          annual_discount_rate=self.annual_discount_rate,
                                          gross_margin=self.gross_margin, n_draws=0)
-        return summary[SCORE_COLUMNS].join(result.customers.drop(columns=SCORE_COLUMNS, errors="ignore"))
+        return summary[SCORE_COLUMNS].join(result.customers)
 
     def story(self, purchases: str | Path | pd.DataFrame, customer_id: str, until: dt.date | str | None = None
               ) -> pd.DataFrame:
         """One customer's P(alive) on every day from their first purchase to ``until`` (default: the report's
         observation end), under the saved model (:func:`analysis.models.p_alive_path`); draw it with
         :func:`analysis.plotting.plot_p_alive_path`. ``purchases``: as for :meth:`score`."""
-        from analysis.models import p_alive_path
-
-        table = pd.read_parquet(purchases) if isinstance(purchases, (str, Path)) else purchases
-        dates = table.loc[table["customer_id"].astype(str) == str(customer_id), "date"]
+        if isinstance(purchases, (str, Path)):  # read this customer's rows only, not the whole log
+            dates = pd.read_parquet(purchases, columns=["date"], filters=[("customer_id", "==", str(customer_id))])["date"]
+        else:
+            dates = purchases.loc[purchases["customer_id"].astype(str) == str(customer_id), "date"]
         if dates.empty:
             raise KeyError(f"customer {customer_id!r} has no purchases in these data")
         return p_alive_path(self.model.name, self.model.params, dates, until or self.observation_end, self.time_unit)
