@@ -204,7 +204,7 @@ def _krinsky_robb_reference(data, m, gg, n_draws, seed, level, **kw):
     return np.quantile(draws, tails, axis=0), np.quantile(draws.sum(axis=1), tails)
 
 
-@pytest.mark.parametrize("name", models.MODEL_NAMES)
+@pytest.mark.parametrize("name", models.COMPARED_BY_DEFAULT)
 def test_blocked_band_is_the_krinsky_robb_band(name):
     data = _cdnow("W")
     m = models.fit_model(data, name, time_unit="W")

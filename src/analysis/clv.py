@@ -26,7 +26,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from analysis.models import (
     DAYS_PER_UNIT,
@@ -34,12 +33,11 @@ from analysis.models import (
     PARAM_NAMES,
     FittedModel,
     GammaGammaFit,
-    _pareto_gap_from_tails,
-    _pareto_log_tail,
     _validate_summary,
     alive_expectation,
     distinct_rows,
     expected_average_value,
+    get,
     p_alive,
 )
 
@@ -249,55 +247,12 @@ class _DrawBand:
         self.mx = np.where(x > 0, spend, 0.0) * x  # mbar x, 0 without repeat purchases
         vx, self.ix = np.unique(self.ux, return_inverse=True)
         self.spend_factor = gross_margin * p[None, :] / (p[None, :] * vx[:, None] + q[None, :] - 1.0)
-        self.tables = None
-        if name in ("bgnbd", "mbgnbd"):
-            r, alpha, a, b = self.tpar
-            vtx, self.itx = np.unique(self.utx, return_inverse=True)
-            vT, self.iT = np.unique(self.uT, return_inverse=True)
-            # the same operations as analysis.models.p_alive, on the distinct values
-            b_x = b[None, :] + np.maximum(vx, 1.0)[:, None] - 1.0 if name == "bgnbd" else b[None, :] + vx[:, None]
-            log_ab = np.log(a)[None, :] - np.log(b_x)
-            log_atx = np.log(alpha[None, :] + vtx[:, None])
-            log_aT = np.log(alpha[None, :] + vT[:, None])
-            self.tables = (log_ab, log_aT, log_atx)
-        elif name == "pareto":
-            # Pareto/NBD's P(alive) needs log I(t_x) and log I(T) (two Gauss hypergeometric functions, the
-            # costliest part of the band): I(t_x) depends on (x, t_x) only and I(T) on (x, T) only, so both are
-            # tabled per draw on their distinct pairs (1M customers: 24k and 8k pairs for 446k histories),
-            # and the histories combine them as analysis.models._pareto_log_gap does.
-            r, alpha, s, beta = (par[None, :] for par in self.tpar)
-            (px, ptx), self.i_xtx = _unique_rows(self.ux, self.utx)
-            (qx, qT), self.i_xT = _unique_rows(self.ux, self.uT)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                log_tail_tx = _pareto_log_tail(r, alpha, s, beta, px[:, None], ptx[:, None])
-                log_tail_T = _pareto_log_tail(r, alpha, s, beta, qx[:, None], qT[:, None])
-                alive = -(r + qx[:, None]) * np.log(alpha + qT[:, None]) - s * np.log(beta + qT[:, None])
-            self.pareto_tables = (log_tail_tx, log_tail_T, alive, np.log(s))
-
-    def _pareto_p_alive(self, lo: int, hi: int) -> np.ndarray:
-        """Pareto/NBD P(alive) of the distinct histories lo..hi-1 from the tables (see ``__init__``), with the
-        operations of :func:`analysis.models.p_alive`."""
-        log_tail_tx, log_tail_T, alive_T, log_s = self.pareto_tables
-        history = (*(par[None, :] for par in self.tpar), self.ux[lo:hi, None], self.utx[lo:hi, None],
-                   self.uT[lo:hi, None])
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            gap = _pareto_gap_from_tails(log_tail_tx[self.i_xtx[lo:hi]], log_tail_T[self.i_xT[lo:hi]], history)
-            alive = alive_T[self.i_xT[lo:hi]]
-            return np.exp(alive - np.logaddexp(alive, log_s + gap))
+        self.alive = get(name).alive_table(self.tpar, self.ux, self.utx, self.uT)
 
     def p_alive(self, lo: int, hi: int) -> np.ndarray:
-        """P(alive) of the distinct histories lo..hi-1 under every draw, shape (hi-lo, D)."""
-        x = self.ux[lo:hi, None]
-        if self.name == "pareto":
-            return self._pareto_p_alive(lo, hi)
-        if self.tables is None:
-            return p_alive(self.name, tuple(p[None, :] for p in self.tpar), x, self.utx[lo:hi, None],
-                           self.uT[lo:hi, None])
-        log_ab, log_aT, log_atx = self.tables
-        r = self.tpar[0][None, :]
-        log_odds_dead = log_ab[self.ix[lo:hi]] + (r + x) * (log_aT[self.iT[lo:hi]] - log_atx[self.itx[lo:hi]])
-        pa = expit(-log_odds_dead)
-        return np.where(x > 0, pa, 1.0) if self.name == "bgnbd" else pa
+        """P(alive) of the distinct histories lo..hi-1 under every draw, shape (hi-lo, D): the model's
+        table (:meth:`analysis.models.base.TransactionModel.alive_table`)."""
+        return self.alive(lo, hi)
 
     def block(self, members: np.ndarray, use: np.ndarray, probs: Sequence[float]):
         """CLV draws of the customers ``members``: their band, the per-draw sums and the non-finite draws."""

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analysis.campaigns import Campaign
 from analysis.errors import ConfigError
+from analysis.models.registry import COMPARED_BY_DEFAULT, MODEL_NAMES
 from analysis.roi import RoiParams
 from analysis.segments import SegmentParams
 
@@ -149,16 +150,23 @@ class KpiParams(_Strict):
     )
 
 
+ModelName = Literal[MODEL_NAMES]
+"""A registered purchase model (:mod:`analysis.models.registry`)."""
+ModelChoice = Literal[(*MODEL_NAMES, "auto")]
+
+
 class ModelParams(_Strict):
     """Which purchase model to use and how to fit it."""
 
-    model: Literal["bgnbd", "pareto", "mbgnbd", "auto"] = Field(
+    model: ModelChoice = Field(
         default="auto", description="The purchase model that scores the customers. 'auto': of Pareto/NBD and MBG/NBD"
         " (in which a customer who stays silent becomes less likely to be still a customer), the one with the smaller"
         " holdout error; BG/NBD keeps one-time buyers 'alive' forever, so it is used only when chosen by name or when"
         " neither of the others can be fitted. A model that cannot be fitted is replaced by one that can, with a"
         " note in the report.")
-    compare: list[Literal["bgnbd", "pareto", "mbgnbd"]] = ["bgnbd", "pareto", "mbgnbd"]
+    compare: list[ModelName] = Field(
+        default_factory=lambda: list(COMPARED_BY_DEFAULT),
+        description="The purchase models fitted and compared on the holdout period.")
     penalizer: float = Field(default=0.0, ge=0)
     n_draws: int = Field(default=200, ge=20, description="Parameter draws for the CLV bands.")
     interval_level: float = Field(default=0.90, gt=0, lt=1)

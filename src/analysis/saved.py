@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import RunArtifactError
-from analysis.models import GAMMA_GAMMA_PARAMS, PARAM_NAMES, FittedModel, GammaGammaFit, p_alive_path
+from analysis.models import GAMMA_GAMMA_PARAMS, PARAM_NAMES, REGISTRY, FittedModel, GammaGammaFit, p_alive_path
 
 #: The lifetimes fitter that implements each kit model (same likelihood, same parameter names and order).
-LIFETIMES_FITTERS = {"bgnbd": "BetaGeoFitter", "mbgnbd": "ModifiedBetaGeoFitter", "pareto": "ParetoNBDFitter"}
+LIFETIMES_FITTERS = {name: model.lifetimes_fitter for name, model in REGISTRY.items()}
 SCORE_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
 
 
@@ -88,6 +88,9 @@ class SavedFit:
         """
         import lifetimes
 
+        if not LIFETIMES_FITTERS[self.model.name]:
+            raise ValueError(f"lifetimes has no fitter for {REGISTRY[self.model.name].label}; use the kit's"
+                             " predictions (score, story) instead")
         fitter = getattr(lifetimes, LIFETIMES_FITTERS[self.model.name])()
         fitter.params_ = pd.Series({k: self.model.params[k] for k in PARAM_NAMES[self.model.name]})
         spend = lifetimes.GammaGammaFitter()

@@ -930,6 +930,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from analysis.config import load_params
+    from analysis.models import MODEL_NAMES
 
     parser = argparse.ArgumentParser(prog="analysis.spark_engine", description=run_job.__doc__.split("\n\n")[0])
     parser.add_argument("--params", required=True, help="run configuration (YAML); data.path may be an object-storage URI")
@@ -941,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("period.observation_end must be set in the run configuration for a Spark job")
     if run.models.model == "auto":
         parser.error("models.model: auto compares the models on the holdout, which the Spark job does not do;"
-                     " set bgnbd, pareto or mbgnbd")
+                     f" set one of {', '.join(MODEL_NAMES)}")
     spark = spark_session(args.master)
     result = run_job(
         spark, run.data, observation_end=run.period.observation_end, time_unit=run.period.time_unit,
