@@ -55,7 +55,7 @@ from analysis.models.mbgnbd import mbgnbd_log_likelihood
 from analysis.models.pareto_nbd import (_pareto_gap_from_tails, _pareto_log_gap, _pareto_log_tail,
                                         pareto_nbd_log_likelihood, pareto_nbd_loglik_and_gradient)
 from analysis.models.predictions import (alive_expectation, conditional_expected_purchases,
-                                         conditional_purchase_count_pmf, expected_purchases, p_alive, p_alive_path,
+                                         conditional_purchase_count_pmf, dert, expected_purchases, p_alive, p_alive_path,
                                          purchase_count_pmf, repeat_purchase_check)
 from analysis.models.registry import COMPARED_BY_DEFAULT, MODEL_LABELS, MODEL_NAMES, PARAM_NAMES, REGISTRY, SILENCE_AWARE, get
 from analysis.models.selection import SELECTION_METRIC, select_model
@@ -68,5 +68,5 @@ __all__ = [
     "expected_purchases", "expected_average_value", "fit_model", "fit_models", "fit_gamma_gamma",
     "frequency_spend_correlation", "select_model", "purchase_count_pmf", "conditional_purchase_count_pmf",
     "repeat_purchase_check", "p_alive_path", "REGISTRY", "TransactionModel", "get",
-    "DAYS_PER_UNIT", "CORRELATION_THRESHOLD", "COMPARED_BY_DEFAULT",
+    "DAYS_PER_UNIT", "CORRELATION_THRESHOLD", "dert", "COMPARED_BY_DEFAULT",
 ]

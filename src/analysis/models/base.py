@@ -20,6 +20,8 @@ from analysis.errors import plain, rows_of
 
 DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0}
 
+_LAGUERRE = np.polynomial.laguerre.laggauss(64)  # nodes and weights of int_0^inf e^-u f(u) du
+
 
 def _validate_summary(
     summary: pd.DataFrame, columns: Sequence[str], what: str = "customer summary", *, by_customer: bool = True
@@ -165,6 +167,17 @@ class TransactionModel:
         """The model and parameters (arrays like ``x``) under which a customer alive at T buys from T on: the
         parameters updated by their history."""
         raise NotImplementedError
+
+    def dert(self, params, rate: float, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """Discounted expected residual transactions (Fader, Hardie & Lee 2005b): the purchases from T on, each
+        discounted continuously at ``rate`` per time unit, ``P(alive) * int_0^inf e^(-rate t) dE(t)`` with E
+        :meth:`alive_expectation`. Integrated by parts, ``int_0^inf e^(-u) E(u / rate) du``, which this default
+        evaluates with 64-point Gauss-Laguerre quadrature; a model with a closed form overrides it."""
+        x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+        nodes, weights = _LAGUERRE
+        shape = np.broadcast(x, T).shape
+        grown = self.alive_expectation(params, x[..., None], T[..., None], nodes.reshape((1,) * len(shape) + (-1,)) / rate)
+        return self.p_alive(params, x, tx, T) * (grown @ weights)
 
     def alive_table(self, params: tuple, ux: np.ndarray, utx: np.ndarray, uT: np.ndarray
                     ) -> Callable[[int, int], np.ndarray]:

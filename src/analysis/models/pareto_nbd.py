@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import numpy as np
 from scipy import integrate, stats
-from scipy.special import gammaln, hyp2f1
+from scipy.special import gammaln, hyp2f1, hyperu
 
 from analysis.models.base import TransactionModel, nbd_pmf, param_values
 from analysis.models.fitting import _by_value, _minimize, _start, distinct_rows
@@ -301,6 +301,16 @@ class ParetoNBD(TransactionModel):
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(small, L, -np.expm1(-c * L) / np.where(small, 1.0, c))
         return (r + x) * (beta + T) / (alpha + T) * frac
+
+    def dert(self, params, rate, x, tx, T):
+        """Fader, Hardie & Lee (2005b), "RFM and CLV", eq. (2) divided by the likelihood's parts that P(alive)
+        holds: ``P(alive) (r+x)/(alpha+T) rate^(s-1) (beta+T)^s U(s, s; rate (beta+T))``, with U the confluent
+        hypergeometric function of the second kind (their Psi)."""
+        x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+        r, alpha, s, beta = self.values(params)
+        z = rate * (beta + T)
+        residual = (r + x) / (alpha + T) * (beta + T) * np.exp((s - 1.0) * np.log(z)) * hyperu(s, s, z)
+        return self.p_alive(params, x, tx, T) * residual
 
     def count_pmf(self, params, t, n):
         """While alive the purchases are NBD, and the lifetime tau has the Pareto (Lomax) density
