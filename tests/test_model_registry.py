@@ -85,7 +85,8 @@ def test_every_model_implements_the_interface(name):
 def test_each_models_p_alive_table_equals_its_p_alive(name):
     # the CLV band's fast path (a table per distinct value) must give the numbers of the plain formula
     rng = np.random.default_rng(7)
-    base = {"bgnbd": [0.24, 4.4, 0.79, 2.4], "mbgnbd": [0.52, 6.2, 0.89, 1.6], "pareto": [0.55, 10.6, 0.61, 11.7]}
+    base = {"bgnbd": [0.24, 4.4, 0.79, 2.4], "mbgnbd": [0.52, 6.2, 0.89, 1.6], "pareto": [0.55, 10.6, 0.61, 11.7],
+            "ggompertz": [0.8, 5.0, 0.05, 1.0, 2.0]}
     draws = tuple(np.array(v) * np.exp(rng.normal(0, 0.05, 5)) for v in base[name])
     x = rng.integers(0, 8, 40).astype(float)
     T = rng.uniform(1, 78, 40)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from analysis.models.base import TransactionModel
 from analysis.models.bgnbd import BGNBD
+from analysis.models.ggompertz_nbd import GGompertzNBD
 from analysis.models.mbgnbd import MBGNBD
 from analysis.models.pareto_nbd import ParetoNBD
 
-REGISTRY: dict[str, TransactionModel] = {m.name: m for m in (BGNBD(), ParetoNBD(), MBGNBD())}
+REGISTRY: dict[str, TransactionModel] = {m.name: m for m in (BGNBD(), ParetoNBD(), MBGNBD(), GGompertzNBD())}
 """Model name -> model, in the order in which they are compared (and ties are broken)."""
 
 MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
-"""Transaction models the kit fits: BG/NBD, Pareto/NBD and MBG/NBD."""
+"""Transaction models the kit fits: BG/NBD, Pareto/NBD, MBG/NBD and GGompertz/NBD."""
 
 COMPARED_BY_DEFAULT: tuple[str, ...] = tuple(name for name, m in REGISTRY.items() if m.compared_by_default)
 """The models ``models.compare`` lists when the configuration does not say (and :func:`fit_models` fits)."""
