@@ -31,6 +31,15 @@ class ModelFitError(KitError, ValueError):
     """A model could not be fitted to the data; the message says why and what to try."""
 
 
+class ModelAtLimit(ModelFitError):
+    """A model's fit runs to a limit where it is another, simpler model (GGompertz/NBD with b -> 0 is
+    Pareto/NBD); a penalty does not change that. ``reason`` says so in the report's language."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class RunArtifactError(KitError, ValueError):
     """A run folder lacks an artifact (or a column of one) that the comparison needs."""
 

@@ -516,6 +516,12 @@ LABELS: dict[str, str] = {
         'De beste 10% van de klanten heeft {top10} van de totale verwachte waarde, de beste 20% heeft {top20}.',
     'Time unit: {unit}. Intervals from the curvature of the log-likelihood at its maximum.':
         'Tijdseenheid: {unit}. Intervallen uit de kromming van de log-likelihood in het maximum.',
+    '{model} is left out of the comparison: {reason}.':
+        '{model} doet niet mee in de vergelijking: {reason}.',
+    "its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping out does not "
+    "grow with a customer's age, so Pareto/NBD describes them as well":
+        'de schatting loopt naar b = 0, waar het model gelijk is aan Pareto/NBD: in deze gegevens wordt de kans '
+        'dat een klant afhaakt niet groter naarmate hij langer klant is, dus Pareto/NBD beschrijft ze even goed',
     '{model} could not be identified from these data, even with a small penalty, and is left out of '
     'the comparison ({reason}).':
         '{model} kon uit deze gegevens niet worden bepaald, ook niet met een kleine straf, en doet '

@@ -33,6 +33,7 @@ import pandas as pd
 from analysis import fmt
 from analysis.clv import ClvResult, customer_lifetime_value, to_jsonable
 from analysis.config import RunParams
+from analysis.errors import ModelAtLimit
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
 from analysis.i18n import say
 from analysis.models import (MODEL_LABELS, FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model,
@@ -60,6 +61,8 @@ class ModelStage:
     calibration_end_t: float
     holdout_end_t: float
     notes: list[str] = field(default_factory=list)
+    at_limit: dict[str, str] = field(default_factory=dict)
+    """Models of ``failures`` whose fit ran to a limit where they are a simpler model, with why (page text)."""
 
     def repeat_counts(self, n_max: int = 7) -> tuple[pd.DataFrame, dict[str, dict]]:
         """Customers by number of repeat purchases in the calibration period: ``repeat_purchases``, ``actual``
@@ -297,6 +300,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     wanted = list(dict.fromkeys(([mp.model] if mp.model != "auto" else []) + list(mp.compare)))
     fits: dict[str, FittedModel] = {}
     failures: dict[str, str] = {}
+    at_limit: dict[str, str] = {}
     penalized: dict[str, str] = {}
     for name in wanted:
         try:
@@ -305,6 +309,8 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
                 penalized[name] = why
         except ModelFitError as exc:
             failures[name] = str(exc)
+            if isinstance(exc, ModelAtLimit):
+                at_limit[name] = exc.reason
             _log.info("model stage: %s could not be fitted: %s", MODEL_LABELS[name], exc)
     if not fits:
         error = ModelFitError(
@@ -401,7 +407,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
                        n_draws=mp.n_draws, level=mp.interval_level, seed=mp.seed)
     return ModelStage(calibration=cal, fits=fits, failures=failures, errors=errors, holdout_tables=tables,
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
-                      tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes)
+                      tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes, at_limit=at_limit)
 
 
 def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
@@ -432,6 +438,8 @@ def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,
     the unpenalised fit failed. Raises the first failure when no penalty helps."""
     try:
         return engine.fit(period, name, unit, penalizer, start=start), None
+    except ModelAtLimit:
+        raise  # the model is another one there; a penalty does not change that
     except ModelFitError as first:
         # no penalty first, then the smallest that works (a configured penalty can also be too strong:
         # lifetimes' penalty pulls every parameter towards 0)

@@ -103,7 +103,7 @@ def plot_cohort_heatmap(table: pd.DataFrame, max_months: int = 18, ax=None):
     return ax
 
 
-_BAR_COLORS = ("#0b3d91", "#88CCEE", "#CC6677", "#DDCC77")
+_BAR_COLORS = ("#0b3d91", "#88CCEE", "#CC6677", "#DDCC77", "#117733", "#AA4499")  # Tol muted, colour-blind safe
 
 
 def _grouped_bars(ax, groups, series: dict, title: str, xlabel: str, ylabel: str):

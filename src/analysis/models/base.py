@@ -149,6 +149,11 @@ class TransactionModel:
         """The gradient of the weighted sample log-likelihood in the log-parameters, for the covariance."""
         raise NotImplementedError
 
+    def limit(self, params: Mapping[str, float], longest: float) -> str | None:
+        """When the estimates lie where this model is another, simpler one: why, in plain words (the report's
+        language); ``longest`` is the largest T of the fit. None otherwise."""
+        return None
+
     # -- predictions -----------------------------------------------------------------------
     def p_alive(self, params, x: np.ndarray, tx: np.ndarray, T: np.ndarray) -> np.ndarray:
         """P(alive at T | x, t_x, T)."""

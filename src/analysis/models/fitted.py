@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ModelFitError
+from analysis.errors import ModelAtLimit, ModelFitError
 from analysis.models.base import _resolve_time_unit, _validate_summary
 from analysis.models.fitting import _FIT_ADVICE, _check_estimates, _covariance_and_ci, _weighted_rows
 from analysis.models.predictions import conditional_expected_purchases, expected_purchases, p_alive
@@ -165,6 +165,9 @@ def fit_model(
         raise ModelFitError(f"{label}: the optimizer did not converge (it ran off to infinity). {advice}")
     est = {k: float(v) for k, v in zip(names, np.exp(log_fit))}
 
+    limit = spec.limit(est, float(T.max()))
+    if limit:
+        raise ModelAtLimit(f"{label}: {limit}.", limit)
     _check_estimates(label, est, float(T.max()), unit, spec.time_params, spec.rate_params)
 
     def nll(log_theta: np.ndarray) -> float:
