@@ -1,0 +1,191 @@
+"""Time-invariant covariates on the purchase and dropout processes: Fader & Hardie (2007), "Incorporating
+time-invariant covariates into the Pareto/NBD and BG/NBD models" (brucehardie.com note 019), as CLVTools'
+static covariates and PyMC-Marketing offer them.
+
+A customer's characteristics z (acquisition channel as 0/1 columns, first order value, region, ...) scale
+their model parameters: the purchase process through ``alpha_i = alpha_0 exp(-gamma_purchase' z_i)`` (a
+positive coefficient means more purchases), the dropout process through ``beta_i = beta_0
+exp(-gamma_dropout' z_i)`` for Pareto/NBD and GGompertz/NBD (a positive coefficient means dropping out sooner)
+and ``a_i = a_0 exp(gamma_a' z_i)``, ``b_i = b_0 exp(gamma_b' z_i)`` for BG/NBD and MBG/NBD (note 019, eq. 3).
+Given z, each customer's likelihood is the model's own with their parameters, so every prediction of the model
+applies per customer.
+
+The fit maximises the summed log-likelihood over the distinct (x, t_x, T, z) rows, by BFGS from the fit without
+covariates (gamma = 0) with central-difference gradients; the intervals come from the curvature of the
+log-likelihood. Library only (the notebook API): the report pages do not use covariates yet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.errors import ModelFitError, format_examples
+from analysis.models.base import _resolve_time_unit, _validate_summary
+from analysis.models.fitted import fit_model
+from analysis.models.fitting import _minimize, _numerical_gradient_hessian, distinct_rows
+from analysis.models.registry import get
+
+LINKS: dict[str, dict[str, tuple[str, float]]] = {
+    "pareto": {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)},
+    "ggompertz": {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)},
+    "bgnbd": {"alpha": ("purchase", -1.0), "a": ("dropout_a", 1.0), "b": ("dropout_b", 1.0)},
+    "mbgnbd": {"alpha": ("purchase", -1.0), "a": ("dropout_a", 1.0), "b": ("dropout_b", 1.0)},
+}
+"""Per model: parameter -> (the coefficient vector that scales it, the sign of its exponent)."""
+
+
+def _covariate_matrix(covariates: pd.DataFrame, index: pd.Index, columns: Sequence[str]) -> np.ndarray:
+    missing = [c for c in columns if c not in covariates.columns]
+    if missing:
+        raise ValueError(f"Covariate column {missing[0]} is missing (the covariates have: {list(covariates.columns)})")
+    absent = index.difference(covariates.index)
+    if len(absent):
+        raise ValueError(f"{len(absent)} customers of the summary have no covariate row, e.g."
+                         f" {format_examples(pd.Series(absent))}")
+    z = covariates.reindex(index)[list(columns)]
+    for c in columns:
+        values = pd.to_numeric(z[c], errors="coerce")
+        bad = ~np.isfinite(values.to_numpy(dtype=float))
+        if bad.any():
+            raise ValueError(f"Covariate column {c} has {int(bad.sum())} missing or non-numeric values, e.g."
+                             f" {format_examples(z[c][bad])}; code categories as 0/1 columns")
+        if values.nunique() < 2:
+            raise ValueError(f"Covariate column {c} has the same value for every customer, so its effect cannot be"
+                             " estimated; leave it out")
+    return z.to_numpy(dtype=float)
+
+
+@dataclass(frozen=True, eq=False)
+class CovariateFit:
+    """A transaction model fitted with covariates: ``params`` (the base parameters, for z = 0), ``gamma``
+    (process -> covariate -> coefficient), intervals for both at ``ci_level`` (base parameters from the log
+    scale, coefficients on their own), the sample log-likelihood, AIC, BIC and the number of customers."""
+
+    name: str
+    params: dict[str, float]
+    gamma: dict[str, dict[str, float]]
+    ci: dict[str, tuple[float, float]]
+    gamma_ci: dict[str, dict[str, tuple[float, float]]]
+    loglik: float
+    aic: float
+    bic: float
+    n_customers: int
+    time_unit: str
+    ci_level: float = 0.95
+
+    def individual_params(self, covariates: pd.DataFrame) -> tuple[np.ndarray, ...]:
+        """Each customer's parameters (arrays in the model's parameter order) from their covariate rows."""
+        z = {p: np.zeros(len(covariates)) for p in self.gamma}
+        for process, coefficients in self.gamma.items():
+            for col, g in coefficients.items():
+                z[process] = z[process] + covariates[col].to_numpy(dtype=float) * g
+        out = []
+        for k in get(self.name).param_names:
+            base = np.full(len(covariates), self.params[k])
+            link = LINKS[self.name].get(k)
+            out.append(base * np.exp(link[1] * z[link[0]]) if link and link[0] in z else base)
+        return tuple(out)
+
+    def p_alive(self, frequency, recency, T, covariates: pd.DataFrame) -> np.ndarray:
+        """P(alive) of each customer (rows of ``covariates`` in the order of the histories)."""
+        return get(self.name).p_alive(self.individual_params(covariates), frequency, recency, T)
+
+    def conditional_expected_purchases(self, t, frequency, recency, T, covariates: pd.DataFrame) -> np.ndarray:
+        """Expected repeat purchases in the next ``t`` time units, per customer."""
+        model, params = get(self.name), self.individual_params(covariates)
+        return model.p_alive(params, frequency, recency, T) * model.alive_expectation(params, frequency, T, t)
+
+
+def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFrame, *,
+                        purchase: Sequence[str] | None = None, dropout: Sequence[str] | None = None,
+                        time_unit: str | None = None, ci_level: float = 0.95) -> CovariateFit:
+    """Fit model ``name`` with covariates (note 019).
+
+    ``summary``: indexed by ``customer_id`` with ``frequency, recency, T``. ``covariates``: indexed by
+    ``customer_id``, numeric columns (categories as 0/1 columns, one category left out). ``purchase`` and
+    ``dropout``: the columns that act on each process (default: all columns on both).
+    """
+    if name not in LINKS:
+        raise ValueError(f"Covariates are available for {sorted(LINKS)}, not {name!r}")
+    _validate_summary(summary, ["frequency", "recency", "T"])
+    unit = _resolve_time_unit(summary, time_unit)
+    columns = list(covariates.columns)
+    purchase = list(columns if purchase is None else purchase)
+    dropout = list(columns if dropout is None else dropout)
+    processes = {"purchase": purchase}
+    for process in dict.fromkeys(link for link, _ in LINKS[name].values()):
+        if process != "purchase":
+            processes[process] = dropout
+    used = list(dict.fromkeys(purchase + dropout))
+    z_all = _covariate_matrix(covariates, summary.index, used)
+    model = get(name)
+    base = fit_model(summary, name, time_unit=unit, ci_level=ci_level)  # the start, and the check that it fits
+
+    x, tx, T = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
+    where, inverse = distinct_rows([x, tx, T, *z_all.T])
+    n = np.bincount(inverse, minlength=len(where)).astype(float)
+    x, tx, T, z_all = x[where], tx[where], T[where], z_all[where]
+    seen = T > 0
+    x, tx, T, z_all, n = x[seen], tx[seen], T[seen], z_all[seen], n[seen]
+    col = {c: i for i, c in enumerate(used)}
+    names = list(model.param_names)
+    slots = [(p, c) for p, cols in processes.items() for c in cols]
+    k0 = len(names)
+
+    def individual(theta: np.ndarray) -> tuple[np.ndarray, ...]:
+        lin = {p: np.zeros(len(x)) for p in processes}
+        for j, (p, c) in enumerate(slots):
+            lin[p] = lin[p] + z_all[:, col[c]] * theta[k0 + j]
+        out = []
+        for i, k in enumerate(names):
+            link = LINKS[name].get(k)
+            out.append(np.exp(theta[i] + (link[1] * lin[link[0]] if link else 0.0)))
+        return tuple(out)
+
+    total = float(n.sum())
+
+    def nll(theta: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            value = -float(n @ model.log_likelihood(individual(theta), x, tx, T))
+        return value if np.isfinite(value) else np.inf
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        f0, h = nll(theta) / total, 1e-6
+        grad = np.array([(nll(theta + h * e) - nll(theta - h * e)) / (2 * h * total) for e in np.eye(len(theta))])
+        return (f0, grad) if np.isfinite(f0) and np.all(np.isfinite(grad)) else (np.inf, np.zeros_like(theta))
+
+    start = np.concatenate([base.log_params, np.zeros(len(slots))])
+    theta = np.asarray(_minimize(objective, start).x, dtype=float)
+    loglik = -nll(theta)
+    if not np.isfinite(loglik) or loglik < base.loglik - 1e-6:
+        raise ModelFitError(f"{model.label} with covariates: the optimizer did not improve on the fit without"
+                            " covariates; check the covariate columns (scale continuous ones, e.g. to thousands).")
+    with np.errstate(all="ignore"):
+        _, H = _numerical_gradient_hessian(nll, theta, h=1e-4)
+    eig = np.linalg.eigvalsh((H + H.T) / 2)
+    if not np.all(np.isfinite(H)) or eig.min() <= 0:
+        raise ModelFitError(f"{model.label} with covariates: the likelihood is flat in some coefficient (the data"
+                            " do not pin it down); use fewer covariate columns or merge rare categories.")
+    se = np.sqrt(np.diag(np.linalg.inv((H + H.T) / 2)))
+    z = stats.norm.ppf(0.5 + ci_level / 2)
+    params = {k: float(np.exp(theta[i])) for i, k in enumerate(names)}
+    ci = {k: (float(np.exp(theta[i] - z * se[i])), float(np.exp(theta[i] + z * se[i]))) for i, k in enumerate(names)}
+    gamma: dict[str, dict[str, float]] = {p: {} for p in processes}
+    gamma_ci: dict[str, dict[str, tuple[float, float]]] = {p: {} for p in processes}
+    for j, (p, c) in enumerate(slots):
+        g, s = theta[k0 + j], se[k0 + j]
+        gamma[p][c] = float(g)
+        gamma_ci[p][c] = (float(g - z * s), float(g + z * s))
+    k = len(theta)
+    return CovariateFit(name=name, params=params, gamma=gamma, ci=ci, gamma_ci=gamma_ci, loglik=loglik,
+                        aic=2 * k - 2 * loglik, bic=k * math.log(total) - 2 * loglik, n_customers=int(total),
+                        time_unit=unit, ci_level=ci_level)
+
+
+__all__ = ["LINKS", "CovariateFit", "fit_with_covariates"]
