@@ -177,12 +177,16 @@ class TransactionModel:
         """Discounted expected residual transactions (Fader, Hardie & Lee 2005b): the purchases from T on, each
         discounted continuously at ``rate`` per time unit, ``P(alive) * int_0^inf e^(-rate t) dE(t)`` with E
         :meth:`alive_expectation`. Integrated by parts, ``int_0^inf e^(-u) E(u / rate) du``, which this default
-        evaluates with 64-point Gauss-Laguerre quadrature; a model with a closed form overrides it."""
-        x, tx, T = (np.asarray(v, dtype=float) for v in (x, tx, T))
+        evaluates with 64-point Gauss-Laguerre quadrature, once per distinct (x, T); a model with a closed form
+        overrides it."""
+        from analysis.models.fitting import distinct_rows
+
+        x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, tx, T)))
         nodes, weights = _LAGUERRE
-        shape = np.broadcast(x, T).shape
-        grown = self.alive_expectation(params, x[..., None], T[..., None], nodes.reshape((1,) * len(shape) + (-1,)) / rate)
-        return self.p_alive(params, x, tx, T) * (grown @ weights)
+        where, inverse = distinct_rows([x.ravel(), T.ravel()])
+        ux, uT = x.ravel()[where], T.ravel()[where]
+        grown = self.alive_expectation(params, ux[:, None], uT[:, None], nodes[None, :] / rate) @ weights
+        return self.p_alive(params, x, tx, T) * grown[inverse].reshape(x.shape)
 
     def alive_table(self, params: tuple, ux: np.ndarray, utx: np.ndarray, uT: np.ndarray
                     ) -> Callable[[int, int], np.ndarray]:

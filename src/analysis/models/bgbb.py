@@ -93,8 +93,11 @@ def summary_by_opportunities(transactions: pd.DataFrame, period: str = "Y", obse
     frame = frame.drop_duplicates()
     first = frame.groupby("customer_id")["k"].transform("min")
     frame["k"] = frame["k"] - first
-    out = frame.groupby("customer_id")["k"].agg(frequency=lambda k: int((k > 0).sum()), recency="max")
-    out["n"] = last - (first.groupby(frame["customer_id"]).first())
+    frame["repeat"] = frame["k"] > 0
+    frame["first"] = first
+    grouped = frame.groupby("customer_id")
+    out = pd.DataFrame({"frequency": grouped["repeat"].sum(), "recency": grouped["k"].max()})
+    out["n"] = last - grouped["first"].first()
     return out[["frequency", "recency", "n"]].astype(int)
 
 
