@@ -75,3 +75,29 @@ def test_dert_exceeds_the_discounted_purchases_of_any_horizon_and_needs_a_positi
         models.dert("pareto", PARETO, 0.0, 1, 1.0, 2.0)
     with pytest.raises(ValueError, match="Unknown model"):
         models.dert("bgbb", PARETO, 0.1, 1, 1.0, 2.0)
+
+
+def test_residual_value_is_margin_times_spend_times_dert_and_rows_may_carry_counts():
+    import pandas as pd
+
+    from analysis import clv
+
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, 300).astype(float)
+    T = rng.uniform(10, 78, 300).round(0)
+    tx = np.where(x > 0, np.round(T * rng.uniform(0, 1, 300)), 0.0)
+    m = np.where(x > 0, rng.gamma(5, 8, 300).round(0), 0.0)
+    summary = pd.DataFrame({"frequency": x, "recency": tx, "T": T, "monetary_value": m},
+                           index=pd.Index(range(300), name="customer_id"))
+    model = models.FittedModel(name="pareto", params=PARETO, loglik=0.0, aic=0.0, bic=0.0, n_customers=300, ci={},
+                               cov_log=np.eye(4), time_unit="W")
+    gg = models.GammaGammaFit(params={"p": 6.25, "q": 3.74, "v": 15.44}, loglik=0.0, aic=0.0, bic=0.0,
+                              n_customers=300, ci={}, cov_log=np.eye(3), correlation={})
+    total = clv.residual_value(summary, model, gg, annual_discount_rate=0.10, gross_margin=0.3)
+    by_hand = sum(0.3 * (15.44 + m[i] * x[i]) * 6.25 / (6.25 * x[i] + 3.74 - 1)
+                  * float(models.dert("pareto", PARETO, 0.10, x[i], tx[i], T[i])) for i in range(300))
+    assert total == pytest.approx(by_hand, rel=1e-10)
+    grouped = summary.groupby(["frequency", "recency", "T", "monetary_value"]).size().rename("n").reset_index()
+    assert clv.residual_value(grouped, model, gg, annual_discount_rate=0.10, gross_margin=0.3, weights="n") == \
+        pytest.approx(total, rel=1e-12)
+    assert clv.residual_value(summary, model, gg, annual_discount_rate=0.0, gross_margin=0.3) is None

@@ -108,10 +108,10 @@ were have has more less after before between chance cannot rows read used file f
 policy value values average total cost costs gain margin spend since next year years weeks time unit intervals at
 risk high low likely stay group groups treated control uplift your you our it its be by on no yes all any every there
 these those when where how why because but if or period list bar bars line lines chart shows show shown cell cells
-contacted reached measured difference mean standard deviation deviations
+contacted reached measured difference mean standard deviation deviations percentile median
 """.split())
 #: Left as they are in a Dutch report: names of models and methods, literature, the kit's own names.
-ALLOWED = ("Gamma-Gamma", "Krinsky–Robb", "Pareto/NBD", "BG/NBD", "MBG/NBD", "Fleiss, Levin & Paik",
+ALLOWED = ("Gamma-Gamma", "Krinsky–Robb", "Pareto/NBD", "BG/NBD", "MBG/NBD", "GGompertz/NBD", "Fleiss, Levin & Paik",
            "Fader, Hardie & Lee", "P(alive)")
 
 

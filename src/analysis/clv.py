@@ -35,6 +35,7 @@ from analysis.models import (
     GammaGammaFit,
     _validate_summary,
     alive_expectation,
+    dert,
     distinct_rows,
     expected_average_value,
     get,
@@ -456,6 +457,22 @@ def customer_lifetime_value(
     )
 
 
+def residual_value(summary: pd.DataFrame, model: FittedModel, gamma_gamma: GammaGammaFit, *,
+                   annual_discount_rate: float, gross_margin: float, weights: str | None = None) -> float | None:
+    """The total discounted margin of every future purchase, without a horizon: per customer ``gross_margin x
+    E[M | x, mbar] x DERT`` (Fader, Hardie & Lee 2005b, "RFM and CLV"; :func:`analysis.models.dert`, the same
+    yearly rate as the horizon CLV, compounded continuously). ``summary``: ``frequency, recency, T,
+    monetary_value`` in the model's time unit, one row per customer or rows with a count column ``weights``.
+    None without discounting (the sum has no end)."""
+    if annual_discount_rate <= 0:
+        return None
+    x, tx, T, m = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T", "monetary_value"))
+    n = np.ones(len(x)) if weights is None else summary[weights].to_numpy(dtype=float)
+    residual = dert(model.name, model.params, annual_discount_rate, x, tx, T, time_unit=model.time_unit)
+    value = gross_margin * expected_average_value(gamma_gamma.params, x, m) * residual
+    return float(n @ value)
+
+
 def _num(value: float) -> float | None:
     value = float(value)
     return value if math.isfinite(value) else None
@@ -511,5 +528,5 @@ def to_jsonable(
 
 __all__ = [
     "DAYS_PER_MONTH", "UNCERTAINTY_METHOD", "CLV_COLUMNS", "ClvResult", "monthly_discount_rate", "month_length",
-    "customer_lifetime_value", "total_band", "to_jsonable",
+    "customer_lifetime_value", "total_band", "to_jsonable", "residual_value",
 ]

@@ -85,10 +85,12 @@ def translate_figure(fig, lang: str = "en"):
 
 
 def translate_frame(df, lang: str = "en"):
-    """A copy of ``df`` with string cells and column names translated."""
+    """A copy of ``df`` with string cells, column names and (plain, text) row labels translated."""
     if lang == "en":
         return df
     out = df.rename(columns=lambda c: translate(str(c), lang))
+    if out.index.nlevels == 1 and out.index.dtype == object:
+        out.index = out.index.map(lambda v: translate(v, lang) if isinstance(v, str) else v)
     for col in out.columns:
         if out[col].dtype == object or str(out[col].dtype) in ("category", "string"):
             out[col] = out[col].astype(object).map(lambda v: translate(v, lang) if isinstance(v, str) else v)

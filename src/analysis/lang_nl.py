@@ -516,6 +516,14 @@ LABELS: dict[str, str] = {
         'De beste 10% van de klanten heeft {top10} van de totale verwachte waarde, de beste 20% heeft {top20}.',
     'Time unit: {unit}. Intervals from the curvature of the log-likelihood at its maximum.':
         'Tijdseenheid: {unit}. Intervallen uit de kromming van de log-likelihood in het maximum.',
+    'Without a horizon: if every customer keeps buying as the model expects for as long as they remain a '
+    'customer, the discounted margin adds up to {total}, against {horizon} over the next {months} months (for '
+    'analysts: discounted expected residual transactions, DERT; Fader, Hardie & Lee 2005). The further ahead, '
+    "the more this rests on the model's assumptions.":
+        'Zonder horizon: als elke klant blijft kopen zoals het model verwacht, zolang hij klant blijft, komt de '
+        'verdisconteerde marge uit op {total}, tegenover {horizon} in de komende {months} maanden (voor '
+        'analisten: verdisconteerde verwachte resterende aankopen, DERT; Fader, Hardie & Lee 2005). Hoe verder '
+        'vooruit, hoe meer dit op de aannames van het model steunt.',
     '{model} is left out of the comparison: {reason}.':
         '{model} doet niet mee in de vergelijking: {reason}.',
     "its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping out does not "

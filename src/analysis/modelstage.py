@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import fmt
-from analysis.clv import ClvResult, customer_lifetime_value, to_jsonable
+from analysis.clv import ClvResult, customer_lifetime_value, residual_value, to_jsonable
 from analysis.config import RunParams
 from analysis.errors import ModelAtLimit
 from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_table
@@ -62,6 +62,9 @@ class ModelStage:
     holdout_end_t: float
     notes: list[str] = field(default_factory=list)
     at_limit: dict[str, str] = field(default_factory=dict)
+    residual_total: float | None = None
+    """The customers' discounted margin of every future purchase, without a horizon (DERT-based; None without
+    discounting or when it could not be computed)."""
     """Models of ``failures`` whose fit ran to a limit where they are a simpler model, with why (page text)."""
 
     def repeat_counts(self, n_max: int = 7) -> tuple[pd.DataFrame, dict[str, dict]]:
@@ -221,6 +224,9 @@ class _DuckDBStage:
     def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
         return customer_lifetime_value(self.full, final, gg, **kwargs)
 
+    def residual(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> float | None:
+        return residual_value(self.full, final, gg, **kwargs)
+
     def close(self) -> None:
         pass
 
@@ -256,6 +262,10 @@ class _SparkStage:
             )
         scores = clv.customers.reindex(index)
         return dataclasses.replace(clv, customers=scores, total_clv=float(scores["clv"].to_numpy().sum()))
+
+    def residual(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> float | None:
+        rows = self.se.unique_rows(self.frames["full"], ["frequency", "recency", "T", "monetary_value"])
+        return residual_value(rows, final, gg, weights="n", **kwargs)
 
     def close(self) -> None:
         for frame in self.frames.values():
@@ -405,9 +415,12 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
                        annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
                        n_draws=mp.n_draws, level=mp.interval_level, seed=mp.seed)
+    residual = engine.residual(final, gg_final, annual_discount_rate=params.clv.annual_discount_rate,
+                               gross_margin=params.clv.gross_margin)
     return ModelStage(calibration=cal, fits=fits, failures=failures, errors=errors, holdout_tables=tables,
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
-                      tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes, at_limit=at_limit)
+                      tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes, at_limit=at_limit,
+                      residual_total=residual)
 
 
 def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
