@@ -86,6 +86,7 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 bench: setup ## benchmark the model stage, then the whole make report path, against lifetimes (SIZES=100k,1m,10m REPEAT=3)
 	$(PY) bench/run.py --sizes $(SIZES) --repeat $(REPEAT)
 	$(PY) bench/report_path.py --sizes $(SIZES) --repeat $(REPEAT)
+	$(PY) bench/toolbox.py --sizes $(SIZES) --repeat $(REPEAT)
 
 ifeq ($(strip $(AS_OF))$(strip $(OUT)),$(strip $(AS_OF)))
 ifneq ($(strip $(AS_OF)),)
