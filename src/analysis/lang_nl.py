@@ -524,6 +524,10 @@ LABELS: dict[str, str] = {
         'verdisconteerde marge uit op {total}, tegenover {horizon} in de komende {months} maanden (voor '
         'analisten: verdisconteerde verwachte resterende aankopen, DERT; Fader, Hardie & Lee 2005). Hoe verder '
         'vooruit, hoe meer dit op de aannames van het model steunt.',
+    'In **GGompertz/NBD** dropping out can also happen at any moment, and how likely it is changes with how '
+    'long someone has been a customer (a Gompertz lifetime).':
+        'In **GGompertz/NBD** kan een klant ook op elk moment afhaken, en hoe waarschijnlijk dat is, verandert '
+        'naarmate iemand langer klant is (een Gompertz-levensduur).',
     '{model} is left out of the comparison: {reason}.':
         '{model} doet niet mee in de vergelijking: {reason}.',
     "its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping out does not "

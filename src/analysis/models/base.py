@@ -149,6 +149,11 @@ class TransactionModel:
         """The gradient of the weighted sample log-likelihood in the log-parameters, for the covariance."""
         raise NotImplementedError
 
+    def assumption(self) -> str | None:
+        """What the model assumes about dropping out, in plain words (the report's language), for a model the
+        model page does not describe already (those not compared by default)."""
+        return None
+
     def limit(self, params: Mapping[str, float], longest: float) -> str | None:
         """When the estimates lie where this model is another, simpler one: why, in plain words (the report's
         language); ``longest`` is the largest T of the fit. None otherwise."""

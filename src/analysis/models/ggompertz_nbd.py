@@ -176,6 +176,12 @@ class GGompertzNBD(TransactionModel):
     def loglik_gradient(self, x, tx, T, n):
         return lambda log_theta: ggompertz_nbd_loglik_and_gradient(log_theta, x, tx, T, n)[1]
 
+    def assumption(self):
+        from analysis.i18n import say
+
+        return say("In **GGompertz/NBD** dropping out can also happen at any moment, and how likely it is changes with"
+                   " how long someone has been a customer (a Gompertz lifetime).")
+
     def limit(self, params, longest):
         """b so small that e^(b T) - 1 = b T for every customer (to 0.05%): the model is Pareto/NBD."""
         if params["b"] * longest < 1e-3:
