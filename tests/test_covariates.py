@@ -93,7 +93,7 @@ def test_covariates_are_checked_like_the_transaction_file():
     summary["recency"] = np.where(summary["frequency"] > 0, 10.0, 0.0)
     with pytest.raises(ValueError, match="Covariate column region is missing"):
         fit_with_covariates(summary, "pareto", cov, purchase=["region"], time_unit="W")
-    with pytest.raises(ValueError, match="3 customers of the summary have no covariate row"):
+    with pytest.raises(ValueError, match="3 of the 50 customers of the summary have no covariate row"):
         fit_with_covariates(summary, "pareto", cov.iloc[3:], time_unit="W")
     bad = cov.assign(value=cov["value"].astype(object))
     bad.iloc[[4, 9], 1] = "n/a"
@@ -103,3 +103,114 @@ def test_covariates_are_checked_like_the_transaction_file():
         fit_with_covariates(summary, "pareto", cov.assign(channel=1.0), time_unit="W")
     with pytest.raises(ValueError, match="Covariates are available for"):
         fit_with_covariates(summary, "nope", cov, time_unit="W")
+
+
+# ---------------------------------------------------------------- on the model page (models.covariates)
+
+
+def _shop_with_channels(folder):
+    """A daily log of 1,500 customers; those from the web shop (a text column) buy twice as fast."""
+    rng = np.random.default_rng(11)
+    size = 1500
+    online = rng.random(size) < 0.4
+    rate = rng.gamma(0.8, 1.0 / (30.0 * np.exp(-np.log(2.0) * online)))  # per day
+    life = rng.exponential(1.0 / rng.gamma(0.9, 1.0 / 300.0, size))
+    start, end = pd.Timestamp("2023-01-01"), pd.Timestamp("2024-12-31")
+    first = rng.integers(0, 365, size)
+    rows = []
+    for i in range(size):
+        active = min(life[i], (end - start).days - first[i])
+        days = np.concatenate([[0.0], rng.uniform(0, active, rng.poisson(rate[i] * active))])
+        mean = rng.gamma(6.0, 8.0)  # the customer's own average order value
+        rows += [(f"C{i:04d}", (start + pd.Timedelta(days=int(first[i] + d))).date().isoformat(),
+                  round(rng.gamma(10.0, mean / 10.0), 2)) for d in days]
+    pd.DataFrame(rows, columns=["customer_id", "date", "amount"]).to_csv(folder / "orders.csv", index=False)
+    channels = pd.DataFrame({"klant": [f"C{i:04d}" for i in range(size)],
+                             "channel": np.where(online, "online", "shop"), "region": rng.integers(1, 4, size)})
+    channels.to_csv(folder / "channels.csv", index=False)
+    return folder / "orders.csv", folder / "channels.csv", channels
+
+
+def _params(folder, orders, covariates, lang="en"):
+    import yaml
+
+    path = folder / f"params_{lang}.yaml"
+    path.write_text(yaml.safe_dump({
+        "data": {"path": str(orders), "date_format": "%Y-%m-%d"},
+        "models": {"n_draws": 20, "covariates": {"path": str(covariates), "customer_id": "klant",
+                                                  "columns": ["channel"]}},
+        "report": {"language": lang},
+    }))
+    return path
+
+
+def test_the_model_page_shows_what_drives_buying_in_both_languages(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from test_locale_pages import _english_lines, _report
+    from test_own_data import _env
+
+    orders, covariates, _ = _shop_with_channels(tmp_path)
+    pages = {}
+    for lang in ("en", "nl"):
+        out = tmp_path / f"run_{lang}"
+        result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params",
+                                 str(_params(tmp_path, orders, covariates, lang)), "--out", str(out)],
+                                capture_output=True, text=True, timeout=900, env=_env())
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        pages[lang] = (out / "02_clv_models.html").read_text(encoding="utf-8")
+    english = re.sub(r"<[^>]+>", " ", pages["en"])
+    assert "What drives buying and dropping out" in english
+    # the row of the web shop (the most common value, the shop, is the reference): about twice as fast
+    row = re.search(r"channel=online\s+x(\d+\.\d+)\s+x(\d+\.\d+)\s+-\s+x(\d+\.\d+)", english)
+    assert row, english[english.find("What drives"):][:1500]
+    pace, low, high = (float(v) for v in row.groups())
+    assert low < 2.0 < high and pace > 1.3
+    assert "Wat kopen en afhaken bepaalt" in pages["nl"]
+    found = _english_lines(tmp_path / "run_nl")
+    assert "02_clv_models.html" not in found, _report(found)
+
+
+def test_a_covariate_file_that_misses_customers_stops_the_run_with_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    from test_own_data import _env
+
+    orders, covariates, channels = _shop_with_channels(tmp_path)
+    channels.iloc[:-7].to_csv(covariates, index=False)  # the last 7 customers have no row
+    result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params",
+                             str(_params(tmp_path, orders, covariates)), "--out", str(tmp_path / "run")],
+                            capture_output=True, text=True, timeout=900, env=_env())
+    assert result.returncode == 2, result.stdout[-3000:]
+    errors = [line for line in result.stdout.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1 and "channels.csv" in errors[0] and "7 of the 1,500 customers have no row" in errors[0]
+    assert "C14" not in errors[0]  # no customer ids in messages
+
+
+def test_read_covariates_turns_text_into_0_1_columns_and_checks_the_file(tmp_path):
+    from analysis.errors import DataValidationError
+    from analysis.models.covariates import read_covariates
+
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"id": ["a", "b", "c", "d"], "channel": ["shop", "web", "shop", "app"], "value": [1, 2, 3, 4.5]}
+                 ).to_csv(path, index=False)
+    customers = pd.Index(["d", "a", "b", "c"], name="customer_id")
+    got = read_covariates(path, customers, "id")
+    assert list(got.columns) == ["channel=app", "channel=web", "value"]  # "shop", the most common, is the reference
+    assert got.loc["d", "channel=app"] == 1.0 and got.loc["b", "channel=web"] == 1.0 and got.loc["a"].sum() == 1.0
+    assert list(got.index) == ["d", "a", "b", "c"]
+    with pytest.raises(DataValidationError, match="column 'klant' not found"):
+        read_covariates(path, customers, "klant")
+    with pytest.raises(DataValidationError, match=r"column\(s\) \['region'\] not found"):
+        read_covariates(path, customers, "id", ["region"])
+    pd.DataFrame({"id": ["a", "a", "b"], "x": [1, 2, 3]}).to_csv(path, index=False)
+    with pytest.raises(DataValidationError, match="repeats 1 customer id"):
+        read_covariates(path, customers, "id")
+    pd.DataFrame({"id": list("abcd"), "x": [1, None, 3, 4]}).to_csv(path, index=False)
+    with pytest.raises(DataValidationError, match="column 'x' is empty for 1 of the 4 customers"):
+        read_covariates(path, customers, "id")
+    with pytest.raises(DataValidationError, match="not found: check models.covariates.path"):
+        read_covariates(tmp_path / "nope.csv", customers)

@@ -150,6 +150,16 @@ class KpiParams(_Strict):
     )
 
 
+class CovariateParams(_Strict):
+    """A file of customer characteristics whose effects on buying and dropping out page 02 estimates."""
+
+    path: str = Field(min_length=1, description="CSV or Parquet, one row per customer: the id and the characteristics"
+                      " (numbers, or text such as a channel or region: each value becomes a 0/1 column).")
+    customer_id: str = Field(default="customer_id", description="The column with the customer id.")
+    columns: list[str] | None = Field(default=None, description="The characteristics to use; default: every other"
+                                      " column.")
+
+
 ModelName = Literal[MODEL_NAMES]
 """A registered purchase model (:mod:`analysis.models.registry`)."""
 ModelChoice = Literal[(*MODEL_NAMES, "auto")]
@@ -171,6 +181,9 @@ class ModelParams(_Strict):
     n_draws: int = Field(default=200, ge=20, description="Parameter draws for the CLV bands.")
     interval_level: float = Field(default=0.90, gt=0, lt=1)
     seed: int = 20050101
+    covariates: CovariateParams | None = Field(
+        default=None, description="Customer characteristics (acquisition channel, first order value, region, ...):"
+        " page 02 estimates how each changes the pace of buying and of dropping out (Pareto/NBD with covariates).")
 
 
 class ClvParams(_Strict):

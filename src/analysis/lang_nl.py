@@ -528,6 +528,24 @@ LABELS: dict[str, str] = {
     'long someone has been a customer (a Gompertz lifetime).':
         'In **GGompertz/NBD** kan een klant ook op elk moment afhaken, en hoe waarschijnlijk dat is, verandert '
         'naarmate iemand langer klant is (een Gompertz-levensduur).',
+    '### What drives buying and dropping out': '### Wat kopen en afhaken bepaalt',
+    'Characteristic': 'Kenmerk',
+    'Pace of buying': 'Koopritme',
+    '95% interval (buying)': '95%-interval (kopen)',
+    'Pace of dropping out': 'Afhaakritme',
+    '95% interval (dropping out)': '95%-interval (afhaken)',
+    'The effects of the customer characteristics could not be estimated ({reason}).':
+        'De invloed van de klantkenmerken kon niet worden geschat ({reason}).',
+    'the Spark engine does not estimate them yet; use engine: duckdb':
+        'de Spark-engine schat die nog niet; gebruik engine: duckdb',
+    "Each number multiplies a customer's pace of buying, or of dropping out, for one unit more of the "
+    'characteristic (a text value: with it, against the most common value), the other characteristics equal. '
+    'An interval that contains x1.00 cannot be told apart from no effect. Estimated with Pareto/NBD on all data '
+    'up to {end} ({customers} customers).':
+        'Elk getal vermenigvuldigt het koopritme, of het afhaakritme, van een klant voor één eenheid meer van het '
+        'kenmerk (een tekstwaarde: met die waarde, tegenover de meest voorkomende), bij gelijke andere kenmerken. '
+        'Een interval waar x1,00 in ligt, is niet te onderscheiden van geen invloed. Geschat met Pareto/NBD op alle '
+        'gegevens tot {end} ({customers} klanten).',
     '{model} is left out of the comparison: {reason}.':
         '{model} doet niet mee in de vergelijking: {reason}.',
     "its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping out does not "

@@ -38,6 +38,7 @@ from analysis.holdout import holdout_errors, holdout_predictions, holdout_table,
 from analysis.i18n import say
 from analysis.models import (MODEL_LABELS, FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model,
                              repeat_purchase_check, select_model)
+from analysis.models.covariates import CovariateFit, fit_with_covariates, read_covariates
 from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
 
 _log = logging.getLogger(__name__)
@@ -63,6 +64,10 @@ class ModelStage:
     notes: list[str] = field(default_factory=list)
     at_limit: dict[str, str] = field(default_factory=dict)
     residual_total: float | None = None
+    covariates: CovariateFit | None = None
+    """The effects of the customer characteristics of ``models.covariates`` (Pareto/NBD, all data)."""
+    covariate_note: str | None = None
+    """Why those effects could not be estimated, when they were asked for."""
     """The customers' discounted margin of every future purchase, without a horizon (DERT-based; None without
     discounting or when it could not be computed)."""
     """Models of ``failures`` whose fit ran to a limit where they are a simpler model, with why (page text)."""
@@ -306,6 +311,10 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     cal = engine.calibration(cal_end, obs_end, unit)
     if cal.empty:
         raise ModelFitError(f"No customer bought before the calibration end {cal_end}: set period.calibration_end later.")
+    covariates = None
+    if mp.covariates is not None:  # read first: a broken file stops the run before the long work
+        covariates = read_covariates(mp.covariates.path, customers.index, mp.covariates.customer_id,
+                                     mp.covariates.columns)
 
     wanted = list(dict.fromkeys(([mp.model] if mp.model != "auto" else []) + list(mp.compare)))
     fits: dict[str, FittedModel] = {}
@@ -417,10 +426,21 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
                        n_draws=mp.n_draws, level=mp.interval_level, seed=mp.seed)
     residual = engine.residual(final, gg_final, annual_discount_rate=params.clv.annual_discount_rate,
                                gross_margin=params.clv.gross_margin)
+    covariate_fit, covariate_note = None, None
+    if covariates is not None:
+        if params.engine == "spark":
+            covariate_note = say("the Spark engine does not estimate them yet; use engine: duckdb")
+        else:
+            _log.info("model stage: effects of the customer characteristics (%d columns; Pareto/NBD with covariates)"
+                      " on %s customers", covariates.shape[1], n)
+            try:
+                covariate_fit = fit_with_covariates(engine.full, "pareto", covariates, time_unit=unit)
+            except (ModelFitError, ValueError) as exc:
+                covariate_note = plain_failure(str(exc))
     return ModelStage(calibration=cal, fits=fits, failures=failures, errors=errors, holdout_tables=tables,
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
                       tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes, at_limit=at_limit,
-                      residual_total=residual)
+                      residual_total=residual, covariates=covariate_fit, covariate_note=covariate_note)
 
 
 def unavailable_json(dates: dict, exc: ModelFitError) -> dict:

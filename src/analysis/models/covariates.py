@@ -20,12 +20,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.errors import ModelFitError, format_examples
+from analysis.errors import DataValidationError, ModelFitError, format_examples, rows_of
 from analysis.models.base import _resolve_time_unit, _validate_summary
 from analysis.models.fitted import fit_model
 from analysis.models.fitting import _minimize, _numerical_gradient_hessian, distinct_rows
@@ -45,9 +46,8 @@ def _covariate_matrix(covariates: pd.DataFrame, index: pd.Index, columns: Sequen
     if missing:
         raise ValueError(f"Covariate column {missing[0]} is missing (the covariates have: {list(covariates.columns)})")
     absent = index.difference(covariates.index)
-    if len(absent):
-        raise ValueError(f"{len(absent)} customers of the summary have no covariate row, e.g."
-                         f" {format_examples(pd.Series(absent))}")
+    if len(absent):  # no ids in the message: they may identify a person
+        raise ValueError(f"{len(absent):,} of the {len(index):,} customers of the summary have no covariate row")
     z = covariates.reindex(index)[list(columns)]
     for c in columns:
         values = pd.to_numeric(z[c], errors="coerce")
@@ -59,6 +59,70 @@ def _covariate_matrix(covariates: pd.DataFrame, index: pd.Index, columns: Sequen
             raise ValueError(f"Covariate column {c} has the same value for every customer, so its effect cannot be"
                              " estimated; leave it out")
     return z.to_numpy(dtype=float)
+
+
+def read_covariates(path: str | Path, customers: pd.Index, customer_id: str = "customer_id",
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The covariate file (CSV or Parquet: one row per customer) as numeric columns indexed by ``customer_id``
+    (string), in the order of ``customers``, checked like the transaction file: a text column becomes 0/1
+    columns ``name=value``, one per value except the most common (the reference). Raises DataValidationError
+    naming the file, the column, how many rows and a few example values (never customer ids)."""
+    path = Path(path)
+    where = f"Covariate file {path}"
+    if not path.is_file():
+        raise DataValidationError(f"{where} not found: check models.covariates.path (relative to the project folder).")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            raw = pd.read_parquet(path)
+        else:
+            from analysis.ingest import _guess_delimiter
+
+            with path.open(encoding="utf-8-sig", errors="replace") as f:
+                header = f.readline()
+            raw = pd.read_csv(path, dtype={customer_id: str}, sep=_guess_delimiter(header) or ",",
+                              encoding="utf-8-sig")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a file the user must fix
+        raise DataValidationError(f"{where} cannot be read as CSV or Parquet: {exc}") from None
+    if customer_id not in raw.columns:
+        raise DataValidationError(f"{where}: column {customer_id!r} not found; the file has {list(raw.columns)}."
+                                  " Set models.covariates.customer_id to the name in the file.")
+    wanted = [c for c in raw.columns if c != customer_id] if columns is None else list(columns)
+    missing = [c for c in wanted if c not in raw.columns]
+    if missing or not wanted:
+        raise DataValidationError(f"{where}: column(s) {missing or '(none)'} not found; the file has"
+                                  f" {list(raw.columns)}. Set models.covariates.columns to names in the file.")
+    n = len(raw)
+    ids = raw[customer_id].astype(str).str.strip()
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        raise DataValidationError(f"{where}: column {customer_id!r} repeats {int(ids[dup].nunique()):,} customer"
+                                  f" id(s) in {int(dup.sum()):,} of {n:,} rows ({rows_of(dup)}). List each customer"
+                                  " once.")
+    frame = raw[wanted].set_axis(pd.Index(ids.to_numpy(), name="customer_id"))
+    absent = ~customers.isin(frame.index)
+    if absent.any():
+        raise DataValidationError(f"{where}: {int(absent.sum()):,} of the {len(customers):,} customers have no row."
+                                  " Give every customer a row (a value such as 'unknown' is fine in a text column).")
+    frame = frame.reindex(customers)
+    out = {}
+    for col in wanted:
+        values = frame[col]
+        numeric = pd.to_numeric(values, errors="coerce")
+        if values.dtype.kind in "biuf" or numeric.notna().all():
+            if numeric.isna().any():
+                bad = numeric.isna().to_numpy()
+                raise DataValidationError(f"{where}: column {col!r} is empty for {int(bad.sum()):,} of the"
+                                          f" {len(frame):,} customers. Fill it in, or leave the column out.")
+            out[col] = numeric.to_numpy(dtype=float)
+            continue
+        text = values.astype(str).str.strip()
+        counts = text.value_counts()
+        if len(counts) > 20:
+            raise DataValidationError(f"{where}: column {col!r} has {len(counts):,} different values, e.g."
+                                      f" {format_examples(counts.index)}; merge them into at most 20 groups.")
+        for value in sorted(counts.index[1:]):  # the most common value is the reference
+            out[f"{col}={value}"] = text.eq(value).to_numpy(dtype=float)
+    return pd.DataFrame(out, index=frame.index)
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,4 +252,4 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
                         time_unit=unit, ci_level=ci_level)
 
 
-__all__ = ["LINKS", "CovariateFit", "fit_with_covariates"]
+__all__ = ["LINKS", "CovariateFit", "fit_with_covariates", "read_covariates"]
