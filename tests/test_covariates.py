@@ -170,7 +170,11 @@ def test_the_model_page_shows_what_drives_buying_in_both_languages(tmp_path):
     assert low < 2.0 < high and pace > 1.3
     assert "Wat kopen en afhaken bepaalt" in pages["nl"]
     found = _english_lines(tmp_path / "run_nl")
-    assert "02_clv_models.html" not in found, _report(found)
+    assert "02_clv_models.html" not in found and "03_segments.html" not in found, _report(found)
+    # the segments page groups the customers by the characteristic: 630 of the 1,500 came from the web shop
+    segments_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (tmp_path / "run_en" / "03_segments.html").read_text()))
+    assert re.search(r"Segments by customer characteristic channel Customers .*? online 630 42\.0%", segments_page)
+    assert "Segmenten per klantkenmerk" in (tmp_path / "run_nl" / "03_segments.html").read_text(encoding="utf-8")
 
 
 def test_a_covariate_file_that_misses_customers_stops_the_run_with_one_line(tmp_path):
@@ -214,3 +218,23 @@ def test_read_covariates_turns_text_into_0_1_columns_and_checks_the_file(tmp_pat
         read_covariates(path, customers, "id")
     with pytest.raises(DataValidationError, match="not found: check models.covariates.path"):
         read_covariates(tmp_path / "nope.csv", customers)
+
+
+def test_customers_by_characteristic_by_hand():
+    from analysis.segments import by_characteristic
+
+    ids = pd.Index([f"c{i}" for i in range(8)], name="customer_id")
+    customers = pd.DataFrame({"clv": [10.0, 20, 30, 40, 50, 60, 70, 80],
+                              "p_alive": [0.9, 0.2, 0.6, 0.4, 0.8, 0.1, 0.7, 0.5]}, index=ids)
+    channel = pd.Series(["web", "shop", "web", "web", "shop", "shop", "shop", "shop"], index=ids[::-1])
+    got = by_characteristic(customers, channel, pd.Index(["c1", "c3", "c6"]), 0.5)
+    # reversed order on purpose: values are matched by id. c7..c0 -> web: c7, c5, c4; shop: c6, c3, c2, c1, c0
+    web, shop = got.set_index("group").loc["web"], got.set_index("group").loc["shop"]
+    assert (web["customers"], shop["customers"]) == (3, 5)
+    assert web["expected_value"] == 80 + 60 + 50 and shop["avg_clv"] == pytest.approx((70 + 40 + 30 + 20 + 10) / 5)
+    assert web["likely_to_stay"] == pytest.approx(2 / 3)  # c7 0.5, c5 0.1, c4 0.8
+    assert (web["high_value_at_risk"], shop["high_value_at_risk"]) == (0, 3)
+    assert got["customer_share"].sum() == pytest.approx(1.0)
+    value = pd.Series([1.0, 2, 3, 4, 5, 6, 7, 8], index=ids)
+    quarters = by_characteristic(customers, value, pd.Index([]), 0.5)
+    assert list(quarters["customers"]) == [2, 2, 2, 2] and quarters["group"].iloc[0] == "1.00 - 2.75"

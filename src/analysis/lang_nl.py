@@ -546,6 +546,12 @@ LABELS: dict[str, str] = {
         'kenmerk (een tekstwaarde: met die waarde, tegenover de meest voorkomende), bij gelijke andere kenmerken. '
         'Een interval waar x1,00 in ligt, is niet te onderscheiden van geen invloed. Geschat met Pareto/NBD op alle '
         'gegevens tot {end} ({customers} klanten).',
+    '## Segments by customer characteristic': '## Segmenten per klantkenmerk',
+    'Likely to stay': 'Blijft waarschijnlijk',
+    'Customers by {name} (from the file of customer characteristics): their expected value, the share likely to '
+    'stay, and how many are on the list of valuable customers at risk.':
+        'Klanten per {name} (uit het bestand met klantkenmerken): hun verwachte waarde, het deel dat waarschijnlijk '
+        'blijft, en hoeveel er op de lijst van waardevolle klanten staan die dreigen te vertrekken.',
     '{model} is left out of the comparison: {reason}.':
         '{model} doet niet mee in de vergelijking: {reason}.',
     "its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping out does not "

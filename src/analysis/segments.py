@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = [
+    "by_characteristic",
     "RFM_SEGMENT_GRID",
     "RFM_SEGMENTS",
     "ABC_CLASSES",
@@ -719,6 +720,32 @@ def segment_profiles(
         out["expected_profit"] = out["expected_value"] - out["serving_cost"]
         columns += ["serving_cost", "expected_profit"]
     return out[columns]
+
+
+def by_characteristic(customers: pd.DataFrame, values: pd.Series, at_risk: pd.Index,
+                      p_alive_at_risk_below: float) -> pd.DataFrame:
+    """Customers grouped by one characteristic (``models.covariates``): by its text values, or by the quarters of
+    a numeric one (labelled "low - high" in the report's notation). Per group: ``customers``, ``customer_share``,
+    ``expected_value`` (sum of CLV), ``avg_clv``, ``likely_to_stay`` (share with P(alive) at or above the
+    threshold) and ``high_value_at_risk`` (how many of ``at_risk``, the campaign list, are in it)."""
+    v = values.reindex(customers.index)
+    if v.dtype.kind == "f":
+        groups = pd.qcut(v, 4, duplicates="drop")
+        f = fmt.current()
+        names = {iv: f"{f.number(iv.left)} - {f.number(iv.right)}" for iv in groups.cat.categories}
+    else:
+        groups, names = v.astype(str), None
+    frame = pd.DataFrame({"group": groups, "clv": customers["clv"].to_numpy(),
+                          "likely": (customers["p_alive"] >= p_alive_at_risk_below).to_numpy(),
+                          "at_risk": customers.index.isin(at_risk)}, index=customers.index)
+    out = frame.groupby("group", observed=True, sort=True).agg(
+        customers=("clv", "size"), expected_value=("clv", "sum"), avg_clv=("clv", "mean"),
+        likely_to_stay=("likely", "mean"), high_value_at_risk=("at_risk", "sum"))
+    out.insert(1, "customer_share", out["customers"] / out["customers"].sum())
+    out = out.reset_index()
+    if names is not None:
+        out["group"] = out["group"].map(names).astype(str)
+    return out
 
 
 def at_risk_high_value(customers: pd.DataFrame, params: SegmentParams | None = None) -> pd.DataFrame:

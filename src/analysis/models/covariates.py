@@ -61,12 +61,13 @@ def _covariate_matrix(covariates: pd.DataFrame, index: pd.Index, columns: Sequen
     return z.to_numpy(dtype=float)
 
 
-def read_covariates(path: str | Path, customers: pd.Index, customer_id: str = "customer_id",
-                    columns: Sequence[str] | None = None) -> pd.DataFrame:
-    """The covariate file (CSV or Parquet: one row per customer) as numeric columns indexed by ``customer_id``
-    (string), in the order of ``customers``, checked like the transaction file: a text column becomes 0/1
-    columns ``name=value``, one per value except the most common (the reference). Raises DataValidationError
-    naming the file, the column, how many rows and a few example values (never customer ids)."""
+def read_characteristics(path: str | Path, customers: pd.Index, customer_id: str = "customer_id",
+                         columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """The covariate file (CSV or Parquet: one row per customer) as it is, indexed by ``customer_id`` (string) in
+    the order of ``customers``, checked like the transaction file: every customer has one row, every chosen
+    column is there and complete, a text column has at most 20 values. Numbers stay numbers (float), text is
+    stripped. Raises DataValidationError naming the file, the column, how many rows and a few example values
+    (never customer ids)."""
     path = Path(path)
     where = f"Covariate file {path}"
     if not path.is_file():
@@ -113,16 +114,30 @@ def read_covariates(path: str | Path, customers: pd.Index, customer_id: str = "c
                 bad = numeric.isna().to_numpy()
                 raise DataValidationError(f"{where}: column {col!r} is empty for {int(bad.sum()):,} of the"
                                           f" {len(frame):,} customers. Fill it in, or leave the column out.")
-            out[col] = numeric.to_numpy(dtype=float)
+            out[col] = numeric.astype(float)
             continue
         text = values.astype(str).str.strip()
-        counts = text.value_counts()
-        if len(counts) > 20:
-            raise DataValidationError(f"{where}: column {col!r} has {len(counts):,} different values, e.g."
-                                      f" {format_examples(counts.index)}; merge them into at most 20 groups.")
-        for value in sorted(counts.index[1:]):  # the most common value is the reference
-            out[f"{col}={value}"] = text.eq(value).to_numpy(dtype=float)
+        if text.nunique() > 20:
+            raise DataValidationError(f"{where}: column {col!r} has {text.nunique():,} different values, e.g."
+                                      f" {format_examples(text.unique())}; merge them into at most 20 groups.")
+        out[col] = text
     return pd.DataFrame(out, index=frame.index)
+
+
+def read_covariates(path: str | Path, customers: pd.Index, customer_id: str = "customer_id",
+                    columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """:func:`read_characteristics` as numeric columns for :func:`fit_with_covariates`: a text column becomes 0/1
+    columns ``name=value``, one per value except the most common (the reference)."""
+    raw = read_characteristics(path, customers, customer_id, columns)
+    out = {}
+    for col in raw.columns:
+        if raw[col].dtype.kind == "f":
+            out[col] = raw[col].to_numpy(dtype=float)
+            continue
+        counts = raw[col].value_counts()
+        for value in sorted(counts.index[1:]):  # the most common value is the reference
+            out[f"{col}={value}"] = raw[col].eq(value).to_numpy(dtype=float)
+    return pd.DataFrame(out, index=raw.index)
 
 
 @dataclass(frozen=True, eq=False)
@@ -252,4 +267,4 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
                         time_unit=unit, ci_level=ci_level)
 
 
-__all__ = ["LINKS", "CovariateFit", "fit_with_covariates", "read_covariates"]
+__all__ = ["LINKS", "CovariateFit", "fit_with_covariates", "read_characteristics", "read_covariates"]
