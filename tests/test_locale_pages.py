@@ -120,6 +120,7 @@ def _prose(page: str) -> str:
     page = re.sub(r"(?s)<code>.*?</code>", " ", page)
     text = _visible_text(page)
     text = re.sub(r"\S+\.(csv|json|html|yaml|png)\b|\b\w+(\.\w+)+\b|\b\w+_\w+\b", " ", text)
+    text = re.sub(r"\b[0-9a-f]{7,40}\b", " ", text)  # a commit hash ("...11be" would read as the word "be")
     for name in ALLOWED:
         text = text.replace(name, " ")
     return text
