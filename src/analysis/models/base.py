@@ -17,6 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import plain, rows_of
+from analysis.models.fitting import distinct_rows
 
 DAYS_PER_UNIT: dict[str, float] = {"D": 1.0, "W": 7.0}
 
@@ -122,6 +123,9 @@ class TransactionModel:
     """Parameters in units of time (rescaled with the time axis while fitting)."""
     rate_params: tuple[str, ...] = ()
     """Parameters in units of 1/time."""
+    covariate_links: dict[str, tuple[str, float]] = {}
+    """For covariates (:mod:`analysis.models.covariates`): parameter -> (the coefficient vector that scales it, the
+    sign of its exponent); empty when the model takes none."""
     compared_by_default: bool = True
     """Whether ``models.compare`` lists the model when the configuration does not say."""
     silence_aware: bool = False
@@ -184,8 +188,6 @@ class TransactionModel:
         :meth:`alive_expectation`. Integrated by parts, ``int_0^inf e^(-u) E(u / rate) du``, which this default
         evaluates with 64-point Gauss-Laguerre quadrature, once per distinct (x, T); a model with a closed form
         overrides it."""
-        from analysis.models.fitting import distinct_rows
-
         x, tx, T = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (x, tx, T)))
         nodes, weights = _LAGUERRE
         where, inverse = distinct_rows([x.ravel(), T.ravel()])

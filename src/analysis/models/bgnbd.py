@@ -177,6 +177,7 @@ class BGNBD(TransactionModel):
     label = "BG/NBD"
     param_names = PARAMS
     time_params = ("alpha",)
+    covariate_links = {"alpha": ("purchase", -1.0), "a": ("dropout_a", 1.0), "b": ("dropout_b", 1.0)}  # note 019
     silence_aware = False
     lifetimes_fitter = "BetaGeoFitter"
     references = ("Fader, Hardie & Lee (2005a), Marketing Science 24(2), 275-284", "Hardie, note 021 (P(alive))")

@@ -29,16 +29,17 @@ from scipy import stats
 from analysis.errors import DataValidationError, ModelFitError, format_examples, rows_of
 from analysis.models.base import _resolve_time_unit, _validate_summary
 from analysis.models.fitted import fit_model
-from analysis.models.fitting import _minimize, _numerical_gradient_hessian, distinct_rows
-from analysis.models.registry import get
+from analysis.models.fitting import _minimize, _numerical_gradient_hessian, _weighted_rows
+from analysis.models.registry import REGISTRY, get
 
-LINKS: dict[str, dict[str, tuple[str, float]]] = {
-    "pareto": {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)},
-    "ggompertz": {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)},
-    "bgnbd": {"alpha": ("purchase", -1.0), "a": ("dropout_a", 1.0), "b": ("dropout_b", 1.0)},
-    "mbgnbd": {"alpha": ("purchase", -1.0), "a": ("dropout_a", 1.0), "b": ("dropout_b", 1.0)},
-}
-"""Per model: parameter -> (the coefficient vector that scales it, the sign of its exponent)."""
+def _individual(model, log_base: Sequence[float], lin: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Each customer's parameters: ``exp(log_base + sign * lin[process])`` for a parameter the model links to a
+    process (:attr:`~analysis.models.base.TransactionModel.covariate_links`), ``exp(log_base)`` otherwise."""
+    out = []
+    for k, lb in zip(model.param_names, log_base):
+        process, sign = model.covariate_links.get(k, (None, 0.0))
+        out.append(np.exp(lb + (sign * lin[process] if process in lin else 0.0)))
+    return tuple(out)
 
 
 def _covariate_matrix(covariates: pd.DataFrame, index: pd.Index, columns: Sequence[str]) -> np.ndarray:
@@ -160,16 +161,12 @@ class CovariateFit:
 
     def individual_params(self, covariates: pd.DataFrame) -> tuple[np.ndarray, ...]:
         """Each customer's parameters (arrays in the model's parameter order) from their covariate rows."""
-        z = {p: np.zeros(len(covariates)) for p in self.gamma}
+        lin = {p: np.zeros(len(covariates)) for p in self.gamma}
         for process, coefficients in self.gamma.items():
             for col, g in coefficients.items():
-                z[process] = z[process] + covariates[col].to_numpy(dtype=float) * g
-        out = []
-        for k in get(self.name).param_names:
-            base = np.full(len(covariates), self.params[k])
-            link = LINKS[self.name].get(k)
-            out.append(base * np.exp(link[1] * z[link[0]]) if link and link[0] in z else base)
-        return tuple(out)
+                lin[process] = lin[process] + covariates[col].to_numpy(dtype=float) * g
+        model = get(self.name)
+        return _individual(model, [math.log(self.params[k]) for k in model.param_names], lin)
 
     def p_alive(self, frequency, recency, T, covariates: pd.DataFrame) -> np.ndarray:
         """P(alive) of each customer (rows of ``covariates`` in the order of the histories)."""
@@ -190,26 +187,27 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
     ``customer_id``, numeric columns (categories as 0/1 columns, one category left out). ``purchase`` and
     ``dropout``: the columns that act on each process (default: all columns on both).
     """
-    if name not in LINKS:
-        raise ValueError(f"Covariates are available for {sorted(LINKS)}, not {name!r}")
+    available = [n for n, m in REGISTRY.items() if m.covariate_links]
+    if name not in available:
+        raise ValueError(f"Covariates are available for {available}, not {name!r}")
+    model = get(name)
     _validate_summary(summary, ["frequency", "recency", "T"])
     unit = _resolve_time_unit(summary, time_unit)
     columns = list(covariates.columns)
     purchase = list(columns if purchase is None else purchase)
     dropout = list(columns if dropout is None else dropout)
     processes = {"purchase": purchase}
-    for process in dict.fromkeys(link for link, _ in LINKS[name].values()):
+    for process in dict.fromkeys(link for link, _ in model.covariate_links.values()):
         if process != "purchase":
             processes[process] = dropout
     used = list(dict.fromkeys(purchase + dropout))
     z_all = _covariate_matrix(covariates, summary.index, used)
-    model = get(name)
     base = fit_model(summary, name, time_unit=unit, ci_level=ci_level)  # the start, and the check that it fits
 
-    x, tx, T = (summary[c].to_numpy(dtype=float) for c in ("frequency", "recency", "T"))
-    where, inverse = distinct_rows([x, tx, T, *z_all.T])
-    n = np.bincount(inverse, minlength=len(where)).astype(float)
-    x, tx, T, z_all = x[where], tx[where], T[where], z_all[where]
+    zcols = [f"z{i}" for i in range(z_all.shape[1])]
+    rows = summary[["frequency", "recency", "T"]].assign(**dict(zip(zcols, z_all.T)))
+    (x, tx, T, *zs), n = _weighted_rows(rows, ["frequency", "recency", "T", *zcols], None)
+    z_all = np.column_stack(zs)
     seen = T > 0
     x, tx, T, z_all, n = x[seen], tx[seen], T[seen], z_all[seen], n[seen]
     col = {c: i for i, c in enumerate(used)}
@@ -221,11 +219,7 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         lin = {p: np.zeros(len(x)) for p in processes}
         for j, (p, c) in enumerate(slots):
             lin[p] = lin[p] + z_all[:, col[c]] * theta[k0 + j]
-        out = []
-        for i, k in enumerate(names):
-            link = LINKS[name].get(k)
-            out.append(np.exp(theta[i] + (link[1] * lin[link[0]] if link else 0.0)))
-        return tuple(out)
+        return _individual(model, theta[:k0], lin)
 
     total = float(n.sum())
 
@@ -267,4 +261,4 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
                         time_unit=unit, ci_level=ci_level)
 
 
-__all__ = ["LINKS", "CovariateFit", "fit_with_covariates", "read_characteristics", "read_covariates"]
+__all__ = ["CovariateFit", "fit_with_covariates", "read_characteristics", "read_covariates"]

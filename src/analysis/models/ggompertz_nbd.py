@@ -144,6 +144,7 @@ class GGompertzNBD(TransactionModel):
     param_names = PARAMS
     time_params = ("alpha",)
     rate_params = ("b",)
+    covariate_links = {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)}  # note 019
     silence_aware = True
     compared_by_default = False
     lifetimes_fitter = ""

@@ -267,6 +267,7 @@ class ParetoNBD(TransactionModel):
     label = "Pareto/NBD"
     param_names = PARAMS
     time_params = ("alpha", "beta")
+    covariate_links = {"alpha": ("purchase", -1.0), "beta": ("dropout", -1.0)}  # note 019
     silence_aware = True
     lifetimes_fitter = "ParetoNBDFitter"
     references = ("Schmittlein, Morrison & Colombo (1987), Management Science 33(1), 1-24",
