@@ -26,6 +26,7 @@ and always rebuilt.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import shutil
@@ -66,10 +67,15 @@ def _module_file(dotted: str, src: Path) -> Path | None:
     return None
 
 
-def _defined_names(path: Path) -> set[str]:
+def _defined_names(path: Path) -> frozenset[str]:
     """The names module ``path`` defines at its top level (assignments, functions, classes, imports)."""
+    return _top_level_names(path.read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=256)
+def _top_level_names(source: str) -> frozenset[str]:
     names: set[str] = set()
-    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+    for node in ast.parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -77,7 +83,27 @@ def _defined_names(path: Path) -> set[str]:
                 names.update(n.id for n in ast.walk(target) if isinstance(n, ast.Name))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
-    return names
+    return frozenset(names)
+
+
+@functools.lru_cache(maxsize=1024)
+def _import_statements(source: str) -> tuple[tuple[int, str | None, tuple[str, ...], int], ...] | None:
+    """The import statements of Python ``source`` at any nesting level, as ``(level, module, names, line)``
+    (``module`` None for ``import a.b``, "" for ``from . import x``); None when it does not parse. Cached by
+    the text: a run computes the keys of every step from the same files, and walking the syntax trees was most
+    of that time."""
+    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
+    try:
+        tree = ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.append((0, None, tuple(alias.name for alias in node.names), node.lineno))
+        elif isinstance(node, ast.ImportFrom):
+            found.append((node.level, node.module or "", tuple(alias.name for alias in node.names), node.lineno))
+    return tuple(found)
 
 
 def _imported_modules(source: str, src: Path, module: str = "", is_package: bool = False, where: str = "") -> set[str]:
@@ -88,52 +114,50 @@ def _imported_modules(source: str, src: Path, module: str = "", is_package: bool
     Every import of the package must resolve to a file under ``src`` (the package folder), else
     :class:`UnresolvedImport` names it and ``where`` it was written; ``from pkg import name`` takes ``name``
     as a module when it is a file, else as a name defined in ``pkg``."""
-    lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
-    try:
-        tree = ast.parse("\n".join(lines))
-    except SyntaxError:
+    imports = _import_statements(source)
+    if imports is None:
         return set()
     package = module if is_package else module.rpartition(".")[0]
     found: set[str] = set()
 
-    def add(dotted: str, node: ast.AST) -> None:
+    def add(dotted: str, lineno: int) -> None:
         if _module_file(dotted, src) is None:
-            raise UnresolvedImport(f"{where or 'source'}, line {node.lineno}: {PACKAGE}.{dotted} is imported but"
+            raise UnresolvedImport(f"{where or 'source'}, line {lineno}: {PACKAGE}.{dotted} is imported but"
                                    f" is neither {dotted.replace('.', '/')}.py nor a package under {src}; the"
                                    " step keys cannot follow it (a typo, or a module that was moved?)")
         parts = dotted.split(".")
         found.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
 
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                parts = alias.name.split(".")
+    for level, from_module, names, lineno in imports:
+        if from_module is None:  # import a.b.c
+            for name in names:
+                parts = name.split(".")
                 if parts[0] == PACKAGE and len(parts) > 1:
-                    add(".".join(parts[1:]), node)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: from . import x, from .x import y, from ..x import y
-                base = package.split(".") if package else []
-                if node.level - 1 > len(base):
-                    continue
-                base = base[:len(base) - (node.level - 1)]
-                dotted = ".".join(base + (node.module.split(".") if node.module else []))
-            elif node.module and node.module.split(".")[0] == PACKAGE:
-                dotted = ".".join(node.module.split(".")[1:])
-            else:
+                    add(".".join(parts[1:]), lineno)
+            continue
+        if level:  # relative: from . import x, from .x import y, from ..x import y
+            base = package.split(".") if package else []
+            if level - 1 > len(base):
                 continue
-            if dotted:
-                add(dotted, node)
-            for alias in node.names:  # a submodule, when it is a file; else a name the package defines
-                name = f"{dotted}.{alias.name}" if dotted else alias.name
-                if alias.name == "*":
-                    continue
-                if _module_file(name, src) is not None:
-                    add(name, node)
-                elif _module_file(dotted, src).name == "__init__.py" and alias.name not in _defined_names(
-                        _module_file(dotted, src)):
-                    raise UnresolvedImport(f"{where or 'source'}, line {node.lineno}: {PACKAGE}.{name} is imported"
-                                           f" but is neither a module under {src} nor a name its package defines;"
-                                           " the step keys cannot follow it")
+            base = base[:len(base) - (level - 1)]
+            dotted = ".".join(base + (from_module.split(".") if from_module else []))
+        elif from_module and from_module.split(".")[0] == PACKAGE:
+            dotted = ".".join(from_module.split(".")[1:])
+        else:
+            continue
+        if dotted:
+            add(dotted, lineno)
+        for alias in names:  # a submodule, when it is a file; else a name the package defines
+            name = f"{dotted}.{alias}" if dotted else alias
+            if alias == "*":
+                continue
+            if _module_file(name, src) is not None:
+                add(name, lineno)
+            elif _module_file(dotted, src).name == "__init__.py" and alias not in _defined_names(
+                    _module_file(dotted, src)):
+                raise UnresolvedImport(f"{where or 'source'}, line {lineno}: {PACKAGE}.{name} is imported"
+                                       f" but is neither a module under {src} nor a name its package defines;"
+                                       " the step keys cannot follow it")
     return found
 
 
