@@ -845,6 +845,14 @@ def plot_value_vs_customer_share(
     return ax
 
 
+def _as_text(labels: pd.Series) -> pd.Series:
+    """``labels`` as text for grouping: a categorical keeps its codes and gets text categories (converting a
+    million values one by one took most of the chart's time); anything else becomes ``str``."""
+    if isinstance(labels.dtype, pd.CategoricalDtype):
+        return labels.cat.rename_categories([str(c) for c in labels.cat.categories])
+    return labels.astype(str)
+
+
 def plot_value_risk_heatmap(
     customers: pd.DataFrame, currency: str | None = None, ax: Axes | None = None
 ) -> Axes:
@@ -875,11 +883,12 @@ def plot_value_risk_heatmap(
     bands = customers["p_alive_band"]
     row_labels = list(tiers.cat.categories) if isinstance(tiers.dtype, pd.CategoricalDtype) else sorted(tiers.unique())
     col_labels = list(P_ALIVE_BANDS)
-    counts = pd.crosstab(tiers.astype(str), bands.astype(str)).reindex(
+    tiers, bands = _as_text(tiers), _as_text(bands)
+    counts = pd.crosstab(tiers, bands).reindex(
         index=row_labels, columns=col_labels, fill_value=0
     )
     value = (
-        customers.groupby([tiers.astype(str), bands.astype(str)])["clv"].sum()
+        customers.groupby([tiers, bands], observed=True)["clv"].sum()
         .unstack()
         .reindex(index=row_labels, columns=col_labels)
         .fillna(0.0)
