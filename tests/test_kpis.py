@@ -56,3 +56,27 @@ def test_cohort_retention_by_hand(purchases):
     c = cohort_retention(purchases, "2020-02-29")
     assert c.loc["2020-01", 0] == pytest.approx(1.0)
     assert c.loc["2020-01", 1] == pytest.approx(1 / 3)
+
+
+def test_purchase_days_read_once_give_the_same_kpis_as_raw_lines(tiny_csv):
+    """Raw lines (several on one day, unsorted), not the ingest's one row per day: made once and passed to
+    all three functions, PurchaseDays gives what each gives from the lines themselves; by hand, A's two lines
+    of 2020-01-05 are one order."""
+    import pandas as pd
+
+    from analysis.kpis import PurchaseDays
+
+    lines = pd.DataFrame({"customer_id": ["A", "A", "B", "A", "B", "C"],
+                          "date": pd.to_datetime(["2020-01-05", "2020-01-05", "2020-02-03", "2020-02-10",
+                                                  "2020-01-20", "2020-03-02"]),
+                          "amount": [10.0, 2.5, 7.0, 4.0, 3.0, 9.0]})
+    days = PurchaseDays(lines, "2020-02-29")
+    series = period_series(days, "2020-02-29", "M")
+    assert series.equals(period_series(lines, "2020-02-29", "M"))
+    assert series["orders"].tolist() == [2, 2]  # January: A once (two lines), B once; February: B, A
+    headline = headline_kpis(days, "2020-02-29", "M", series=series)
+    assert headline == headline_kpis(lines, "2020-02-29", "M")
+    assert (headline["customers"], headline["orders"], headline["revenue"]) == (2, 4, 26.5)  # C bought later
+    assert cohort_retention(days, "2020-02-29").equals(cohort_retention(lines, "2020-02-29"))
+    with pytest.raises(ValueError, match="end on 2020-02-29, not on 2020-03-31"):
+        period_series(days, "2020-03-31", "M")
