@@ -149,6 +149,25 @@ def test_duplicates_counted_and_optionally_dropped(write_csv, tmp_path):
     assert purchases.set_index("customer_id").loc["A", "amount"] == 10.0
 
 
+def test_duplicates_in_a_typed_file_are_those_of_its_text(tmp_path):
+    """A Parquet file's typed dates and amounts are compared as values, not as text: the same verdicts as the
+    same rows in a CSV file. By hand: A's two 10.0 lines on 01-01 are one duplicate; 0.0 and -0.0 read as
+    different text ("0.0", "-0.0"), so they are no duplicates."""
+    df = pd.DataFrame({"customer_id": ["A", "A", "A", "A", "B", "B"],
+                       "date": pd.to_datetime(["2020-01-01", "2020-01-01", "2020-01-02", "2020-01-02",
+                                               "2020-01-03", "2020-01-03"]),
+                       "amount": [10.0, 10.0, 0.0, -0.0, 5.0, 5.0]})
+    path = tmp_path / "tx.parquet"
+    df.to_parquet(path)
+    csv = tmp_path / "tx.csv"
+    csv.write_text("customer_id,date,amount\nA,2020-01-01,10.0\nA,2020-01-01,10.0\nA,2020-01-02,0.0\n"
+                   "A,2020-01-02,-0.0\nB,2020-01-03,5.0\nB,2020-01-03,5.0\n")
+    for source in (path, csv):
+        quality, purchases = _ingest(source, tmp_path, duplicates="drop")
+        assert quality.duplicate_rows == 2 and quality.left_out == {"duplicate rows": 2}, source
+        assert purchases.groupby("customer_id")["lines"].sum().to_dict() == {"A": 3, "B": 1}
+
+
 def test_parquet_input(tmp_path):
     df = pd.DataFrame({"customer_id": ["x", "x"], "date": pd.to_datetime(["2020-01-01", "2020-01-09"]),
                        "amount": [1.0, 2.0]})

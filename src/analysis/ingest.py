@@ -492,6 +492,10 @@ def _mixed_line_endings(path: Path) -> int | None:
         return None
 
 
+def _is_text(duckdb_type: str) -> bool:
+    return duckdb_type.upper().startswith(("VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING"))
+
+
 def _check_date_format(con: duckdb.DuckDBPyConnection, date_format: str) -> None:
     try:
         con.execute(f"SELECT try_strptime('2000-01-01', {_literal(date_format)})").fetchone()
@@ -635,16 +639,28 @@ def _ingest(
     markers = ", ".join(_literal(m) for m in MISSING_ID_MARKERS)
 
     # One scan of the file into a table: every check below sees the same rows, and a file
-    # that changes or disappears later in the run cannot change the result.
+    # that changes or disappears later in the run cannot change the result. The date and amount are kept as
+    # the file has them; their text (raw_date, raw_amount: for the messages) is made only where a query asks.
     con.execute(
         f"""
-        CREATE OR REPLACE TEMP TABLE parsed AS
+        CREATE OR REPLACE TEMP TABLE parsed_rows AS
         SELECT CASE WHEN lower(raw_id) IN ({markers}) THEN NULL ELSE nullif(raw_id, '') END AS customer_id,
-               {date_expr} AS date, {amount_expr} AS amount,
-               CAST(src_date AS VARCHAR) AS raw_date, CAST(src_amount AS VARCHAR) AS raw_amount, raw_id
+               {date_expr} AS date, {amount_expr} AS amount, src_date, src_amount, raw_id
         FROM (SELECT {", ".join(inner)} FROM raw_input)
         """
     )
+    con.execute("CREATE OR REPLACE TEMP VIEW parsed AS SELECT customer_id, date, amount, CAST(src_date AS VARCHAR)"
+                " AS raw_date, CAST(src_amount AS VARCHAR) AS raw_amount, raw_id, src_date, src_amount"
+                " FROM parsed_rows")
+    # Rows are duplicates when the three columns hold the same text. A typed column (a Parquet date or number)
+    # compares as itself: its text is one-to-one with the value, except for -0.0 against 0.0, which the sign
+    # keeps apart. Grouping by the values saves making ten million strings.
+    def key(column: str, name: str) -> str:
+        if _is_text(types[column]):
+            return f"raw_{name}"
+        return f"src_{name}, signbit(src_{name})" if types[column].upper() in ("DOUBLE", "FLOAT", "REAL") else f"src_{name}"
+
+    duplicate_keys = f"customer_id, {key(cols.date, 'date')}, {key(cols.amount, 'amount')}"
     rows_read = con.execute("SELECT count(*) FROM parsed").fetchone()[0]
     if rows_read == 0:
         raise DataValidationError(
@@ -653,8 +669,10 @@ def _ingest(
         )
 
     today_sql = f"DATE {_literal(today.isoformat())}"
+    # a header line repeated inside the data: only a text column can hold a column name
     is_header = (f"raw_id = {_literal(cols.customer_id)} AND trim(raw_date) = {_literal(cols.date)}"
-                 f" AND trim(raw_amount) = {_literal(cols.amount)}")
+                 f" AND trim(raw_amount) = {_literal(cols.amount)}"
+                 if _is_text(types[cols.date]) and _is_text(types[cols.amount]) else "FALSE")
     bad_amount = "amount IS NULL OR NOT isfinite(amount)"
     huge_amount = f"isfinite(amount) AND abs(amount) > {MAX_ABS_AMOUNT!r}"
     bad = con.execute(
@@ -714,14 +732,14 @@ def _ingest(
     # Exact duplicates of the three columns the kit reads (other columns are ignored).
     n_duplicates = con.execute(
         "SELECT coalesce(sum(n - 1), 0) FROM (SELECT count(*) AS n FROM parsed"
-        " GROUP BY customer_id, raw_date, raw_amount HAVING count(*) > 1)"
+        f" GROUP BY {duplicate_keys} HAVING count(*) > 1)"
     ).fetchone()[0]
 
     left_out: dict[str, int] = {}
     keep = ["TRUE"]
     base = "parsed"
     if params.duplicates == "drop" and n_duplicates:
-        base = "(SELECT DISTINCT customer_id, date, amount, raw_date, raw_amount FROM parsed)"
+        base = f"(SELECT DISTINCT ON ({duplicate_keys}) customer_id, date, amount FROM parsed)"
         left_out["duplicate rows"] = int(n_duplicates)
     if observation_end is not None:
         n_after = con.execute(
