@@ -12,7 +12,9 @@ rate mu ~ gamma(s, beta), so P(alive) falls while they stay silent. The fit mini
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy import integrate, stats
@@ -29,8 +31,13 @@ _PMF_NODES = np.polynomial.legendre.leggauss(96)  # Gauss-Legendre nodes and wei
 def _log1mexp(d: np.ndarray) -> np.ndarray:
     """log(1 - exp(d)) for d <= 0, accurate at both ends (Maechler 2012)."""
     d = np.asarray(d, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(d > -math.log(2.0), np.log(-np.expm1(d)), np.log1p(-np.exp(d)))
+    near = d > -math.log(2.0)
+    out = np.empty(np.shape(d))
+    with np.errstate(divide="ignore", invalid="ignore"):  # each branch only where it is taken
+        out[near] = np.log(-np.expm1(d[near]))
+        far = ~near
+        out[far] = np.log1p(-np.exp(d[far]))
+    return out
 
 
 def _pareto_log_tail(r, alpha, s, beta, x, t):
@@ -178,8 +185,15 @@ def pareto_nbd_loglik_and_gradient(
     log_aT, log_bT = np.log(alpha + T), np.log(beta + T)
     alive = -(r + x) * log_aT - s * log_bT
     gap = plan.gap
+    # ln G and the five shifted versions the gradient needs, computed side by side on the cores (numpy and
+    # scipy's hyp2f1 release the GIL): each is the same arithmetic as one after the other
+    h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
+    shifted = ((r, alpha, s, beta, 0.0), (r, alpha, s, beta, 1.0), (r, alpha, s + 1.0, beta, 0.0),
+               (r + h_r, alpha, s, beta, 0.0), (r - h_r, alpha, s, beta, 0.0),
+               (r, alpha, s + h_s, beta, 0.0), (r, alpha, s - h_s, beta, 0.0))
+    gaps = list(_pool().map(lambda a: plan.log_gap(*a[:4], dx=a[4]), shifted)) if gap.any() else None
     lg = np.full(len(x), -np.inf)
-    lg[gap] = plan.log_gap(r, alpha, s, beta)
+    lg[gap] = gaps[0] if gaps is not None else plan.log_gap(r, alpha, s, beta)
     dead = math.log(s) + lg
     both = np.logaddexp(alive, dead)
     w = np.where(gap, np.exp(dead - both), 0.0)
@@ -191,16 +205,26 @@ def pareto_nbd_loglik_and_gradient(
     g_beta -= n @ (w_alive * s / (beta + T))
     if gap.any():
         xs, nw, lgs = x[gap], (n * w)[gap], lg[gap]
-        d_alpha = -(r + xs) * np.exp(plan.log_gap(r, alpha, s, beta, dx=1.0) - lgs)
-        d_beta = -(s + 1.0) * np.exp(plan.log_gap(r, alpha, s + 1.0, beta) - lgs)
-        h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
-        d_r = (plan.log_gap(r + h_r, alpha, s, beta) - plan.log_gap(r - h_r, alpha, s, beta)) / (2 * h_r)
-        d_s = (plan.log_gap(r, alpha, s + h_s, beta) - plan.log_gap(r, alpha, s - h_s, beta)) / (2 * h_s)
+        d_alpha = -(r + xs) * np.exp(gaps[1] - lgs)
+        d_beta = -(s + 1.0) * np.exp(gaps[2] - lgs)
+        d_r = (gaps[3] - gaps[4]) / (2 * h_r)
+        d_s = (gaps[5] - gaps[6]) / (2 * h_s)
         g_r += nw @ d_r
         g_alpha += nw @ d_alpha
         g_s += nw @ (1.0 / s + d_s)
         g_beta += nw @ d_beta
     return float(ll), np.array([g_r * r, g_alpha * alpha, g_s * s, g_beta * beta])
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    """One pool of worker threads, one per core, for the pieces of the likelihood (made on first use)."""
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="pareto-nbd")
+    return _POOL
 
 
 class _ParetoGapPlan:
