@@ -141,10 +141,16 @@ def _require(df: pd.DataFrame, columns: Sequence[str], path: Path) -> None:
 
 def _read_customers(run_dir: Path) -> pd.DataFrame:
     """``customers.parquet`` indexed by ``customer_id`` (text), segment as plain text."""
+    import pyarrow.parquet as pq
+
     path = _artifact(run_dir, "customers.parquet")
-    df = pd.read_parquet(path)
-    _require(df, _CUSTOMER_COLUMNS, path)
-    df = df.astype({"customer_id": str}).set_index("customer_id")
+    present = pq.read_schema(path).names
+    missing = [c for c in _CUSTOMER_COLUMNS if c not in present]
+    if missing:
+        _require(pd.read_parquet(path), _CUSTOMER_COLUMNS, path)
+    df = pd.read_parquet(path, columns=list(_CUSTOMER_COLUMNS))  # only what the comparison uses
+    df["customer_id"] = df["customer_id"].astype(str)
+    df = df.set_index("customer_id")
     df["value_risk_segment"] = df["value_risk_segment"].astype(object)
     unknown = ~df["value_risk_segment"].isin(VALUE_RISK_SEGMENTS)
     if unknown.any():

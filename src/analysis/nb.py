@@ -46,10 +46,17 @@ class Run:
     def read_customers(self, name: str = "customers.parquet"):
         """A customer table from ``artifacts/`` (default the final ``customers.parquet``), indexed by
         ``customer_id`` (string)."""
-        import pandas as pd
+        import pyarrow as pa
+        import pyarrow.parquet as pq
 
-        df = pd.read_parquet(self.artifacts / name)
-        return df.astype({"customer_id": str}).set_index("customer_id")
+        table = pq.read_table(self.artifacts / name)
+        df = table.to_pandas()
+        if not (pa.types.is_string(table.schema.field("customer_id").type)
+                or pa.types.is_large_string(table.schema.field("customer_id").type)):
+            # ids stored as numbers (a table written elsewhere); converting them copies the whole table, which
+            # stored text ids do not need (at a million customers that copy was most of the reading)
+            df["customer_id"] = df["customer_id"].astype(str)
+        return df.set_index("customer_id")
 
     def write_customers(self, customers, name: str = "customers.parquet") -> Path:
         """Write a customer table with ``customer_id`` as a plain column.
