@@ -114,6 +114,24 @@ def test_tracking_by_hand():
     np.testing.assert_allclose(track["expected"], np.diff([0.0, *cum]), rtol=1e-12)
 
 
+def test_tracking_from_counts_equals_the_table_from_events():
+    """The same hand example as counts (two customers first at 0 and 1.5; repeat purchases at 0.5, 2.0, 2.2
+    and 3.0 once each, 5.5 after the holdout): the counts give the same table to the last bit, and a repeat
+    time that occurs twice counts twice."""
+    first = pd.Series({"c1": 0.0, "c2": 1.5}, name="t0")
+    first.index.name = "customer_id"
+    events = pd.DataFrame({"customer_id": ["c1", "c1", "c1", "c2", "c2"], "t": [0.5, 2.2, 3.0, 2.0, 5.5]})
+    kwargs = dict(calibration_end=2.5, holdout_end=4.0, period_length=1.0)
+    by_events = holdout.tracking_table(first, events, _model(), **kwargs)
+    by_counts = holdout.tracking_from_counts(np.array([0.0, 1.5]), np.array([1, 1]),
+                                             np.array([0.5, 2.0, 2.2, 3.0, 5.5]), np.array([1, 1, 1, 1, 1]),
+                                             _model(), **kwargs)
+    pd.testing.assert_frame_equal(by_events, by_counts, check_exact=True)
+    doubled = holdout.tracking_from_counts(np.array([0.0, 1.5]), np.array([1, 1]), np.array([0.5, 3.0]),
+                                           np.array([2, 3]), _model(), **kwargs)
+    assert list(doubled["actual"]) == [2.0, 0.0, 0.0, 3.0, 0.0]
+
+
 def test_tracking_rejects_events_before_first_purchase():
     first = pd.Series({"c1": 1.0}, name="t0")
     first.index.name = "customer_id"

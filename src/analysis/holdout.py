@@ -220,6 +220,26 @@ def tracking_table(
             f"{int(early.sum())} repeat events are not after the customer's first purchase,"
             f" ({rows_of(early)} of the events)"
         )
+    first_times, first_counts = np.unique(t0.to_numpy(), return_counts=True)
+    return tracking_from_counts(first_times, first_counts, events["t"].to_numpy(dtype=float), None, model,
+                                calibration_end=calibration_end, holdout_end=holdout_end, period_length=period_length)
+
+
+def tracking_from_counts(
+    first_times: np.ndarray,
+    first_counts: np.ndarray,
+    repeat_times: np.ndarray,
+    repeat_counts: np.ndarray | None,
+    model: FittedModel,
+    *,
+    calibration_end: float,
+    holdout_end: float,
+    period_length: float = 1.0,
+) -> pd.DataFrame:
+    """:func:`tracking_table` from counts: how many customers made their first purchase at each time
+    (``first_times`` distinct and ascending), and how many repeat purchases happened at each of
+    ``repeat_times`` (``repeat_counts`` None: one each). The table needs no more than these, which a database
+    can count without handing over one row per purchase day (the model stage does so)."""
     edges = np.arange(0.0, holdout_end, period_length)
     edges = np.unique(np.concatenate([edges, [calibration_end, holdout_end]]))
     edges = edges[(edges >= 0) & (edges <= holdout_end)]
@@ -227,12 +247,13 @@ def tracking_table(
         edges = np.concatenate([[0.0], edges])
     starts, ends = edges[:-1], edges[1:]
 
-    t = events["t"].to_numpy(dtype=float)
-    t = t[t <= holdout_end]
-    idx = np.searchsorted(ends, t, side="left")  # period k holds (starts[k], ends[k]]
-    actual = np.bincount(idx, minlength=len(ends)).astype(float)[: len(ends)]
+    t = np.asarray(repeat_times, dtype=float)
+    kept = t <= holdout_end
+    idx = np.searchsorted(ends, t[kept], side="left")  # period k holds (starts[k], ends[k]]
+    weights = None if repeat_counts is None else np.asarray(repeat_counts, dtype=float)[kept]
+    actual = np.bincount(idx, weights=weights, minlength=len(ends)).astype(float)[: len(ends)]
 
-    uniq, counts = np.unique(t0.to_numpy(), return_counts=True)
+    uniq, counts = np.asarray(first_times, dtype=float), np.asarray(first_counts)
     age = ends[:, None] - uniq[None, :]
     cum_exp = (model.expected_number_of_purchases_up_to_time(np.maximum(age, 0.0)) * counts[None, :]).sum(axis=1)
     expected = np.diff(np.concatenate([[0.0], cum_exp]))
@@ -251,6 +272,7 @@ def tracking_table(
 
 __all__ = [
     "FREQUENCY_BINS", "holdout_predictions", "frequency_bin", "holdout_table", "spend_check", "holdout_errors", "tracking_table",
+    "tracking_from_counts",
 ]
 
 
