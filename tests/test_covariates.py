@@ -175,6 +175,24 @@ def test_the_model_page_shows_what_drives_buying_in_both_languages(tmp_path):
     segments_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (tmp_path / "run_en" / "03_segments.html").read_text()))
     assert re.search(r"Segments by customer characteristic channel Customers .*? online 630 42\.0%", segments_page)
     assert "Segmenten per klantkenmerk" in (tmp_path / "run_nl" / "03_segments.html").read_text(encoding="utf-8")
+    # the campaign page: whom the best scenario contacts per channel; the groups add up to its list and net gain
+    import json
+
+    roi_table = pd.read_csv(tmp_path / "run_en" / "artifacts" / "roi.csv")
+    best = roi_table.loc[roi_table["net_gain"].idxmax()]
+    campaign_page = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (tmp_path / "run_en" / "04_retention_roi.html").read_text()))
+    assert "Whom the campaign reaches, by customer characteristic" in campaign_page
+    rows = re.findall(r"\b(online|shop) ([\d,]+) ([\d,]+) [\d.]+% ", campaign_page)
+    assert [r[0] for r in rows] == ["online", "shop"] and int(rows[0][1].replace(",", "")) == 630
+    assert sum(int(r[2].replace(",", "")) for r in rows) == int(best["customers_targeted"])
+    assert "Wie de campagne bereikt, per klantkenmerk" in (tmp_path / "run_nl" / "04_retention_roi.html").read_text(
+        encoding="utf-8")
+    assert "04_retention_roi.html" not in found, _report(found)
+    # model.json keeps the effects, as the page shows them
+    effects = json.loads((tmp_path / "run_en" / "artifacts" / "model.json").read_text())["covariates"]
+    assert effects["estimated"] and effects["model"] == "pareto" and effects["n_customers"] == 1500
+    online = effects["effects"]["purchase"]["channel=online"]
+    assert online["factor"] == pytest.approx(pace, abs=0.006) and online["factor_ci"][0] < 2.0 < online["factor_ci"][1]
 
 
 def test_a_covariate_file_that_misses_customers_stops_the_run_with_one_line(tmp_path):

@@ -91,6 +91,22 @@ def test_customer_economics_hand_values():
     )
 
 
+def test_reach_by_group_hand_values():
+    """The best 2 by expected profit are C001 (17.0) and C003 (3.4), from the hand values above; web holds
+    C001 and C002, shop C003 and C004 (given in reverse order: groups are matched by id)."""
+    from analysis.segments import characteristic_groups
+
+    chosen = scenario({"best_n": 2})
+    groups = characteristic_groups(pd.Series(["shop", "shop", "web", "web"], index=["C004", "C003", "C002", "C001"]))
+    reach = roi.reach_by_group(customers(), chosen, groups).set_index("group")
+    assert list(reach.index) == ["shop", "web"]
+    assert reach["customers"].tolist() == [2, 2] and reach["contacted"].tolist() == [1, 1]
+    assert reach["contacted_share"].tolist() == [0.5, 0.5]
+    assert reach["expected_net_gain"].to_dict() == pytest.approx({"shop": 3.4, "web": 17.0})
+    net_gain = roi.evaluate_scenarios(customers(), roi.RoiParams(scenarios=[chosen]))["net_gain"].iloc[0]
+    assert reach["expected_net_gain"].sum() == pytest.approx(net_gain)
+
+
 def test_p_alive_floor_caps_the_division():
     df = pd.DataFrame(
         {

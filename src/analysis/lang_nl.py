@@ -552,6 +552,16 @@ LABELS: dict[str, str] = {
     'stay, and how many are on the list of valuable customers at risk.':
         'Klanten per {name} (uit het bestand met klantkenmerken): hun verwachte waarde, het deel dat waarschijnlijk '
         'blijft, en hoeveel er op de lijst van waardevolle klanten staan die dreigen te vertrekken.',
+    '## Whom the campaign reaches, by customer characteristic': '## Wie de campagne bereikt, per klantkenmerk',
+    'Contacted': 'Benaderd',
+    'Share contacted': 'Deel benaderd',
+    'Expected net gain': 'Verwachte netto opbrengst',
+    "{scenario}, the scenario with the highest net gain, by {name} (from the file of customer characteristics): "
+    "how many customers of each group it contacts, and the expected net gain from them. The groups' gains add up "
+    "to the scenario's, if its assumed uplift holds in every group.":
+        '{scenario}, het scenario met de hoogste netto opbrengst, per {name} (uit het bestand met klantkenmerken): '
+        'hoeveel klanten van elke groep het benadert, en de verwachte netto opbrengst van hen. Samen vormen de '
+        'groepen de opbrengst van het scenario, als het aangenomen effect in elke groep geldt.',
     '{model} is left out of the comparison: {reason}.':
         '{model} doet niet mee in de vergelijking: {reason}.',
     "its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping out does not "

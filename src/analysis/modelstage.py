@@ -63,14 +63,14 @@ class ModelStage:
     holdout_end_t: float
     notes: list[str] = field(default_factory=list)
     at_limit: dict[str, str] = field(default_factory=dict)
+    """Models of ``failures`` whose fit ran to a limit where they are a simpler model, with why (page text)."""
     residual_total: float | None = None
+    """The customers' discounted margin of every future purchase, without a horizon (DERT-based; None without
+    discounting or when it could not be computed)."""
     covariates: CovariateFit | None = None
     """The effects of the customer characteristics of ``models.covariates`` (Pareto/NBD, all data)."""
     covariate_note: str | None = None
     """Why those effects could not be estimated, when they were asked for."""
-    """The customers' discounted margin of every future purchase, without a horizon (DERT-based; None without
-    discounting or when it could not be computed)."""
-    """Models of ``failures`` whose fit ran to a limit where they are a simpler model, with why (page text)."""
 
     def repeat_counts(self, n_max: int = 7) -> tuple[pd.DataFrame, dict[str, dict]]:
         """Customers by number of repeat purchases in the calibration period: ``repeat_purchases``, ``actual``
@@ -139,6 +139,9 @@ class ModelStage:
             "notes": self.notes,
         }
         out["gamma_gamma"] = out["models"].pop("gamma_gamma")
+        if self.covariates is not None or self.covariate_note:  # only when models.covariates names a file
+            out["covariates"] = ({"estimated": True, **self.covariates.to_json()} if self.covariates is not None
+                                 else {"estimated": False, "reason": self.covariate_note})
         return out
 
 

@@ -672,7 +672,7 @@ STEP_SECTIONS: dict[str, tuple[str, ...]] = {
     "01_data_and_kpis": ("engine", "spark", "period", "kpis", "report"),
     "02_clv_models": ("engine", "spark", "kpis", "models", "clv", "segments", "report"),
     "03_segments": ("clv", "models", "segments", "privacy", "report"),
-    "04_retention_roi": ("clv", "segments", "roi", "campaigns", "privacy", "report"),
+    "04_retention_roi": ("clv", "models", "segments", "roi", "campaigns", "privacy", "report"),
     "05_campaigns": ("clv", "segments", "roi", "campaigns", "report"),
 }
 

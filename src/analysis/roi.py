@@ -665,6 +665,28 @@ def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
     return out
 
 
+def reach_by_group(customers: pd.DataFrame, scenario: Scenario, groups: pd.Series) -> pd.DataFrame:
+    """Whom a scenario contacts, by a customer characteristic (``groups``: each customer's group, e.g. from
+    :func:`analysis.segments.characteristic_groups`; a categorical keeps its order).
+
+    One row per group: ``group``, ``customers``, ``contacted`` (on the scenario's list), ``contacted_share``
+    (of the group) and ``expected_net_gain``, the sum of the contacted customers' expected incremental profit
+    (:func:`customer_economics`): the groups' gains add up to the scenario's net gain.
+    """
+    _validate_customers(customers, ("clv",))
+    ids = select_targets(customers, scenario)
+    profit = customer_economics(customers.loc[ids], scenario)["expected_incremental_profit"]
+    group = groups.reindex(customers.index)
+    frame = pd.DataFrame({"group": group, "contacted": customers.index.isin(ids),
+                          "gain": profit.reindex(customers.index).fillna(0.0).to_numpy()}, index=customers.index)
+    out = frame.groupby("group", observed=True, sort=True).agg(
+        customers=("contacted", "size"), contacted=("contacted", "sum"), expected_net_gain=("gain", "sum"))
+    out.insert(2, "contacted_share", out["contacted"] / out["customers"])
+    out = out.reset_index()
+    out["group"] = out["group"].astype(str)
+    return out
+
+
 # --------------------------------------------------------------------------- #
 # Sensitivity and targeting curve
 # --------------------------------------------------------------------------- #

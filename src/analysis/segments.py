@@ -728,14 +728,8 @@ def by_characteristic(customers: pd.DataFrame, values: pd.Series, at_risk: pd.In
     a numeric one (labelled "low - high" in the report's notation). Per group: ``customers``, ``customer_share``,
     ``expected_value`` (sum of CLV), ``avg_clv``, ``likely_to_stay`` (share with P(alive) at or above the
     threshold) and ``high_value_at_risk`` (how many of ``at_risk``, the campaign list, are in it)."""
-    v = values.reindex(customers.index)
-    if v.dtype.kind == "f":
-        groups = pd.qcut(v, 4, duplicates="drop")
-        f = fmt.current()
-        names = {iv: f"{f.number(iv.left)} - {f.number(iv.right)}" for iv in groups.cat.categories}
-    else:
-        groups, names = v.astype(str), None
-    frame = pd.DataFrame({"group": groups, "clv": customers["clv"].to_numpy(),
+    frame = pd.DataFrame({"group": characteristic_groups(values.reindex(customers.index)),
+                          "clv": customers["clv"].to_numpy(),
                           "likely": (customers["p_alive"] >= p_alive_at_risk_below).to_numpy(),
                           "at_risk": customers.index.isin(at_risk)}, index=customers.index)
     out = frame.groupby("group", observed=True, sort=True).agg(
@@ -743,9 +737,22 @@ def by_characteristic(customers: pd.DataFrame, values: pd.Series, at_risk: pd.In
         likely_to_stay=("likely", "mean"), high_value_at_risk=("at_risk", "sum"))
     out.insert(1, "customer_share", out["customers"] / out["customers"].sum())
     out = out.reset_index()
-    if names is not None:
-        out["group"] = out["group"].map(names).astype(str)
+    out["group"] = out["group"].astype(str)
     return out
+
+
+def characteristic_groups(values: pd.Series) -> pd.Series:
+    """The group of each customer for one characteristic, as an ordered categorical of labels: a text value
+    itself (sorted), or the quarter of a numeric one, labelled "low - high" in the report's notation (lowest
+    first). Page 03 (segments) and page 04 (campaigns) group by it."""
+    if values.dtype.kind == "f":
+        groups = pd.qcut(values, 4, duplicates="drop")
+        f = fmt.current()
+        return groups.cat.rename_categories([f"{f.number(iv.left)} - {f.number(iv.right)}"
+                                             for iv in groups.cat.categories]).cat.as_ordered()
+    text = values.astype(str)
+    return pd.Series(pd.Categorical(text, categories=sorted(text.unique()), ordered=True), index=values.index,
+                     name=values.name)
 
 
 def at_risk_high_value(customers: pd.DataFrame, params: SegmentParams | None = None) -> pd.DataFrame:

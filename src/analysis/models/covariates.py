@@ -159,6 +159,23 @@ class CovariateFit:
     time_unit: str
     ci_level: float = 0.95
 
+    def to_json(self) -> dict:
+        """Plain numbers for ``model.json``: the base parameters with their intervals and, per process and
+        covariate, the coefficient and its factor ``exp(coefficient)`` on the pace of that process (buying, or
+        dropping out) for one unit more, with the factor's interval."""
+        return {
+            "model": self.name, "time_unit": self.time_unit, "ci_level": float(self.ci_level),
+            "params": {k: float(v) for k, v in self.params.items()},
+            "ci": {k: [float(lo), float(hi)] for k, (lo, hi) in self.ci.items()},
+            "effects": {process: {name: {"coefficient": float(g), "factor": math.exp(g),
+                                         "factor_ci": [math.exp(self.gamma_ci[process][name][0]),
+                                                       math.exp(self.gamma_ci[process][name][1])]}
+                                  for name, g in coefficients.items()}
+                        for process, coefficients in self.gamma.items()},
+            "loglik": float(self.loglik), "aic": float(self.aic), "bic": float(self.bic),
+            "n_customers": int(self.n_customers),
+        }
+
     def individual_params(self, covariates: pd.DataFrame) -> tuple[np.ndarray, ...]:
         """Each customer's parameters (arrays in the model's parameter order) from their covariate rows."""
         lin = {p: np.zeros(len(covariates)) for p in self.gamma}
