@@ -76,7 +76,7 @@ def test_every_model_implements_the_interface(name):
     assert isinstance(model, TransactionModel) and model.name == name
     assert model.label and model.references
     assert set(model.time_params) <= set(model.param_names)
-    for method in ("log_likelihood", "fit_log_params", "loglik_gradient", "p_alive", "alive_expectation",
+    for method in ("log_likelihood", "fit_log_params", "loglik_and_gradient", "p_alive", "alive_expectation",
                    "count_pmf", "future"):
         assert getattr(type(model), method) is not getattr(TransactionModel, method), f"{name} lacks {method}"
 

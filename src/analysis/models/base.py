@@ -149,9 +149,15 @@ class TransactionModel:
         whether they are finite."""
         raise NotImplementedError
 
+    def loglik_and_gradient(self, x, tx, T, n) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+        """The weighted sample log-likelihood of the rows ``(x, t_x, T)`` with counts ``n`` and its gradient in the
+        log-parameters, as a function of the log-parameters (work that depends on the rows alone is done once)."""
+        raise NotImplementedError
+
     def loglik_gradient(self, x, tx, T, n) -> Callable[[np.ndarray], np.ndarray]:
         """The gradient of the weighted sample log-likelihood in the log-parameters, for the covariance."""
-        raise NotImplementedError
+        both = self.loglik_and_gradient(x, tx, T, n)
+        return lambda log_theta: both(log_theta)[1]
 
     def assumption(self) -> str | None:
         """What the model assumes about dropping out, in plain words (the report's language), for a model the

@@ -188,9 +188,9 @@ class BGNBD(TransactionModel):
     def fit_log_params(self, x, tx, T, n, penalizer: float, start: Mapping[str, float] | None):
         return _fit_bg_family(self.name, x, tx, T, n, penalizer, start)
 
-    def loglik_gradient(self, x, tx, T, n):
+    def loglik_and_gradient(self, x, tx, T, n):
         by_x = _by_value(x, n)
-        return lambda log_theta: bg_family_loglik_and_gradient(self.name, log_theta, x, tx, T, n, by_x=by_x)[1]
+        return lambda log_theta: bg_family_loglik_and_gradient(self.name, log_theta, x, tx, T, n, by_x=by_x)
 
     def _b_shift(self, b, x):
         """b + x - 1 for a customer with repeat purchases (the argument of P(alive)'s odds)."""

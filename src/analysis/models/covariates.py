@@ -17,6 +17,7 @@ log-likelihood. Library only (the notebook API): the report pages do not use cov
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,8 +30,16 @@ from scipy import stats
 from analysis.errors import DataValidationError, ModelFitError, format_examples, rows_of
 from analysis.models.base import _resolve_time_unit, _validate_summary
 from analysis.models.fitted import fit_model
-from analysis.models.fitting import _minimize, _numerical_gradient_hessian, _weighted_rows
+from analysis.models.fitting import (_gradient_hessian, _minimize, _numerical_gradient_hessian, _weighted_rows,
+                                     distinct_rows)
 from analysis.models.registry import REGISTRY, get
+
+_log = logging.getLogger("analysis.models")
+
+#: Up to this many distinct covariate rows (combinations of categories) the fit works per combination, with the
+#: model's analytic gradient; beyond it (a continuous covariate) per customer, with numerical derivatives.
+MAX_PATTERNS = 64
+
 
 def _individual(model, log_base: Sequence[float], lin: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
     """Each customer's parameters: ``exp(log_base + sign * lin[process])`` for a parameter the model links to a
@@ -239,17 +248,59 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         return _individual(model, theta[:k0], lin)
 
     total = float(n.sum())
+    pattern_rows, pattern_of = distinct_rows([z_all[:, j] for j in range(z_all.shape[1])])
+    if len(pattern_rows) <= MAX_PATTERNS:
+        # Few distinct covariate rows (categories): within each, every customer has the same parameters, so
+        # the model's own likelihood-and-gradient on that group's rows serves, and the chain rule gives the
+        # gradient in the coefficients (log theta_k = base_k + sign_k * z'gamma_process(k)).
+        groups = []
+        for g, row in enumerate(pattern_rows):
+            m = pattern_of == g
+            design = np.zeros((k0, len(slots)))
+            for i, name_k in enumerate(names):
+                process, sign = model.covariate_links.get(name_k, (None, 0.0))
+                for j, (p, c) in enumerate(slots):
+                    if p == process:
+                        design[i, j] = sign * z_all[row, col[c]]
+            groups.append((model.loglik_and_gradient(x[m], tx[m], T[m], n[m]), design))
 
-    def nll(theta: np.ndarray) -> float:
-        with np.errstate(all="ignore"):
-            value = -float(n @ model.log_likelihood(individual(theta), x, tx, T))
-        return value if np.isfinite(value) else np.inf
+        def loglik_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            ll, grad = 0.0, np.zeros(len(theta))
+            with np.errstate(all="ignore"):
+                for both, design in groups:
+                    value, g = both(theta[:k0] + design @ theta[k0:])
+                    ll += value
+                    grad[:k0] += g
+                    grad[k0:] += design.T @ g
+            return ll, grad
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        f0, h = nll(theta) / total, 1e-6
-        grad = np.array([(nll(theta + h * e) - nll(theta - h * e)) / (2 * h * total) for e in np.eye(len(theta))])
-        return (f0, grad) if np.isfinite(f0) and np.all(np.isfinite(grad)) else (np.inf, np.zeros_like(theta))
+        def nll(theta: np.ndarray) -> float:
+            value = -loglik_and_gradient(theta)[0]
+            return value if np.isfinite(value) else np.inf
 
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            ll, grad = loglik_and_gradient(theta)
+            ok = np.isfinite(ll) and np.all(np.isfinite(grad))
+            return (-ll / total, -grad / total) if ok else (np.inf, np.zeros_like(theta))
+
+        def hessian(theta: np.ndarray) -> np.ndarray:
+            return _gradient_hessian(lambda t: -loglik_and_gradient(t)[1], theta)[1]
+    else:  # a continuous covariate: every customer has their own parameters
+        def nll(theta: np.ndarray) -> float:
+            with np.errstate(all="ignore"):
+                value = -float(n @ model.log_likelihood(individual(theta), x, tx, T))
+            return value if np.isfinite(value) else np.inf
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            f0, h = nll(theta) / total, 1e-6
+            grad = np.array([(nll(theta + h * e) - nll(theta - h * e)) / (2 * h * total) for e in np.eye(len(theta))])
+            return (f0, grad) if np.isfinite(f0) and np.all(np.isfinite(grad)) else (np.inf, np.zeros_like(theta))
+
+        def hessian(theta: np.ndarray) -> np.ndarray:
+            return _numerical_gradient_hessian(nll, theta, h=1e-4)[1]
+
+    _log.info("%s with covariates: fitting on %s distinct rows (%s combinations of the covariates) of %s customers",
+              model.label, f"{len(n):,}", f"{len(pattern_rows):,}", f"{int(total):,}")
     start = np.concatenate([base.log_params, np.zeros(len(slots))])
     theta = np.asarray(_minimize(objective, start).x, dtype=float)
     loglik = -nll(theta)
@@ -257,7 +308,7 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         raise ModelFitError(f"{model.label} with covariates: the optimizer did not improve on the fit without"
                             " covariates; check the covariate columns (scale continuous ones, e.g. to thousands).")
     with np.errstate(all="ignore"):
-        _, H = _numerical_gradient_hessian(nll, theta, h=1e-4)
+        H = hessian(theta)
     eig = np.linalg.eigvalsh((H + H.T) / 2)
     if not np.all(np.isfinite(H)) or eig.min() <= 0:
         raise ModelFitError(f"{model.label} with covariates: the likelihood is flat in some coefficient (the data"

@@ -174,8 +174,8 @@ class GGompertzNBD(TransactionModel):
         log_theta[PARAMS.index("b")] += math.log(scale)
         return log_theta, bool(np.all(np.isfinite(log_theta)))
 
-    def loglik_gradient(self, x, tx, T, n):
-        return lambda log_theta: ggompertz_nbd_loglik_and_gradient(log_theta, x, tx, T, n)[1]
+    def loglik_and_gradient(self, x, tx, T, n):
+        return lambda log_theta: ggompertz_nbd_loglik_and_gradient(log_theta, x, tx, T, n)
 
     def assumption(self):
         from analysis.i18n import say

@@ -303,9 +303,9 @@ class ParetoNBD(TransactionModel):
     def fit_log_params(self, x, tx, T, n, penalizer: float, start: Mapping[str, float] | None):
         return _fit_pareto(x, tx, T, n, penalizer, start)
 
-    def loglik_gradient(self, x, tx, T, n):
+    def loglik_and_gradient(self, x, tx, T, n):
         plan = _ParetoGapPlan(x, tx, T, n)
-        return lambda log_theta: pareto_nbd_loglik_and_gradient(log_theta, x, tx, T, n, plan=plan)[1]
+        return lambda log_theta: pareto_nbd_loglik_and_gradient(log_theta, x, tx, T, n, plan=plan)
 
     def p_alive(self, params, x, tx, T):
         """Note 009, eq. (34): ``1 / (1 + s (alpha+T)^(r+x) (beta+T)^s Δ)`` with
