@@ -8,9 +8,9 @@ Usage (from the project folder)::
 
 Each (size, step) runs in a fresh ``python`` subprocess (its own peak memory, from ``os.wait4``); the time is
 measured inside it, after the imports and the summary (which ``bench/run.py`` times). GGompertz/NBD and the
-covariate fit use numerical integration or numerical gradients and are run up to ``--slow-max`` customers
-(default 100k): at 1M they take many minutes, which is why ``models.compare`` leaves GGompertz/NBD out by
-default. Results go to ``bench/results_toolbox.json``; medians are printed.
+GGompertz/NBD uses numerical integration and is run up to ``--slow-max`` customers (default 100k): at 1M it
+takes many minutes, which is why ``models.compare`` leaves it out by default. The covariate fit (a 0/1 column:
+per combination of categories, with the analytic gradient) runs at every size. Results go to ``bench/results_toolbox.json``; medians are printed.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path.insert(0, str(HERE))
 
 STEPS = ["fit_bgnbd", "fit_pareto", "fit_mbgnbd", "fit_ggompertz", "dert_bgnbd", "dert_pareto", "covariates_pareto",
          "bgbb_summary", "bgbb_fit"]
-SLOW = {"fit_ggompertz", "covariates_pareto"}
+SLOW = {"fit_ggompertz"}
 
 
 def worker(step: str, size: int, out: str) -> int:
@@ -128,19 +128,27 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--out", required=True)
     parser.add_argument("--sizes", default="100k,1m")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--slow-max", default="100k", help="largest size for GGompertz/NBD and covariates")
+    parser.add_argument("--slow-max", default="100k", help="largest size for GGompertz/NBD")
+    parser.add_argument("--steps", default=",".join(STEPS),
+                        help="comma-separated steps to run; with fewer than all, the other results of --out are kept")
     parser.add_argument("--out", default=str(HERE / "results_toolbox.json"))
     args = parser.parse_args(argv)
     if args.command == "worker":
         return worker(args.step, args.size, args.out)
     slow_max = SIZES[args.slow_max]
+    steps = [step for step in args.steps.split(",") if step]
+    unknown = sorted(set(steps) - set(STEPS))
+    if unknown:
+        parser.error(f"unknown step(s) {', '.join(unknown)}; the steps are {', '.join(STEPS)}")
+    kept = (json.loads(Path(args.out).read_text()).get("sizes", {})
+            if set(steps) != set(STEPS) and Path(args.out).exists() else {})
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                                 "load_before": os.getloadavg()}, "sizes": {}}
+                                 "load_before": os.getloadavg()}, "sizes": kept}
     print(f"{'size':>6} {'step':<20} {'median s':>9} {'peak GB':>8}  note")
     for label in args.sizes.split(","):
         size = SIZES[label]
         rows = results["sizes"].setdefault(label, {})
-        for step in STEPS:
+        for step in steps:
             if step in SLOW and size > slow_max:
                 rows[step] = {"skipped": f"above --slow-max {args.slow_max}"}
                 print(f"{label:>6} {step:<20} {'-':>9} {'-':>8}  skipped (above --slow-max {args.slow_max})")
