@@ -208,3 +208,34 @@ def test_tables_have_columns_and_other_files_none():
 
 def test_a_folder_without_artifacts_is_not_a_run(tmp_path):
     assert runfolder.check_run(tmp_path) == [f"{tmp_path}: no artifacts/ folder, not a run folder"]
+
+
+def test_every_json_reader_has_the_same_policy_for_a_missing_or_damaged_file(tmp_path):
+    """The notebooks (nb.Run.read_json), the comparison (history), the summary page (report) and the reports
+    index (series) read JSON artifacts through runfolder.read_json: a missing file an earlier step writes is
+    an error naming that step; a missing optional one is {}; a damaged one is an error (the index lists the
+    run anyway)."""
+    import datetime as dt
+
+    from analysis import history, nb, report, series
+    from analysis.errors import RunArtifactError
+
+    run = tmp_path / "2024-01-31"
+    (run / "artifacts").mkdir(parents=True)
+    (run / "artifacts" / "run.json").write_text('{"observation_end": "2024-01-31"}')
+    (run / "artifacts" / "kpis.json").write_text('{"customers": 3')  # cut off
+    assert runfolder.read_json(run, "run.json") == {"observation_end": "2024-01-31"}
+    with pytest.raises(RunArtifactError, match=r"model\.json is missing \(written by step 02_clv_models\)"):
+        runfolder.read_json(run, "model.json")
+    assert runfolder.read_json(run, "model.json", required=False) == {}
+    with pytest.raises(RunArtifactError, match=r"kpis\.json is damaged \(written by step 01_data_and_kpis\)"):
+        runfolder.read_json(run, "kpis.json", required=False)
+    with pytest.raises(RunArtifactError, match="model.json is missing"):
+        nb.Run(run).read_json("model.json")
+    with pytest.raises(RunArtifactError, match="model.json is missing"):
+        history._read_json(run, "model.json")
+    assert report._read_json(run / "artifacts" / "model.json") == {}
+    with pytest.raises(RunArtifactError, match="kpis.json is damaged"):
+        report._read_json(run / "artifacts" / "kpis.json")
+    info = series.RunInfo(date=dt.date(2024, 1, 31), dir=run, manifest={})
+    assert info.artifact("kpis.json") == {} and info.artifact("run.json")["observation_end"] == "2024-01-31"

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from analysis import fmt
+from analysis import fmt, runfolder
 from analysis.config import RunParams
 from analysis.errors import RunArtifactError, format_examples  # noqa: F401 (re-exported)
 from analysis.i18n import model_error, say, translate, translate_figure
@@ -127,7 +127,7 @@ def _artifact(run_dir: Path, name: str) -> Path:
 
 
 def _read_json(run_dir: Path, name: str) -> dict:
-    return json.loads(_artifact(run_dir, name).read_text(encoding="utf-8"))
+    return runfolder.read_json(run_dir, name)
 
 
 def _require(df: pd.DataFrame, columns: Sequence[str], path: Path) -> None:

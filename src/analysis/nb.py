@@ -41,7 +41,11 @@ class Run:
         return self.dir / "logs"
 
     def read_json(self, name: str) -> dict:
-        return json.loads((self.artifacts / name).read_text(encoding="utf-8"))
+        """A JSON artifact an earlier step wrote (:func:`analysis.runfolder.read_json`: missing or damaged is an
+        error that names the file and its step)."""
+        from analysis import runfolder
+
+        return runfolder.read_json(self.dir, name)
 
     def read_customers(self, name: str = "customers.parquet"):
         """A customer table from ``artifacts/`` (default the final ``customers.parquet``), indexed by

@@ -12,21 +12,22 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
-import json
 from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from analysis import fmt
+from analysis import fmt, runfolder
 from analysis.config import RunParams
 from analysis.i18n import model_error, say, translate, translate_figure
 from analysis.nb import fmt_int, fmt_money, fmt_pct
 
 
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    """An artifact of the summary page (``<run>/artifacts/<name>``): {} when the run has none (a page may
+    lack one), an error when it is damaged (:func:`analysis.runfolder.read_json`)."""
+    return runfolder.read_json(path.parent.parent, path.name, required=False)
 
 
 def _tile(label: str, value: str, definition: str, lang: str) -> dict:

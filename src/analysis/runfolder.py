@@ -46,18 +46,20 @@ people (a CRM import, a spreadsheet). ``columns``: for a CSV or Parquet table, i
 column lists the code writes under some condition (each explained where it is defined). ``optional``: when
 the file is not always written, in plain words.
 
-:func:`lookup` finds a file's entry; :func:`check_run` compares a run folder with the catalogue.
+:func:`lookup` finds a file's entry; :func:`check_run` compares a run folder with the catalogue; :func:`read_json`
+reads a JSON artifact, with one policy for a missing or damaged file.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Artifact", "ARTIFACTS", "RUN_FILES", "CATALOGUE", "NOTEBOOKS", "STEPS", "PIPELINE", "PLACEHOLDERS",
-           "lookup", "check_run", "table_columns"]
+           "lookup", "check_run", "read_json", "table_columns"]
 
 #: The report notebooks, ``notebooks/<name>.ipynb``, in the order the pipeline runs them.
 NOTEBOOKS: tuple[str, ...] = ("01_data_and_kpis", "02_clv_models", "03_segments", "04_retention_roi",
@@ -341,6 +343,42 @@ def lookup(filename: str | Path) -> Artifact:
     if found is None:
         raise KeyError(f"{name} is not in the run-folder catalogue (analysis.runfolder)")
     return found
+
+
+def read_json(run_dir: str | Path, name: str, *, required: bool = True) -> dict:
+    """The JSON artifact ``artifacts/<name>`` of the run folder ``run_dir``: the one policy of every reader.
+
+    A file that exists but cannot be read as a JSON object (damaged, cut off) is always an error. A missing
+    file is an error when ``required`` (an earlier step of the run writes it), and ``{}`` otherwise (an
+    optional artifact, or a run of an older kit). The errors are :class:`~analysis.errors.RunArtifactError`
+    and name the file, the step that writes it (the catalogue) and what to do.
+    """
+    from analysis.errors import RunArtifactError
+
+    path = Path(run_dir) / "artifacts" / name
+    try:
+        writer = lookup(name).writer
+    except KeyError:
+        writer = None
+    by = f" (written by step {writer})" if writer else ""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        if not required:
+            return {}
+        raise RunArtifactError(f"{path} is missing{by}: {Path(run_dir)} is not a complete run folder, or that step"
+                               " failed. Run the pipeline again (make report).") from None
+    except OSError as exc:
+        raise RunArtifactError(f"{path} cannot be read{by}: {exc.strerror or exc}.") from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        data = exc
+    if not isinstance(data, dict):
+        raise RunArtifactError(f"{path} is damaged{by}: it is not a JSON object"
+                               f"{f' ({data})' if isinstance(data, ValueError) else ''}. Run the pipeline again"
+                               " (make report).")
+    return data
 
 
 def table_columns(path: Path) -> tuple[str, ...] | None:

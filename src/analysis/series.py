@@ -51,10 +51,15 @@ class RunInfo:
         return (self.manifest.get("input") or {}).get("path")
 
     def artifact(self, name: str) -> dict:
-        path = self.dir / "artifacts" / name
+        """A JSON artifact of this run (:func:`analysis.runfolder.read_json`), {} when it is missing or damaged:
+        the reports index still lists a run whose files an older kit wrote or someone damaged (the run's own
+        page says what it has)."""
+        from analysis import runfolder
+        from analysis.errors import RunArtifactError
+
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return runfolder.read_json(self.dir, name, required=False)
+        except RunArtifactError:
             return {}
 
 
