@@ -418,3 +418,31 @@ def test_gamma_gamma_advice_works_for_a_mix_of_consumers_and_wholesale_accounts(
     # following the advice (the wholesale accounts removed) changes the outcome: a fit near the truth
     fit = models.fit_gamma_gamma(consumers)
     assert 2 < fit.params["p"] < 15 and 1.5 < fit.params["q"] < 10
+
+
+def test_model_stage_pieces_side_by_side_keep_order_and_hand_back_failures():
+    """The model stage fits independent models side by side on this machine's engine and one after the other on
+    Spark's: either way each piece's result or exception comes back in the order given, and every piece runs."""
+    import threading
+
+    from analysis.modelstage import _side_by_side
+
+    class Local:
+        parallel = True
+
+    class Cluster:
+        parallel = False
+
+    def piece(i):
+        if i == 2:
+            raise models.ModelFitError("two does not fit")
+        if i == 3:
+            raise KeyError("a fault")
+        return i * 10, threading.current_thread().name
+
+    for engine in (Local(), Cluster()):
+        out = _side_by_side(engine, [lambda i=i: piece(i) for i in range(5)])
+        assert [r[0] if r else None for r, _ in out] == [0, 10, None, None, 40]
+        assert isinstance(out[2][1], models.ModelFitError) and isinstance(out[3][1], KeyError)
+        names = {r[1] for r, _ in out if r}
+        assert all(n.startswith("model-stage") for n in names) if isinstance(engine, Local) else names == {"MainThread"}

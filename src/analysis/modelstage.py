@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -210,6 +213,8 @@ def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.d
 class _DuckDBStage:
     """Summaries, fits and scores on this machine (DuckDB summaries, pandas fits and scores)."""
 
+    parallel = True  # independent fits may run side by side (_side_by_side)
+
     def __init__(self, purchases, customers: pd.DataFrame, params: RunParams):
         self.purchases, self.params = purchases, params
         self.full = customers[["frequency", "recency", "T", "monetary_value"]].copy()
@@ -321,16 +326,24 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     failures: dict[str, str] = {}
     at_limit: dict[str, str] = {}
     penalized: dict[str, str] = {}
-    for name in wanted:
-        try:
-            fits[name], why = _fit_identified(engine, "calibration", name, unit, mp.penalizer)
+    # the models and the spend model are fitted side by side (independent; see _side_by_side)
+    outcomes = _side_by_side(engine, [functools.partial(_fit_identified, engine, "calibration", name, unit,
+                                                        mp.penalizer) for name in wanted]
+                             + [functools.partial(_gamma_gamma_or_none, engine, "calibration")])
+    for exc in (exc for _, exc in outcomes):
+        if exc is not None and not isinstance(exc, ModelFitError):
+            raise exc  # not a fit that failed: a fault, raised as before
+    for name, (result, exc) in zip(wanted, outcomes):
+        if exc is None:
+            fits[name], why = result
             if why:
                 penalized[name] = why
-        except ModelFitError as exc:
+        else:
             failures[name] = str(exc)
             if isinstance(exc, ModelAtLimit):
                 at_limit[name] = exc.reason
             _log.info("model stage: %s could not be fitted: %s", MODEL_LABELS[name], exc)
+    gg_cal, gg_note = outcomes[-1][0]
     if not fits:
         error = ModelFitError(
             f"None of the purchase models could be fitted on the calibration period up to {cal_end}: "
@@ -373,7 +386,6 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
             " models.penalizer to 0 or a small value such as 0.001.", configured=f"{mp.penalizer:g}",
             model=MODEL_LABELS[selected], reason=plain_failure(penalized[selected]),
             used=f"{fits[selected].penalizer:g}"))
-    gg_cal, gg_note = _gamma_gamma_or_none(engine, "calibration")
     if gg_note:
         notes.append(gg_note)
     if gg_cal is not None and gg_cal.correlation_warning:
@@ -381,29 +393,42 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
 
     n = f"{len(customers):,}"
     _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", MODEL_LABELS[selected], n, obs_end)
-    final, refit_failures = None, []
-    for name in [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m]):
-        try:
-            final, _ = _fit_identified(engine, "full", name, unit, fits[name].penalizer, start=fits[name].params)
-            break
-        except ModelFitError as exc:
-            refit_failures.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
-                                  f" ({plain_failure(str(exc))}).")
+
+    def refit() -> tuple[FittedModel | None, list[str]]:
+        failed = []
+        for name in [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m]):
+            try:
+                return _fit_identified(engine, "full", name, unit, fits[name].penalizer, start=fits[name].params)[0], failed
+            except ModelFitError as exc:
+                failed.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
+                              f" ({plain_failure(str(exc))}).")
+        return None, failed
+
+    cohort_start = pd.Timestamp(customers["first_purchase"].min()).date()
+    # the refit, the spend model on all data and the tracking chart's counts, side by side
+    (refitted, exc), (gg_final, gg_exc), (counts, counts_exc) = _side_by_side(engine, [
+        refit, functools.partial(engine.fit_gamma_gamma, "full"),
+        functools.partial(_event_counts, purchases, cohort_start, cal_end, obs_end, unit)])
+    if exc is not None:
+        raise exc
+    final, refit_failures = refitted
     if final is None:
         raise ModelFitError(" ".join(refit_failures))
+    if counts_exc is not None:
+        raise counts_exc
     if final.name != selected:
         notes += refit_failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
         selected = final.name
 
-    cohort_start = pd.Timestamp(customers["first_purchase"].min()).date()
-    first_t, first_n, repeat_t, repeat_n = _event_counts(purchases, cohort_start, cal_end, obs_end, unit)
+    first_t, first_n, repeat_t, repeat_n = counts
     unit_days = days_per_unit(unit)
     cal_t = (cal_end - cohort_start).days / unit_days
     end_t = (obs_end - cohort_start).days / unit_days
     tracking = tracking_from_counts(first_t, first_n, repeat_t, repeat_n, fits[selected], calibration_end=cal_t,
                                     holdout_end=end_t, period_length=7.0 / unit_days)
     try:
-        gg_final = engine.fit_gamma_gamma("full")
+        if gg_exc is not None:
+            raise gg_exc
     except ModelFitError as exc:
         error = ModelFitError(
             f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
@@ -461,6 +486,24 @@ def unavailable_text(exc: ModelFitError) -> str:
 AUTO_PENALIZERS: tuple[float, ...] = (0.001, 0.01, 0.1)
 """Penalties tried, smallest first, when a model's parameters are not identified without one (lifetimes'
 ``penalizer_coef``: ``penalizer * sum(params**2)`` added to the mean negative log-likelihood)."""
+
+
+def _side_by_side(engine, tasks: list) -> list[tuple[object, BaseException | None]]:
+    """Run independent pieces of the model stage and return ``(result, None)`` or ``(None, exception)`` for each,
+    in order. On this machine's engine they run side by side, one thread per core (numpy, scipy and DuckDB
+    release the GIL; each piece computes exactly what it would alone, so the numbers do not change); on Spark
+    one after the other (each piece is a cluster job of its own)."""
+    def outcome(task):
+        try:
+            return task(), None
+        except Exception as exc:  # noqa: BLE001 - handed back, raised by the caller where it was raised before
+            return None, exc
+
+    if not getattr(engine, "parallel", False) or len(tasks) < 2:
+        return [outcome(task) for task in tasks]
+    with ThreadPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 1),
+                            thread_name_prefix="model-stage") as pool:
+        return [future.result() for future in [pool.submit(outcome, task) for task in tasks]]
 
 
 def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
@@ -217,14 +218,17 @@ def pareto_nbd_loglik_and_gradient(
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
-    """One pool of worker threads, one per core, for the pieces of the likelihood (made on first use)."""
+    """One pool of worker threads, one per core, for the pieces of the likelihood (made on first use; fits may
+    run side by side)."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="pareto-nbd")
-    return _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="pareto-nbd")
+        return _POOL
 
 
 class _ParetoGapPlan:
