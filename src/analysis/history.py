@@ -48,7 +48,7 @@ from analysis.config import RunParams
 from analysis.errors import RunArtifactError, format_examples  # noqa: F401 (re-exported)
 from analysis.i18n import model_error, say, translate, translate_figure
 from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
-from analysis.nb import fmt_int, fmt_money, fmt_pct
+from analysis.nb import Run, fmt_int, fmt_money, fmt_pct
 from analysis.segments import P_ALIVE_BANDS, VALUE_LEVELS, VALUE_RISK_SEGMENTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,13 +144,9 @@ def _read_customers(run_dir: Path) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     path = _artifact(run_dir, "customers.parquet")
-    present = pq.read_schema(path).names
-    missing = [c for c in _CUSTOMER_COLUMNS if c not in present]
-    if missing:
+    if any(c not in pq.read_schema(path).names for c in _CUSTOMER_COLUMNS):
         _require(pd.read_parquet(path), _CUSTOMER_COLUMNS, path)
-    df = pd.read_parquet(path, columns=list(_CUSTOMER_COLUMNS))  # only what the comparison uses
-    df["customer_id"] = df["customer_id"].astype(str)
-    df = df.set_index("customer_id")
+    df = Run(Path(run_dir)).read_customers(path.name, columns=_CUSTOMER_COLUMNS)  # only what the comparison uses
     df["value_risk_segment"] = df["value_risk_segment"].astype(object)
     unknown = ~df["value_risk_segment"].isin(VALUE_RISK_SEGMENTS)
     if unknown.any():

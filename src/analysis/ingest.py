@@ -54,6 +54,7 @@ MISSING_ID_MARKERS = ("null", "na", "n/a", "#n/a", "nan", "none", "nil")
 """Customer ids that spreadsheets and databases write for a missing value (any case)."""
 
 _DELIMITER_CANDIDATES = (",", ";", "\t", "|")
+_TEXT_TYPES = ("VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING")
 _NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
                   "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL")
 # A plain number with the configured decimal separator: no thousands separators, currency
@@ -493,7 +494,7 @@ def _mixed_line_endings(path: Path) -> int | None:
 
 
 def _is_text(duckdb_type: str) -> bool:
-    return duckdb_type.upper().startswith(("VARCHAR", "CHAR", "BPCHAR", "TEXT", "STRING"))
+    return duckdb_type.upper().startswith(_TEXT_TYPES)
 
 
 def _check_date_format(con: duckdb.DuckDBPyConnection, date_format: str) -> None:

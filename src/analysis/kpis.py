@@ -48,14 +48,11 @@ class PurchaseDays:
     million customers the reading was most of their time). Counting purchase days is then a ``count(*)``.
     """
 
-    _made = 0
-
     def __init__(self, purchases: str | Path | pd.DataFrame, observation_end: dt.date | str,
                  con: duckdb.DuckDBPyConnection | None = None) -> None:
         self.con = con or duckdb.connect()
         self.observation_end = pd.Timestamp(observation_end).date()
-        PurchaseDays._made += 1
-        self.table = f"purchase_days_{PurchaseDays._made}"
+        self.table = f"purchase_days_{id(self):x}"
         source = purchases_relation(self.con, purchases)
         self.con.execute(
             f"""

@@ -426,16 +426,15 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     end_t = (obs_end - cohort_start).days / unit_days
     tracking = tracking_from_counts(first_t, first_n, repeat_t, repeat_n, fits[selected], calibration_end=cal_t,
                                     holdout_end=end_t, period_length=7.0 / unit_days)
-    try:
-        if gg_exc is not None:
-            raise gg_exc
-    except ModelFitError as exc:
+    if isinstance(gg_exc, ModelFitError):
         error = ModelFitError(
             f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
-            f" {plain_failure(str(exc))}. {SPEND_ADVICE}")
-        error.advice = say("The spend model could not be fitted: {reason}. {advice}", reason=plain_failure(str(exc)),
-                           advice=say(SPEND_ADVICE))
+            f" {plain_failure(str(gg_exc))}. {SPEND_ADVICE}")
+        error.advice = say("The spend model could not be fitted: {reason}. {advice}",
+                           reason=plain_failure(str(gg_exc)), advice=say(SPEND_ADVICE))
         raise error from None
+    if gg_exc is not None:
+        raise gg_exc
     if gg_cal is None:
         gg_cal = gg_final
     left_out = gg_final.share_of_draws_with_infinite_mean

@@ -47,13 +47,14 @@ class Run:
 
         return runfolder.read_json(self.dir, name)
 
-    def read_customers(self, name: str = "customers.parquet"):
+    def read_customers(self, name: str = "customers.parquet", columns=None):
         """A customer table from ``artifacts/`` (default the final ``customers.parquet``), indexed by
-        ``customer_id`` (string)."""
+        ``customer_id`` (string); ``columns``: only these (with ``customer_id``)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(self.artifacts / name)
+        wanted = None if columns is None else list(dict.fromkeys(["customer_id", *columns]))
+        table = pq.read_table(self.artifacts / name, columns=wanted)
         df = table.to_pandas()
         if not (pa.types.is_string(table.schema.field("customer_id").type)
                 or pa.types.is_large_string(table.schema.field("customer_id").type)):
@@ -284,6 +285,18 @@ def end_page(text: str) -> None:
     """Show ``text`` as a note and end the page here (see :class:`PageEnds`)."""
     note(text)
     raise PageEnds(text)
+
+
+def characteristics(params: RunParams, customers):
+    """The customer characteristics of ``models.covariates`` for ``customers`` (an index of ids), as the file
+    has them (:func:`analysis.models.covariates.read_characteristics`), or None when none are configured (pages
+    03 and 04)."""
+    spec = params.models.covariates
+    if spec is None:
+        return None
+    from analysis.models.covariates import read_characteristics
+
+    return read_characteristics(spec.path, customers, spec.customer_id, spec.columns)
 
 
 def model_unavailable(run: "Run") -> str | None:

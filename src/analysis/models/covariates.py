@@ -253,16 +253,12 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         # Few distinct covariate rows (categories): within each, every customer has the same parameters, so
         # the model's own likelihood-and-gradient on that group's rows serves, and the chain rule gives the
         # gradient in the coefficients (log theta_k = base_k + sign_k * z'gamma_process(k)).
-        groups = []
-        for g, row in enumerate(pattern_rows):
-            m = pattern_of == g
-            design = np.zeros((k0, len(slots)))
-            for i, name_k in enumerate(names):
-                process, sign = model.covariate_links.get(name_k, (None, 0.0))
-                for j, (p, c) in enumerate(slots):
-                    if p == process:
-                        design[i, j] = sign * z_all[row, col[c]]
-            groups.append((model.loglik_and_gradient(x[m], tx[m], T[m], n[m]), design))
+        # link[k, j]: the sign with which coefficient j (a process and a covariate) acts on parameter k, or 0
+        links = [model.covariate_links.get(k, (None, 0.0)) for k in names]
+        link = np.array([[sign if process == p else 0.0 for p, _ in slots] for process, sign in links])
+        slot_columns = [col[c] for _, c in slots]
+        groups = [(model.loglik_and_gradient(x[m], tx[m], T[m], n[m]), link * z_all[row, slot_columns])
+                  for m, row in ((pattern_of == g, row) for g, row in enumerate(pattern_rows))]
 
         def loglik_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             ll, grad = 0.0, np.zeros(len(theta))

@@ -186,15 +186,15 @@ def pareto_nbd_loglik_and_gradient(
     log_aT, log_bT = np.log(alpha + T), np.log(beta + T)
     alive = -(r + x) * log_aT - s * log_bT
     gap = plan.gap
-    # ln G and the five shifted versions the gradient needs, computed side by side on the cores (numpy and
+    # ln G and the six shifted versions the gradient needs, computed side by side on the cores (numpy and
     # scipy's hyp2f1 release the GIL): each is the same arithmetic as one after the other
     h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
     shifted = ((r, alpha, s, beta, 0.0), (r, alpha, s, beta, 1.0), (r, alpha, s + 1.0, beta, 0.0),
                (r + h_r, alpha, s, beta, 0.0), (r - h_r, alpha, s, beta, 0.0),
                (r, alpha, s + h_s, beta, 0.0), (r, alpha, s - h_s, beta, 0.0))
-    gaps = list(_pool().map(lambda a: plan.log_gap(*a[:4], dx=a[4]), shifted)) if gap.any() else None
+    gaps = list(_pool().map(lambda a: plan.log_gap(*a[:4], dx=a[4]), shifted))
     lg = np.full(len(x), -np.inf)
-    lg[gap] = gaps[0] if gaps is not None else plan.log_gap(r, alpha, s, beta)
+    lg[gap] = gaps[0]
     dead = math.log(s) + lg
     both = np.logaddexp(alive, dead)
     w = np.where(gap, np.exp(dead - both), 0.0)
