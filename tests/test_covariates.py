@@ -287,3 +287,9 @@ def test_customers_by_characteristic_by_hand():
     value = pd.Series([1.0, 2, 3, 4, 5, 6, 7, 8], index=ids)
     quarters = by_characteristic(customers, value, pd.Index([]), 0.5)
     assert list(quarters["customers"]) == [2, 2, 2, 2] and quarters["group"].iloc[0] == "1.00 - 2.75"
+    # small values (an order value in thousands, say): two decimals would give "0.00 - 0.00" twice, which stopped
+    # the page; the labels take a third decimal. pandas' quarter edges are 0, 0.00275, 0.0045, 0.00625 and 0.008
+    # (the first lowered and rounded by qcut); 0.0045 and 0.00625 lie just below their halves as floats
+    small = by_characteristic(customers, value / 1000, pd.Index([]), 0.5)
+    assert list(small["group"]) == ["0.000 - 0.003", "0.003 - 0.004", "0.004 - 0.006", "0.006 - 0.008"]
+    assert list(small["customers"]) == [2, 2, 2, 2]

@@ -748,8 +748,14 @@ def characteristic_groups(values: pd.Series) -> pd.Series:
     if values.dtype.kind == "f":
         groups = pd.qcut(values, 4, duplicates="drop")
         f = fmt.current()
-        return groups.cat.rename_categories([f"{f.number(iv.left)} - {f.number(iv.right)}"
-                                             for iv in groups.cat.categories]).cat.as_ordered()
+        for decimals in range(2, 10):  # as many decimals as it takes to tell the quarters apart (small values)
+            labels = [f"{f.number(iv.left, decimals)} - {f.number(iv.right, decimals)}"
+                      for iv in groups.cat.categories]
+            if len(set(labels)) == len(labels):
+                break
+        else:
+            labels = [f"{label} ({i + 1})" for i, label in enumerate(labels)]
+        return groups.cat.rename_categories(labels).cat.as_ordered()
     text = values.astype(str)
     return pd.Series(pd.Categorical(text, categories=sorted(text.unique()), ordered=True), index=values.index,
                      name=values.name)
