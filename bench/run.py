@@ -95,16 +95,18 @@ class _Timer:
 
 
 def horizon_in_units() -> float:
-    """12 months in weeks (a month is 365.25/12 days, as in analysis.clv)."""
+    """12 months in weeks (a month is 365.25/12 days, as in analysis.scoring.clv)."""
     return HORIZON_MONTHS * 365.25 / 12 / 7
 
 
 def kit_way(path: Path, observation_end: str, n_draws: int, clv_chunk: int | None) -> tuple[dict, dict, "object"]:
-    """DuckDB summary from Parquet, fits via analysis.models, scores and CLV via analysis.clv."""
+    """DuckDB summary from Parquet, fits via analysis.models, scores and CLV via analysis.scoring.clv."""
     import pandas as pd
 
-    from analysis import clv, models
-    from analysis.summary import rfm_summary
+    from analysis.scoring import clv
+
+    from analysis import models
+    from analysis.data.summary import rfm_summary
 
     timer = _Timer()
     with timer.step("summary"):

@@ -17,13 +17,13 @@ Variants (all read only the three needed columns of the Parquet file):
     customer has several lines on one day) -- the cost of the customer aggregation alone.
 ``two_level``
     the textbook SQL: group by customer and day, then by customer (the kit before the bitmap;
-    ``analysis.summary`` still uses it for periods longer than ``MAX_BITMAP_DAYS``).
+    ``analysis.data.summary`` still uses it for periods longer than ``MAX_BITMAP_DAYS``).
 ``kit_fixup_all``
     the kit before issue #7's summary work: one aggregation per customer with a day bitmap
     (``bitstring_agg``), plus a second scan joined on (customer, first day) for *every*
     customer with several lines on some day (15 % of the customers in the simulated logs).
 ``kit``
-    what ``analysis.summary`` runs now: the same aggregation plus ``min(date, 2)``, so the
+    what ``analysis.data.summary`` runs now: the same aggregation plus ``min(date, 2)``, so the
     second scan is needed only for customers with several lines on their *first* day (none in
     the simulated logs, none in the purchases table that ``ingest`` writes: DuckDB then skips
     the second scan).
@@ -62,7 +62,7 @@ def variants(path: Path, observation_end: dt.date) -> dict[str, tuple[str, str]]
     """name -> (kind, SQL); kind 'fetch' = aggregate on the DuckDB side, 'pandas'/'arrow' = full result."""
     import duckdb
 
-    import analysis.summary as summary
+    import analysis.data.summary as summary
 
     src = "read_parquet('" + str(path).replace("'", "''") + "')"
     end = f"DATE '{observation_end.isoformat()}'"
@@ -70,7 +70,7 @@ def variants(path: Path, observation_end: dt.date) -> dict[str, tuple[str, str]]
     con = duckdb.connect()
     kit = summary._customer_periods_sql(con, src, observation_end)
     flag_now = "WHERE second_line_date = first_purchase"
-    assert flag_now in kit, "analysis.summary changed: update the kit_fixup_all variant"
+    assert flag_now in kit, "analysis.data.summary changed: update the kit_fixup_all variant"
     kit_fixup_all = kit.replace(flag_now, "WHERE n_purchases < n_lines")
     bitmap = kit[kit.index("bit_count(bitstring_agg("):kit.index(" AS n_purchases")]
     first_day = con.execute(f"SELECT min(date) FROM {lines}").fetchall()[0][0]

@@ -41,7 +41,7 @@ def worker(step: str, size: int, out: str) -> int:
     import pandas as pd
 
     from analysis import models
-    from analysis.summary import rfm_summary
+    from analysis.data.summary import rfm_summary
     from run import SEED, TIME_UNIT, ensure_log
 
     path, meta = ensure_log(size, HERE / "cache")

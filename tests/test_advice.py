@@ -19,7 +19,7 @@ import pytest
 from analysis import models
 from analysis.config import DataParams
 from analysis.errors import DataValidationError, KitError
-from analysis.ingest import ingest_transactions
+from analysis.data.ingest import ingest_transactions
 from conftest import ROOT
 
 BAD = ROOT / "tests" / "bad_inputs"
@@ -84,9 +84,10 @@ def test_the_spend_model_is_fitted_without_the_purchase_models_penalty(tmp_path)
     # models.penalizer is for the purchase models; on the spend model lifetimes' penalty acts in the currency
     # unit and pulls q below 1 (CDNOW sample: penalizer 0.01 gives q = 0.96), so neither the pipeline nor the
     # Spark job applies it there, and no spend-model message advises it
-    from analysis import modelstage, pipeline
+    from analysis.scoring import modelstage
+    from analysis import pipeline
     from analysis.config import load_params
-    from analysis.summary import rfm_summary
+    from analysis.data.summary import rfm_summary
 
     raw = (ROOT / "params" / "cdnow_sample.yaml").read_text().replace("penalizer: 0.0", "penalizer: 0.01")
     raw = raw.replace("path: data/sample/", f"path: {ROOT / 'data' / 'sample'}/").replace("n_draws: 200", "n_draws: 20")

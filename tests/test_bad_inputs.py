@@ -21,12 +21,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from analysis import ingest
+from analysis.data import ingest
 from analysis.config import ColumnNames, DataParams, load_params
 from analysis.errors import ConfigError, DataValidationError, KitError
-from analysis.ingest import ingest_transactions
+from analysis.data.ingest import ingest_transactions
 from analysis.pipeline import resolve_dates
-from analysis.summary import rfm_summary
+from analysis.data.summary import rfm_summary
 from conftest import ROOT
 
 BAD = Path(__file__).parent / "bad_inputs"

@@ -20,7 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import campaigns, pipeline, privacy
+from analysis.business import campaigns
+
+from analysis import pipeline, privacy
 from conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.slow

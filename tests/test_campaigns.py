@@ -1,4 +1,4 @@
-"""Measuring a past campaign against its control group (analysis.campaigns, page 05).
+"""Measuring a past campaign against its control group (analysis.business.campaigns, page 05).
 
 Expected values come from hand calculations written out here (Wilson and Newcomb intervals, Welch's t
 interval, the Fleiss sample-size formula), not from the code under test.
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis import campaigns as C
+from analysis.business import campaigns as C
 from analysis.config import load_params
 from analysis.errors import ConfigError, DataValidationError
 from conftest import ROOT, SAMPLE

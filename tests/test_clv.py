@@ -1,4 +1,4 @@
-"""Tests for analysis.clv.
+"""Tests for analysis.scoring.clv.
 
 The one-customer CLVs are worked out by hand below, from FHL (2005a) eq. (10) and FHL
 (2005b) eq. (5) with round parameters chosen so that the hypergeometric function has a
@@ -17,10 +17,12 @@ import pandas as pd
 import pytest
 
 try:
-    from analysis import clv, models
+    from analysis.scoring import clv
+    from analysis import models
 except ModuleNotFoundError:  # source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from analysis import clv, models
+    from analysis.scoring import clv
+    from analysis import models
 
 DATA = Path(__file__).parent / "data" / "cdnow_summary_with_transactions.csv"
 

@@ -270,7 +270,7 @@ def test_read_covariates_turns_text_into_0_1_columns_and_checks_the_file(tmp_pat
 
 
 def test_customers_by_characteristic_by_hand():
-    from analysis.segments import by_characteristic
+    from analysis.business.segments import by_characteristic
 
     ids = pd.Index([f"c{i}" for i in range(8)], name="customer_id")
     customers = pd.DataFrame({"clv": [10.0, 20, 30, 40, 50, 60, 70, 80],

@@ -80,7 +80,7 @@ def test_dert_exceeds_the_discounted_purchases_of_any_horizon_and_needs_a_positi
 def test_residual_value_is_margin_times_spend_times_dert_and_rows_may_carry_counts():
     import pandas as pd
 
-    from analysis import clv
+    from analysis.scoring import clv
 
     rng = np.random.default_rng(3)
     x = rng.integers(0, 6, 300).astype(float)

@@ -15,9 +15,9 @@ from conftest import ROOT
 
 #: Classes derived from an exception that do not belong in analysis.errors, and why.
 NOT_USER_ERRORS = {
-    ("nb.py", "PageEnds"): "control flow: ends a notebook page early, the page is published",
+    ("reporting/nb.py", "PageEnds"): "control flow: ends a notebook page early, the page is published",
     ("pipeline.py", "Terminated"): "carries SIGTERM (a BaseException, so nothing catches it by accident)",
-    ("incremental.py", "UnresolvedImport"): "a mistake in the kit's own imports, caught by its tests",
+    ("runs/incremental.py", "UnresolvedImport"): "a mistake in the kit's own imports, caught by its tests",
     ("config.py", "_DuplicateKey"): "internal to the YAML loader, turned into a ConfigError there",
 }
 EXCEPTION_BASES = {"Exception", "BaseException", "ValueError", "ImportError", "KitError", "YAMLError",
@@ -45,8 +45,8 @@ def test_every_exception_class_is_defined_in_analysis_errors():
     assert not stale, f"listed as exceptions but gone: {stale}"
 
 
-@pytest.mark.parametrize("module, name", [("models", "ModelFitError"), ("history", "RunArtifactError"),
-                                          ("survey", "SurveyValidationError"), ("pipeline", "RunLocked"),
+@pytest.mark.parametrize("module, name", [("models", "ModelFitError"), ("runs.history", "RunArtifactError"),
+                                          ("data.survey", "SurveyValidationError"), ("pipeline", "RunLocked"),
                                           ("pipeline", "NotEnoughHistory"), ("pipeline", "UnsafeOutput"),
                                           ("spark_engine", "SparkNotInstalled"), ("pipeline", "StepFailed")])
 def test_the_old_names_are_the_same_classes(module, name):

@@ -1,4 +1,4 @@
-"""One formatter for every figure a stakeholder reads (analysis.fmt).
+"""One formatter for every figure a stakeholder reads (analysis.reporting.fmt).
 
 Expected strings are written out by hand from how each language writes numbers: Dutch puts a point
 between thousands and a comma before decimals, the euro sign before the amount with a space, and a
@@ -12,7 +12,7 @@ import datetime as dt
 import matplotlib
 import pytest
 
-from analysis import fmt
+from analysis.reporting import fmt
 
 matplotlib.use("Agg")
 

@@ -1,4 +1,4 @@
-"""Tests of analysis.history: the "since last report" comparison and the KPI trend.
+"""Tests of analysis.runs.history: the "since last report" comparison and the KPI trend.
 
 Two real run folders are built once (module fixture) by running the pipeline on the
 bundled CDNOW data with the observation end a month apart (1998-05-31 and 1998-06-30).
@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import history
+from analysis.runs import history
 from analysis.config import load_params
-from analysis.nb import fmt_pct
-from analysis.segments import VALUE_RISK_SEGMENTS
+from analysis.reporting.nb import fmt_pct
+from analysis.business.segments import VALUE_RISK_SEGMENTS
 
 ROOT = Path(__file__).resolve().parents[1]
 RAW_CSV = ROOT / "data" / "sample" / "cdnow_master.csv"

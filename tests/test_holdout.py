@@ -1,4 +1,4 @@
-"""Tests for analysis.holdout.
+"""Tests for analysis.scoring.holdout.
 
 The model has round BG/NBD parameters r = 2, alpha = 1 (weeks), a = 2, b = 1, for which
 FHL (2005a) eqs. (9)-(10) have closed forms because 2F1(c, b; c; z) = (1 - z)^-b:
@@ -19,10 +19,12 @@ import pandas as pd
 import pytest
 
 try:
-    from analysis import holdout, models
+    from analysis.scoring import holdout
+    from analysis import models
 except ModuleNotFoundError:  # source checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from analysis import holdout, models
+    from analysis.scoring import holdout
+    from analysis import models
 
 BG = {"r": 2.0, "alpha": 1.0, "a": 2.0, "b": 1.0}
 
@@ -156,14 +158,14 @@ def test_holdout_requires_columns(cal_holdout):
     (10, 0, "unreliable"),            # nothing happened: nothing to check against
 ])
 def test_reliability_of_the_forecasts_in_one_word(expected, actual, verdict):
-    from analysis.holdout import reliability
+    from analysis.scoring.holdout import reliability
 
     assert reliability(expected, actual) == verdict
 
 
 def test_reliability_sentence_for_managers():
-    from analysis import fmt
-    from analysis.holdout import reliability_sentence
+    from analysis.reporting import fmt
+    from analysis.scoring.holdout import reliability_sentence
 
     text = reliability_sentence(11_662, 12_320, "1997-09-30", "1998-06-30")
     assert text.startswith("The model was tested on the period from October 1, 1997 to June 30, 1998")
@@ -178,7 +180,7 @@ def test_reliability_sentence_for_managers():
 def test_spend_check_by_hand():
     """Gamma-Gamma p=2, q=3, v=10: E[M | x, mbar] = (v + mbar x) p / (p x + q - 1) (FHL 2005b eq. 5), so 10 (the
     population mean p v / (q - 1)) without repeat purchases, 15 for x=1, mbar=20, and 46 for x=9, mbar=50."""
-    from analysis.holdout import spend_check
+    from analysis.scoring.holdout import spend_check
 
     cal = pd.DataFrame({"frequency": [0.0, 1.0, 1.0, 9.0], "monetary_value": [0.0, 20.0, 40.0, 50.0],
                         "frequency_holdout": [2.0, 1.0, 0.0, 3.0], "monetary_value_holdout": [30.0, 10.0, 0.0, 40.0]},

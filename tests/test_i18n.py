@@ -10,10 +10,10 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis import plotting  # noqa: E402
-from analysis.i18n import translate, translate_figure, translate_frame  # noqa: E402
-from analysis.report import findings, kpi_tiles  # noqa: E402
-from analysis.segments import RFM_SEGMENTS, VALUE_RISK_SEGMENTS  # noqa: E402
+from analysis.reporting import plotting  # noqa: E402
+from analysis.reporting.i18n import translate, translate_figure, translate_frame  # noqa: E402
+from analysis.reporting.report import findings, kpi_tiles  # noqa: E402
+from analysis.business.segments import RFM_SEGMENTS, VALUE_RISK_SEGMENTS  # noqa: E402
 
 
 def test_english_is_unchanged_and_unknown_text_passes_through():
@@ -65,8 +65,8 @@ def test_category_tick_labels_are_translated():
 
 def test_one_sign_convention_for_a_model_that_was_off():
     """Expected 11,662 repeat purchases, 12,320 happened: (11,662 - 12,320) / 12,320 = -5.34%: too low."""
-    from analysis import fmt
-    from analysis.i18n import model_error
+    from analysis.reporting import fmt
+    from analysis.reporting.i18n import model_error
 
     assert model_error(11_662, 12_320, "en") == "5.3% too low"
     assert model_error(12_419, 12_320, "en") == "0.8% too high"  # (12,419 - 12,320) / 12,320 = 0.80%
@@ -94,8 +94,8 @@ def _templates():
         sources += [(f"{path.name} {c['id']}", "".join(c["source"])) for c in cells if c["cell_type"] == "code"]
     for where, text in sources:
         tree = ast.parse(text)
-        # a bare say() is the catalogue's only where the module imports it from analysis.i18n
-        says = any(isinstance(n, ast.ImportFrom) and n.module == "analysis.i18n" and any(a.name == "say" for a in n.names)
+        # a bare say() is the catalogue's only where the module imports it from analysis.reporting.i18n
+        says = any(isinstance(n, ast.ImportFrom) and n.module == "analysis.reporting.i18n" and any(a.name == "say" for a in n.names)
                    for n in ast.walk(tree)) or where.endswith("i18n.py")
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
@@ -115,7 +115,11 @@ def test_every_template_is_a_literal_with_a_translation(lang):
     import ast
     import string
 
-    from analysis import history, holdout, i18n
+    from analysis.runs import history
+
+    from analysis.scoring import holdout
+
+    from analysis.reporting import i18n
 
     labels = i18n.CATALOGUES[lang].LABELS
 
@@ -145,7 +149,8 @@ def test_every_template_is_a_literal_with_a_translation(lang):
 
 def test_a_language_is_one_catalogue_module():
     """Everything a language needs is in its module: what fmt, narrative and roi use comes from there."""
-    from analysis import fmt, i18n, lang_nl, narrative, roi
+    from analysis.reporting import fmt, i18n, lang_nl, narrative
+    from analysis.business import roi
 
     assert i18n.CATALOGUES["nl"] is lang_nl and i18n.LANGUAGES == ("en", "nl")
     assert fmt.LOCALES["nl"] == lang_nl.LOCALE and fmt.DEFAULT_CURRENCY["nl"] == lang_nl.CURRENCY
@@ -155,7 +160,7 @@ def test_a_language_is_one_catalogue_module():
 
 
 def test_say_fills_in_the_dutch_template():
-    from analysis.i18n import say
+    from analysis.reporting.i18n import say
 
     assert say("Revenue in {latest} / the {n} customers who bought in it.", "nl", latest="juni 1998", n="1.234") == (
         "Omzet in juni 1998 / de 1.234 klanten die toen kochten.")

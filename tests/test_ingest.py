@@ -11,7 +11,7 @@ import pytest
 
 from analysis.config import ColumnNames, DataParams
 from analysis.errors import DataValidationError
-from analysis.ingest import ingest_transactions
+from analysis.data.ingest import ingest_transactions
 
 TODAY = dt.date(2024, 1, 1)
 
@@ -273,7 +273,7 @@ def test_purchase_days_of_zoned_timestamps_do_not_depend_on_the_machine(tmp_path
     pq.write_table(pa.table({"customer_id": ["A", "B"], "date": pa.array(stamps, pa.timestamp("ns", tz="UTC")),
                              "amount": [1.0, 2.0]}), tmp_path / "tz.parquet")
     code = ("import datetime as dt, sys, pandas as pd; from analysis.config import DataParams; "
-            "from analysis.ingest import ingest_transactions; "
+            "from analysis.data.ingest import ingest_transactions; "
             "zone = sys.argv[2] if len(sys.argv) > 2 else None; "
             "ingest_transactions(DataParams(path=sys.argv[1] + '/tz.parquet', timezone=zone), sys.argv[1] + '/out.parquet',"
             " today=dt.date(2026, 1, 1)); print(sorted(pd.read_parquet(sys.argv[1] + '/out.parquet')['date'].astype(str)));"
@@ -311,7 +311,7 @@ def test_the_bundled_file_with_one_lf_row_appended_is_read(tmp_path):
 def test_mixed_line_endings_name_the_first_differing_line():
     from pathlib import Path
 
-    from analysis.ingest import _mixed_line_endings
+    from analysis.data.ingest import _mixed_line_endings
 
     import tempfile
 

@@ -7,7 +7,7 @@ import nbformat
 import pytest
 
 from analysis import pipeline
-from analysis.nb import STAGING_ENV
+from analysis.reporting.nb import STAGING_ENV
 
 ROOT = pipeline.Path(__file__).resolve().parents[1]
 

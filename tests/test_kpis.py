@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 
 from analysis.config import DataParams
-from analysis.ingest import ingest_transactions
-from analysis.kpis import cohort_retention, headline_kpis, period_series
+from analysis.data.ingest import ingest_transactions
+from analysis.business.kpis import cohort_retention, headline_kpis, period_series
 
 
 @pytest.fixture
@@ -64,7 +64,7 @@ def test_purchase_days_read_once_give_the_same_kpis_as_raw_lines(tiny_csv):
     of 2020-01-05 are one order."""
     import pandas as pd
 
-    from analysis.kpis import PurchaseDays
+    from analysis.business.kpis import PurchaseDays
 
     lines = pd.DataFrame({"customer_id": ["A", "A", "B", "A", "B", "C"],
                           "date": pd.to_datetime(["2020-01-05", "2020-01-05", "2020-02-03", "2020-02-10",

@@ -1,4 +1,4 @@
-"""A Dutch report writes every figure the Dutch way (analysis.fmt through the whole pipeline).
+"""A Dutch report writes every figure the Dutch way (analysis.reporting.fmt through the whole pipeline).
 
 Expected strings are made here by hand from the run's own JSON artifacts (a point between thousands,
 a comma before decimals, the euro sign with a space before the amount), not with the formatter.
@@ -88,7 +88,7 @@ def test_summary_tiles_in_dutch_notation(dutch_run):
 
 
 def test_the_pages_own_text_is_dutch(dutch_run):
-    """Headings and paragraphs (analysis.narrative), fixed captions and notes (analysis.i18n), the back link."""
+    """Headings and paragraphs (analysis.reporting.narrative), fixed captions and notes (analysis.reporting.i18n), the back link."""
     pages = {p.name: _visible_text(p.read_text(encoding="utf-8")) for p in dutch_run.glob("*.html")}
     assert "Datakwaliteit en kerncijfers voor klantbehoud" in pages["01_data_and_kpis.html"]
     assert "Zijn de voorspellingen betrouwbaar?" in pages["02_clv_models.html"]

@@ -13,7 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import config, models, saved
+from analysis import config, models
+
+from analysis.scoring import saved
 from analysis.models import REGISTRY
 from analysis.models.base import TransactionModel
 

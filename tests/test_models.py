@@ -378,7 +378,7 @@ def test_import_has_no_side_effects():
     code = (
         "import sys, warnings, numpy, pandas, scipy.special, scipy.stats, scipy.integrate, scipy.optimize; "
         "f = list(warnings.filters); "
-        "import analysis.models, analysis.clv, analysis.holdout; "
+        "import analysis.models, analysis.scoring.clv, analysis.scoring.holdout; "
         "assert 'lifetimes' not in sys.modules; assert list(warnings.filters) == f"
     )
     src = str(Path(__file__).resolve().parents[1] / "src")
@@ -425,7 +425,7 @@ def test_model_stage_pieces_side_by_side_keep_order_and_hand_back_failures():
     Spark's: either way each piece's result or exception comes back in the order given, and every piece runs."""
     import threading
 
-    from analysis.modelstage import _side_by_side
+    from analysis.scoring.modelstage import _side_by_side
 
     class Local:
         parallel = True

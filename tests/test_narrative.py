@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from analysis import i18n, narrative
+from analysis.reporting import i18n, narrative
 from conftest import ROOT
 
 

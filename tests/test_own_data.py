@@ -260,10 +260,11 @@ def test_degenerate_logs_get_a_report_or_one_clear_message(case, tmp_path):
 
 
 def test_cdnow_one_time_buyers_from_1997_are_less_likely_to_stay_than_recent_repeat_buyers(tmp_path):
-    from analysis import modelstage, pipeline
+    from analysis.scoring import modelstage
+    from analysis import pipeline
     from analysis.config import load_params
-    from analysis.ingest import ingest_transactions
-    from analysis.summary import rfm_summary
+    from analysis.data.ingest import ingest_transactions
+    from analysis.data.summary import rfm_summary
 
     params = load_params(ROOT / "params" / "default.yaml")
     params = params.model_copy(update={"data": params.data.model_copy(update={"path": SAMPLE / "cdnow_master.csv"}),

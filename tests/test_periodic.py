@@ -20,7 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from analysis import history, incremental, pipeline
+from analysis.runs import history, incremental
+
+from analysis import pipeline
 from analysis.config import PeriodParams
 from analysis.periods import period_ends
 from conftest import ROOT, SAMPLE

@@ -86,7 +86,7 @@ def test_executed_notebooks_have_no_stderr_warnings_or_errors(run_dir):
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             for output in cell.get("outputs", []):
-                # a page may end early on purpose (analysis.nb.end_page: page 05 without a configured campaign)
+                # a page may end early on purpose (analysis.reporting.nb.end_page: page 05 without a configured campaign)
                 assert output.get("output_type") != "error" or output.get("ename") == "PageEnds", (path.name, output)
                 assert not (output.get("output_type") == "stream" and output.get("name") == "stderr"), (
                     path.name, output.get("text"))
@@ -152,7 +152,7 @@ def test_customer_table_has_scores_and_segments(run_dir):
 
 
 def test_summary_page_tiles_match_the_artifacts(run_dir):
-    from analysis.nb import fmt_int, fmt_money, fmt_pct
+    from analysis.reporting.nb import fmt_int, fmt_money, fmt_pct
 
     html = (run_dir / "index.html").read_text()
     kpis = json.loads((run_dir / "artifacts" / "kpis.json").read_text())

@@ -2,7 +2,7 @@
 
 Each example is a small random log (a few customers, dates within about a year, positive
 amounts in whole cents). Expected values come from a direct pandas computation of the
-definitions in ``analysis.summary`` and ``analysis.kpis``, not from the code under test.
+definitions in ``analysis.data.summary`` and ``analysis.business.kpis``, not from the code under test.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.config import DataParams
-from analysis.ingest import ingest_transactions
-from analysis.kpis import cohort_retention, headline_kpis, period_series
-from analysis.summary import calibration_holdout_summary, rfm_summary
+from analysis.data.ingest import ingest_transactions
+from analysis.business.kpis import cohort_retention, headline_kpis, period_series
+from analysis.data.summary import calibration_holdout_summary, rfm_summary
 
 START = dt.date(2020, 1, 1)
 SETTINGS = settings(max_examples=40, deadline=None)

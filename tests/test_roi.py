@@ -1,4 +1,4 @@
-"""Tests for analysis.roi.
+"""Tests for analysis.business.roi.
 
 Every expected value below is worked out by hand from the tiny table in
 ``customers()``; the arithmetic is written out next to the assertion.
@@ -16,7 +16,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from analysis import roi
+from analysis.business import roi
 
 
 # Hand-worked table, gross_margin = 0.5, uplift = 0.2, cost_per_contact = 2, incentive = 10
@@ -94,7 +94,7 @@ def test_customer_economics_hand_values():
 def test_reach_by_group_hand_values():
     """The best 2 by expected profit are C001 (17.0) and C003 (3.4), from the hand values above; web holds
     C001 and C002, shop C003 and C004 (given in reverse order: groups are matched by id)."""
-    from analysis.segments import characteristic_groups
+    from analysis.business.segments import characteristic_groups
 
     chosen = scenario({"best_n": 2})
     groups = characteristic_groups(pd.Series(["shop", "shop", "web", "web"], index=["C004", "C003", "C002", "C001"]))

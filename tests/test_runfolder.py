@@ -1,4 +1,4 @@
-"""The run-folder catalogue (analysis.runfolder) against real runs, and its names against the code.
+"""The run-folder catalogue (analysis.runs.runfolder) against real runs, and its names against the code.
 
 Two real runs of the bundled configuration (CDNOW, every page, a measured campaign) make a series: one as of
 1998-03-31 and one with all the data (to 1998-06-30), in folders named by their date, so the second is compared
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis import runfolder
+from analysis.runs import runfolder
 from conftest import ROOT
 
 slow = pytest.mark.slow
@@ -159,7 +159,7 @@ def _step_names() -> set[str]:
 
 
 def _modules() -> set[str]:
-    return {p.stem for p in (ROOT / "src" / "analysis").glob("*.py") if p.stem != "__init__"}
+    return {p.stem for p in (ROOT / "src" / "analysis").rglob("*.py") if p.stem != "__init__"}
 
 
 def test_the_catalogue_knows_every_notebook_and_step():
@@ -217,7 +217,9 @@ def test_every_json_reader_has_the_same_policy_for_a_missing_or_damaged_file(tmp
     run anyway)."""
     import datetime as dt
 
-    from analysis import history, nb, report, series
+    from analysis.runs import history, series
+
+    from analysis.reporting import nb, report
     from analysis.errors import RunArtifactError
 
     run = tmp_path / "2024-01-31"

@@ -193,7 +193,7 @@ def test_only_the_last_failed_runs_are_kept(tmp_path):
 
 
 def test_run_folders_with_a_foreign_manifest_are_skipped_with_a_note(tmp_path):
-    from analysis import series
+    from analysis.runs import series
 
     for name, manifest in (("2024-01-31", "[1, 2, 3]"), ("2024-02-29", '{"input": "data.csv"}')):
         (tmp_path / name).mkdir()

@@ -1,4 +1,4 @@
-"""A run's model.json loads back and scores new customers (analysis.saved, issue #17).
+"""A run's model.json loads back and scores new customers (analysis.scoring.saved, issue #17).
 
 Expected values: a hand calculation (round parameters, as in tests/test_clv.py) and lifetimes, given the
 same parameters through ``SavedFit.to_lifetimes``, as the independent implementation on the CDNOW data.
@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from analysis.errors import RunArtifactError
-from analysis.saved import load
+from analysis.scoring.saved import load
 
 DAY0 = dt.date(2024, 1, 1)
 # Published CDNOW estimates (weeks): BG/NBD, Fader, Hardie & Lee (2005a), p. 281; Gamma-Gamma, Fader & Hardie
@@ -56,7 +56,7 @@ def test_scores_of_a_saved_fit_by_hand(tmp_path):
 @pytest.fixture(scope="module")
 def cdnow_purchases(tmp_path_factory):
     from analysis.config import DataParams
-    from analysis.ingest import ingest_transactions
+    from analysis.data.ingest import ingest_transactions
     from conftest import SAMPLE
 
     out = tmp_path_factory.mktemp("cdnow") / "purchases.parquet"

@@ -1,4 +1,4 @@
-"""Tests for analysis.segments on tiny handmade customers.
+"""Tests for analysis.business.segments on tiny handmade customers.
 
 Every expected value below is worked out by hand in the comments; none is
 copied from the code's output.
@@ -18,7 +18,7 @@ from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-from analysis.segments import (  # noqa: E402
+from analysis.business.segments import (  # noqa: E402
     DEFAULT_VALUE_RISK_ACTIONS,
     RFM_SEGMENT_GRID,
     RFM_SEGMENTS,

@@ -26,7 +26,7 @@ from analysis.simulate import (
     simulate_transactions,
     write_transactions,
 )
-from analysis.summary import rfm_summary
+from analysis.data.summary import rfm_summary
 
 CDNOW_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL (2005a), weeks
 

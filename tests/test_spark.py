@@ -18,12 +18,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis import clv, models
+from analysis.scoring import clv
+
+from analysis import models
 from analysis.config import DataParams
 from analysis.errors import DataValidationError
-from analysis.ingest import ingest_transactions
+from analysis.data.ingest import ingest_transactions
 from analysis.simulate import SimulationSpec, write_transactions
-from analysis.summary import calibration_holdout_summary, rfm_summary
+from analysis.data.summary import calibration_holdout_summary, rfm_summary
 from conftest import SAMPLE
 
 CDNOW_PARAMS = DataParams(path=SAMPLE / "cdnow_sample.csv", date_format="%Y%m%d")
@@ -293,7 +295,8 @@ def test_spark_clv_with_the_band_of_the_total_equals_the_pandas_path(spark, simu
 
 @needs_spark
 def test_customer_summary_with_spark_has_the_duckdb_columns_and_dtypes(spark, cdnow_duck):
-    from analysis import modelstage, spark_engine
+    from analysis.scoring import modelstage
+    from analysis import spark_engine
     from analysis.config import RunParams, SparkParams
 
     path, duck, _, _ = cdnow_duck
@@ -381,9 +384,9 @@ def test_pipeline_with_engine_spark_writes_the_duckdb_artifacts(tmp_path):
 
 @needs_spark
 def test_net_returns_thousands_and_blanks_match_duckdb(spark, write_csv, tmp_path):
-    """The netting rule (analysis.ingest.NET_RETURNS_SQL), Dutch numbers and trimmed tabs, in both engines."""
+    """The netting rule (analysis.data.ingest.NET_RETURNS_SQL), Dutch numbers and trimmed tabs, in both engines."""
     from analysis import spark_engine
-    from analysis.ingest import ingest_transactions
+    from analysis.data.ingest import ingest_transactions
     from test_ingest import NET_RETURNS
 
     text = NET_RETURNS + "E\t;2020-01-02;1.000,00\nE;2020-01-09;-250,00\n"
@@ -407,7 +410,7 @@ def test_zoned_timestamps_give_the_same_days_as_duckdb(spark, tmp_path, zone):
     import pyarrow.parquet as pq
 
     from analysis import spark_engine
-    from analysis.ingest import ingest_transactions
+    from analysis.data.ingest import ingest_transactions
 
     stamps = [dt.datetime(2024, 1, 1, 23, 30, tzinfo=dt.timezone.utc), dt.datetime(2024, 1, 2, 0, 30, tzinfo=dt.timezone.utc)]
     path = tmp_path / "tz.parquet"

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from analysis.config import DataParams
-from analysis.ingest import ingest_transactions
-from analysis.summary import calibration_holdout_summary, rfm_summary
+from analysis.data.ingest import ingest_transactions
+from analysis.data.summary import calibration_holdout_summary, rfm_summary
 from conftest import ROOT, SAMPLE
 
 

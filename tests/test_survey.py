@@ -1,4 +1,4 @@
-"""Tests for analysis.survey on a handmade ten-response survey.
+"""Tests for analysis.data.survey on a handmade ten-response survey.
 
 Expected values are worked out by hand in the comments.
 """
@@ -10,7 +10,7 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.survey import (
+from analysis.data.survey import (
     ALL_RESPONSES,
     UNKNOWN_CUSTOMER,
     SurveyParams,

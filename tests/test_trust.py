@@ -391,7 +391,7 @@ def test_customer_ids_with_markup_are_text_in_the_report_helpers(tmp_path, monke
     """Valid but hostile data: an id with markup is escaped by every helper that writes HTML."""
     import IPython.display
 
-    from analysis import nb, report
+    from analysis.reporting import nb, report
     from analysis.config import load_params
 
     shown = []

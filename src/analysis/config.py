@@ -14,11 +14,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from analysis.campaigns import Campaign
+from analysis.business.campaigns import Campaign
 from analysis.errors import ConfigError
 from analysis.models.registry import COMPARED_BY_DEFAULT, MODEL_NAMES
-from analysis.roi import RoiParams
-from analysis.segments import SegmentParams
+from analysis.business.roi import RoiParams
+from analysis.business.segments import SegmentParams
 
 
 class _Strict(BaseModel):
@@ -63,7 +63,7 @@ class DataParams(_Strict):
         description=(
             "Rows with a negative amount: 'drop' leaves them out (counted), 'net' subtracts them from"
             " the same customer's purchases, latest first (a return takes back from the purchase day it"
-            " falls on, then from the ones before it; see analysis.ingest.NET_RETURNS_SQL), 'error' stops the run."
+            " falls on, then from the ones before it; see analysis.data.ingest.NET_RETURNS_SQL), 'error' stops the run."
         ),
     )
     zero_amounts: Literal["keep", "drop"] = Field(
@@ -200,31 +200,31 @@ class ReportParams(_Strict):
     title: str | None = Field(default=None, description="Heading of the reports. null: 'Customer retention and"
                               " lifetime value' in the report language.")
     language: str = Field(default="en", description="Report language: en, or a language with a catalogue in"
-                          " analysis.i18n.CATALOGUES (nl).")
+                          " analysis.reporting.i18n.CATALOGUES (nl).")
     currency: str | None = Field(
         default=None, description="ISO 4217 code (EUR, USD, GBP, ...) or one of the symbols $ € £ ¥; written as the"
         " report language writes it (nl: € 1.234, en: €1,234). null: EUR for nl, USD for en.")
 
     def heading(self) -> str:
         """The title as configured, or the default title in the report language."""
-        from analysis.i18n import say
+        from analysis.reporting.i18n import say
 
         return self.title or say("Customer retention and lifetime value", self.language)
 
     @field_validator("language", mode="after")
     @classmethod
     def _known_language(cls, value: str) -> str:
-        from analysis.i18n import LANGUAGES
+        from analysis.reporting.i18n import LANGUAGES
 
         if value not in LANGUAGES:
             raise ValueError(f"report.language must be one of {', '.join(LANGUAGES)} (a language with a catalogue"
-                             f" in analysis.i18n.CATALOGUES), got {value!r}")
+                             f" in analysis.reporting.i18n.CATALOGUES), got {value!r}")
         return value
 
     @field_validator("currency", mode="after")
     @classmethod
     def _known_currency(cls, value: str | None) -> str | None:
-        from analysis.fmt import currency_code
+        from analysis.reporting.fmt import currency_code
 
         if value is not None:
             currency_code(value)  # raises ValueError with what is accepted
@@ -274,7 +274,7 @@ class RunParams(_Strict):
     privacy: PrivacyParams = PrivacyParams()
     campaigns: list[Campaign] = Field(
         default_factory=list, description="Past campaigns with a control group, measured on page 05"
-        " (see analysis.campaigns).")
+        " (see analysis.business.campaigns).")
 
     @model_validator(mode="after")
     def _campaign_names_unique(self) -> "RunParams":

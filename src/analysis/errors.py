@@ -5,8 +5,8 @@ to fix it, and the pipeline prints it as one line, without a traceback. :class:`
 kind: a step broke in a way the message cannot blame on the input (the console shows the step's error).
 
 The modules that raise these still export them under their old names (``analysis.models.ModelFitError``
-is this module's class). Not here, on purpose: control flow (``analysis.nb.PageEnds`` ends a page early,
-``analysis.pipeline.Terminated`` carries SIGTERM), and ``analysis.incremental.UnresolvedImport``, a
+is this module's class). Not here, on purpose: control flow (``analysis.reporting.nb.PageEnds`` ends a page early,
+``analysis.pipeline.Terminated`` carries SIGTERM), and ``analysis.runs.incremental.UnresolvedImport``, a
 mistake in the kit's own code that its tests catch.
 """
 
@@ -123,14 +123,14 @@ def rows_of(mask, limit: int = 5, on_page: bool = False) -> str:
     report language (error messages stay English)."""
     import numpy as np
 
-    from analysis import fmt
+    from analysis.reporting import fmt
 
     f = fmt.current()  # a message shown on a page is in the report's notation
     flags = np.asarray(mask, dtype=bool)
     where = np.flatnonzero(flags)[:limit] + 1
     shown = ", ".join(f.integer(i) for i in where)
     more = " ..." if flags.sum() > limit else ""
-    from analysis.i18n import say
+    from analysis.reporting.i18n import say
 
     lang = f.language if on_page else "en"
     if len(where) > 1:

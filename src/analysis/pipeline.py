@@ -35,7 +35,8 @@ from pathlib import Path
 
 from analysis.config import SECTIONS, RunParams, load_params, params_to_dict, section_digests
 from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: F401 (re-exported)
-from analysis import incremental, privacy
+from analysis.runs import incremental
+from analysis import privacy
 
 PROJECT_KERNEL = "retention-kit"
 NOTEBOOK_DIR = Path("notebooks")
@@ -235,7 +236,7 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 #: What a kernel started ahead imports while the notebook before it runs: the libraries every notebook
 #: imports (about 2 s on this machine). Importing is all it does: the notebook's own cells set everything else.
 WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib.pyplot, duckdb, pyarrow.parquet\n"
-                "import analysis.nb, analysis.plotting, analysis.models")
+                "import analysis.reporting.nb, analysis.reporting.plotting, analysis.models")
 
 
 class KernelPool:
@@ -245,7 +246,7 @@ class KernelPool:
     notebook then starts its own)."""
 
     def __init__(self, run_dir: Path, cwd: Path) -> None:
-        from analysis.nb import STAGING_ENV
+        from analysis.reporting.nb import STAGING_ENV
 
         self.env = {**os.environ, STAGING_ENV: str(run_dir)}
         self.cwd = str(cwd)
@@ -304,7 +305,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from analysis.nb import STAGING_ENV
+    from analysis.reporting.nb import STAGING_ENV
 
     previous = os.environ.get(STAGING_ENV)
     os.environ[STAGING_ENV] = str(run_dir)  # the kernel inherits it: the notebook writes into run_dir itself
@@ -319,7 +320,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
                 **({"km": km} if km is not None else {}),
             )
     except PapermillExecutionError as exc:
-        if exc.ename == "PageEnds":  # the notebook ended its page early, on purpose (analysis.nb.end_page)
+        if exc.ename == "PageEnds":  # the notebook ended its page early, on purpose (analysis.reporting.nb.end_page)
             _say(f"      the page ends early: {exc.evalue}")
             return
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
@@ -332,7 +333,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
             os.environ[STAGING_ENV] = previous
 
 
-#: The title of each detail page, as its link on the summary reads (translated by analysis.i18n).
+#: The title of each detail page, as its link on the summary reads (translated by analysis.reporting.i18n).
 PAGE_TITLES = {"01_data_and_kpis": "Data and KPIs", "02_clv_models": "Customer value models",
                "03_segments": "Segments", "04_retention_roi": "Retention campaigns and ROI",
                "05_campaigns": "Measured campaigns"}
@@ -349,7 +350,7 @@ def render_html(executed: Path, target: Path, title: str, section: str = "", lan
     ``section`` (HTML, e.g. "since the last report") goes right after the title cell; ``lang`` is the
     report language of the page's own words (the link back to the summary).
     """
-    from analysis.i18n import translate
+    from analysis.reporting.i18n import translate
 
     import nbformat
     from nbconvert import HTMLExporter
@@ -360,7 +361,7 @@ def render_html(executed: Path, target: Path, title: str, section: str = "", lan
         cell = nbformat.v4.new_raw_cell(section, metadata={"kit_html": True})
         cell["id"] = "since-last-report"
         nb.cells.insert(first_md + 1, cell)
-    # a page that ended early (analysis.nb.end_page): papermill's "An Exception was encountered" cells go
+    # a page that ended early (analysis.reporting.nb.end_page): papermill's "An Exception was encountered" cells go
     nb.cells = [c for c in nb.cells if "papermill-error-cell-tag" not in c.get("metadata", {}).get("tags", [])]
     ended = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and any(
         o.get("output_type") == "error" and o.get("ename") == "PageEnds" for o in c.get("outputs", []))), None)
@@ -373,15 +374,15 @@ def render_html(executed: Path, target: Path, title: str, section: str = "", lan
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
                             and not (o.get("output_type") == "error" and o.get("ename") == "PageEnds")]
-    from analysis.narrative import localized
+    from analysis.reporting.narrative import localized
 
-    for cell in nb.cells:  # the page's own text in the report language (analysis.narrative)
+    for cell in nb.cells:  # the page's own text in the report language (analysis.reporting.narrative)
         if cell.cell_type == "markdown" and cell.get("id"):
             cell.source = localized(executed.stem, cell["id"], cell.source, lang)
     nb.metadata["title"] = translate(title, lang)
     nb.metadata["kit_back"] = translate("Back to the summary", lang)
     nb.metadata["kit_lang"] = lang
-    templates = Path(__file__).parent / "templates" / "nbconvert"
+    templates = Path(__file__).parent / "reporting" / "templates" / "nbconvert"
     exporter = HTMLExporter(extra_template_basedirs=[str(templates)], template_name="kit")
     exporter.exclude_input = True
     exporter.exclude_input_prompt = True
@@ -712,7 +713,7 @@ def dependencies(params: RunParams, project_dir: Path) -> list[Path]:
     src = Path(__file__).resolve().parent
     files = [p for p in input_files(params) if p.is_file()]
     files += notebooks(project_dir / NOTEBOOK_DIR)
-    files += sorted(src.rglob("*.py")) + sorted(p for p in (src / "templates").rglob("*") if p.is_file())
+    files += sorted(src.rglob("*.py")) + sorted(p for p in (src / "reporting" / "templates").rglob("*") if p.is_file())
     lock = project_dir / "requirements.lock"
     return files + ([lock] if lock.is_file() else [])
 
@@ -789,7 +790,7 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
     ``as_of``: the observation end (later transactions are left out and counted); the run
     goes to ``reports/<as_of>/`` unless ``out`` is given. ``reuse``: copy the outputs of
     steps whose inputs did not change from the published run of the same folder
-    (:mod:`analysis.incremental`). ``render_only``: reuse every computing step as it is
+    (:mod:`analysis.runs.incremental`). ``render_only``: reuse every computing step as it is
     and only redo the comparison with the previous report and the HTML (used to refresh a
     later report when an earlier one was re-run).
     """
@@ -803,7 +804,7 @@ def run(params_path: Path, out: Path | None = None, project_dir: Path | None = N
 
 
 def _ingest_key(common: dict, code: list[str], config: dict) -> str:
-    """The step key of the ingest step (see :mod:`analysis.incremental`); ``config``: :func:`_step_config`."""
+    """The step key of the ingest step (see :mod:`analysis.runs.incremental`); ``config``: :func:`_step_config`."""
     return incremental.digest({**common, **config,
                                "code": incremental.files_digest(incremental.module_closure(code))})
 
@@ -812,7 +813,7 @@ def _notebook_key(common: dict, notebook: Path, artifacts: dict[str, str], confi
     """The step key of a notebook step, given the artifacts the steps before it wrote and the part of the
     configuration it reads (:func:`_step_config`)."""
     # the notebook's imports, and what puts its text cells in the report language before it runs
-    code = sorted(set(incremental.notebook_code(notebook)) | set(incremental.module_closure(["narrative"])))
+    code = sorted(set(incremental.notebook_code(notebook)) | set(incremental.module_closure(["reporting.narrative"])))
     return incremental.digest({**common, **config, "notebook": sha256_of(notebook),
                                "code": incremental.files_digest(code),
                                "artifacts": dict(sorted(artifacts.items()))})
@@ -822,10 +823,10 @@ def _render_key(common: dict, previous) -> str:
     """What the pages (comparison, HTML, summary) depend on beyond the steps: the code that renders
     them, its templates, and the previous report they are compared with."""
     src = Path(__file__).resolve().parent
-    templates = sorted(p for p in (src / "templates").rglob("*") if p.is_file())
+    templates = sorted(p for p in (src / "reporting" / "templates").rglob("*") if p.is_file())
     return incremental.digest({**common,
                                "code": incremental.files_digest(incremental.module_closure(
-                                   ["pipeline", "history", "report", "series"])),
+                                   ["pipeline", "runs.history", "reporting.report", "runs.series"])),
                                "templates": incremental.files_digest(templates, src),
                                "previous": ({"folder": previous.dir.name,
                                              "artifacts": previous.manifest.get("artifacts")} if previous else None)})
@@ -862,9 +863,9 @@ def _not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path
 def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of: dt.date | None, reuse: bool,
          render_only: bool, params_label: str | None, refresh_following: bool, if_changed: bool = False) -> Path:
     """One run; see :func:`run`."""
-    from analysis import history, series
-    from analysis.ingest import ingest_transactions
-    from analysis.report import write_index
+    from analysis.runs import history, series
+    from analysis.data.ingest import ingest_transactions
+    from analysis.reporting.report import write_index
 
     project_dir = (project_dir or Path.cwd()).resolve()
     started = time.time()
@@ -921,7 +922,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         whole = {**common, "params": sha256_of(Path(params_path)), "inputs": hashes}
         engine = "Spark" if params.engine == "spark" else "DuckDB"
         cut = f" as of {as_of}" if as_of else ""
-        code = ["ingest", "pipeline"] + (["spark_engine"] if params.engine == "spark" else [])
+        code = ["data.ingest", "pipeline"] + (["spark_engine"] if params.engine == "spark" else [])
         if if_changed and out is not None and not render_only and reuse:
             earlier = (series.previous_run(reports_root, series.folder_date(out), str(data_path))
                        if series.folder_date(out) else None)
@@ -969,7 +970,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             import pyarrow.compute as pc
             import pyarrow.parquet as pq
 
-            from analysis import campaigns as campaign_lists
+            from analysis.business import campaigns as campaign_lists
 
             known = pq.read_table(artifacts / "purchases.parquet", columns=["customer_id"]).column(0)
             known = pd.Index(pc.unique(known).to_pylist())
@@ -1016,7 +1017,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             if previous is None:
                 _say("      no earlier report of this data in the folder: this is the first of the series")
                 return
-            from analysis.nb import Run, model_unavailable
+            from analysis.reporting.nb import Run, model_unavailable
 
             if any(model_unavailable(Run(run)) for run in (staging, previous.dir)):
                 _say(f"      not compared with {previous.dir.name}: the purchase model of one of the two reports"
@@ -1146,7 +1147,7 @@ def _refresh_next(reports_root: Path, published: Path, date: dt.date, data_path:
     than ``published`` (e.g. an earlier month was re-run or added later). Only HTML is rebuilt."""
     import tempfile
 
-    from analysis import series
+    from analysis.runs import series
 
     following = series.next_run(reports_root, date, data_path)
     if following is None:
@@ -1218,7 +1219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     t0 = time.time()
     if args.command == "index":
-        from analysis import series
+        from analysis.runs import series
 
         for note in series.publish_index(args.reports.resolve()):
             _say(f"note: {note}")

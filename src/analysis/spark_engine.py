@@ -1,7 +1,7 @@
 """``engine: spark``: the purchases, summaries and customer scores with PySpark.
 
 For transaction logs too large for one machine. The definitions are those of
-:mod:`analysis.ingest` and :mod:`analysis.summary` (same-day lines are one purchase,
+:mod:`analysis.data.ingest` and :mod:`analysis.data.summary` (same-day lines are one purchase,
 weeks are days / 7, amounts are added as ``DECIMAL(38, 10)`` so totals do not depend on
 the order of the rows), and the results are the same to the last bit:
 
@@ -14,13 +14,13 @@ the order of the rows), and the results are the same to the last bit:
    ``(frequency, recency, T)`` (and ``(frequency, monetary_value)``) rows with their
    counts to the driver and fit there with :mod:`analysis.models`;
 4. :func:`score_customers` sends the fitted models to the executors (a broadcast
-   variable) and scores every customer there with :func:`analysis.clv.customer_lifetime_value`
+   variable) and scores every customer there with :func:`analysis.scoring.clv.customer_lifetime_value`
    on pandas chunks (``mapInPandas``): P(alive), expected purchases, expected order value,
    CLV and its band; :func:`customer_lifetime_value` also adds up the chunks' per-draw
    totals for the band of the total CLV and brings the scores to the driver.
 
-The pipeline's notebooks use it through :func:`analysis.modelstage.customer_summary` and
-:func:`analysis.modelstage.run_model_stage` when the run configuration says ``engine: spark``,
+The pipeline's notebooks use it through :func:`analysis.scoring.modelstage.customer_summary` and
+:func:`analysis.scoring.modelstage.run_model_stage` when the run configuration says ``engine: spark``,
 with one session per process (:func:`run_session`).
 
 pyspark is an optional install (``requirements-spark.txt``): it is imported only inside
@@ -42,11 +42,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
+from analysis.scoring.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
 from analysis.config import DataParams, SparkParams
 from analysis.errors import DataValidationError, SparkNotInstalled, format_examples  # noqa: F401 (re-exported)
-from analysis.ingest import GLOB_CHARACTERS, MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
-from analysis.summary import days_per_unit
+from analysis.data.ingest import GLOB_CHARACTERS, MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
+from analysis.data.summary import days_per_unit
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -294,7 +294,7 @@ def read_transactions(spark: SparkSession, params: DataParams) -> DataFrame:
     if types[cols.amount].startswith(("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")):
         amount_expr = amount.cast("double")
     else:
-        from analysis.ingest import amount_pattern
+        from analysis.data.ingest import amount_pattern
 
         text = _strip_blanks(amount.cast("string"))
         number = F.regexp_replace(text, re.escape(params.thousands), "") if params.thousands else text
@@ -321,7 +321,7 @@ def purchases(
 ) -> tuple[DataFrame, DataQuality]:
     """Check the transaction file and reduce it to one row per customer and purchase day.
 
-    The Spark counterpart of :func:`analysis.ingest.ingest_transactions`, with the same
+    The Spark counterpart of :func:`analysis.data.ingest.ingest_transactions`, with the same
     policies (``data.returns``, ``data.zero_amounts``, ``data.duplicates``) and the same
     errors for missing ids, unreadable dates, non-numeric or huge amounts, dates after
     ``today`` and returns under ``returns: error``.
@@ -341,7 +341,7 @@ def purchases(
     today = today or dt.date.today()
     local = Path(path.removeprefix("file:"))
     if _is_local(path) and local.is_file():  # a single local file: the same file checks as DuckDB's ingest
-        from analysis.ingest import check_source
+        from analysis.data.ingest import check_source
 
         check_source(params, local)
     try:
@@ -456,7 +456,7 @@ def _purchases(
         steps.append(("returns (negative amounts)", F.col("amount") < 0))
     if params.zero_amounts == "drop":
         steps.append(("zero amounts", F.col("amount") == 0))
-    if steps:  # rows are counted under the first reason that applies, as in analysis.ingest
+    if steps:  # rows are counted under the first reason that applies, as in analysis.data.ingest
         conditions, aggs = F.lit(True), []
         for reason, cond in steps:
             aggs.append(F.count_if(conditions & cond).alias(reason))
@@ -468,7 +468,7 @@ def _purchases(
     used = base.where(keep)
     unmatched = 0.0
     if params.returns == "net":
-        # analysis.ingest.NET_RETURNS_SQL, the same rule in Spark's API
+        # analysis.data.ingest.NET_RETURNS_SQL, the same rule in Spark's API
         from pyspark.sql import Window
 
         totals = used.repartition("customer_id").groupBy("customer_id", "date").agg(
@@ -537,8 +537,8 @@ def _parquet_zone(params: DataParams, column: str) -> str | None:
 
 
 def _strip_blanks(column: Column) -> Column:
-    """``analysis.ingest._BLANKS`` trimmed from both ends, as DuckDB's ``trim(x, blanks)``."""
-    from analysis.ingest import _BLANKS
+    """``analysis.data.ingest._BLANKS`` trimmed from both ends, as DuckDB's ``trim(x, blanks)``."""
+    from analysis.data.ingest import _BLANKS
 
     F, _ = _spark_modules()
     blanks = "".join(f"\\u{ord(c):04x}" for c in _BLANKS)
@@ -546,7 +546,7 @@ def _strip_blanks(column: Column) -> Column:
 
 
 def _exact_sum(column: Column) -> Column:
-    """Sum as DECIMAL(38, 10), back to double: :func:`analysis.summary.exact_sum_sql` in Spark."""
+    """Sum as DECIMAL(38, 10), back to double: :func:`analysis.data.summary.exact_sum_sql` in Spark."""
     F, _ = _spark_modules()
     return F.sum(column.cast("decimal(38,10)")).cast("double")
 
@@ -564,7 +564,7 @@ def _purchase_days(purchases_df: DataFrame, end: dt.date) -> DataFrame:
 def rfm_summary(purchases_df: DataFrame, observation_end: dt.date | str, time_unit: str = "W") -> DataFrame:
     """Per-customer summary up to and including ``observation_end`` (Spark DataFrame).
 
-    Same columns and values as :func:`analysis.summary.rfm_summary`: ``customer_id,
+    Same columns and values as :func:`analysis.data.summary.rfm_summary`: ``customer_id,
     frequency, recency, T, monetary_value, first_purchase, last_purchase, n_purchases,
     revenue, days_since_last``. ``purchases_df`` has ``customer_id, date, amount`` (purchases
     or raw lines: same-day lines are added up here).
@@ -592,7 +592,7 @@ def rfm_summary(purchases_df: DataFrame, observation_end: dt.date | str, time_un
 def calibration_holdout_summary(
     purchases_df: DataFrame, calibration_end: dt.date | str, observation_end: dt.date | str, time_unit: str = "W"
 ) -> DataFrame:
-    """Calibration/holdout split (Spark DataFrame), as :func:`analysis.summary.calibration_holdout_summary`.
+    """Calibration/holdout split (Spark DataFrame), as :func:`analysis.data.summary.calibration_holdout_summary`.
 
     Customers whose first purchase is after ``calibration_end`` are left out. Columns:
     ``customer_id, frequency, recency, T, monetary_value, frequency_holdout,
@@ -700,7 +700,7 @@ def _scored_chunks(
             return payload
 
     def score(chunks: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
-        from analysis.clv import CLV_COLUMNS, customer_lifetime_value
+        from analysis.scoring.clv import CLV_COLUMNS, customer_lifetime_value
 
         fitted, spend, kwargs = get_payload()
         for chunk in chunks:
@@ -734,7 +734,7 @@ def score_customers(
     """Score every customer on the executors: P(alive), expected purchases, CLV and its band.
 
     The fitted models go to the executors once (a broadcast variable); each executor runs
-    :func:`analysis.clv.customer_lifetime_value` on pandas chunks of the summary
+    :func:`analysis.scoring.clv.customer_lifetime_value` on pandas chunks of the summary
     (``mapInPandas``; chunk size ``spark.sql.execution.arrow.maxRecordsPerBatch``). With
     the same ``seed`` every chunk uses the same parameter draws, so each customer's band is
     the one the single-machine run gives. The band of the *total* CLV needs the per-draw
@@ -743,7 +743,7 @@ def score_customers(
     Returns
     -------
     pyspark.sql.DataFrame
-        ``customer_id`` and :data:`analysis.clv.CLV_COLUMNS`.
+        ``customer_id`` and :data:`analysis.scoring.clv.CLV_COLUMNS`.
     """
     F, _ = _spark_modules()
     chunks = _scored_chunks(summary, model, gamma_gamma, horizon_months=horizon_months,
@@ -786,12 +786,12 @@ def customer_lifetime_value(
 ) -> ClvResult:
     """Score every customer on the cluster and bring the scores and the band of the total to the driver.
 
-    The Spark counterpart of :func:`analysis.clv.customer_lifetime_value` (same arguments,
-    same :class:`~analysis.clv.ClvResult`): the executors score pandas chunks as in
+    The Spark counterpart of :func:`analysis.scoring.clv.customer_lifetime_value` (same arguments,
+    same :class:`~analysis.scoring.clv.ClvResult`): the executors score pandas chunks as in
     :func:`score_customers` and each chunk also returns its total CLV under every parameter
     draw (``ClvResult.draw_totals``). The driver adds those up draw by draw, which gives the
     per-draw totals of all customers and so the band of the total CLV
-    (:func:`analysis.clv.total_band`), Krinsky & Robb (1986) as in the single-machine run.
+    (:func:`analysis.scoring.clv.total_band`), Krinsky & Robb (1986) as in the single-machine run.
     One row per customer (the scores) comes to the driver.
 
     Returns
@@ -837,7 +837,7 @@ def ingest_transactions(
 ) -> DataQuality:
     """The pipeline's ingest step on Spark: same checks, same ``purchases.parquet``.
 
-    A drop-in for :func:`analysis.ingest.ingest_transactions` when ``engine: spark``: Spark
+    A drop-in for :func:`analysis.data.ingest.ingest_transactions` when ``engine: spark``: Spark
     reads and checks the (large, possibly remote) transaction file and reduces it to
     purchases; the executors write them to ``<purchases_path>.parts/``, and DuckDB on the
     driver merges the parts into the one sorted file ``purchases_path`` that the report
@@ -888,7 +888,7 @@ def run_job(
 
     Purchases, summary, fits on the driver, scores on the executors, written as Parquet to
     ``scores_path`` (a folder or object-storage URI): ``customer_id``, the summary columns
-    and :data:`analysis.clv.CLV_COLUMNS`.
+    and :data:`analysis.scoring.clv.CLV_COLUMNS`.
 
     Returns
     -------

@@ -131,7 +131,7 @@ class TransactionModel:
     silence_aware: bool = False
     """Whether P(alive) falls while a customer stays silent (``auto`` chooses among these models first)."""
     lifetimes_fitter: str = ""
-    """The matching fitter class of ``lifetimes`` (see :meth:`analysis.saved.SavedFit.to_lifetimes`)."""
+    """The matching fitter class of ``lifetimes`` (see :meth:`analysis.scoring.saved.SavedFit.to_lifetimes`)."""
     references: tuple[str, ...] = ()
 
     def values(self, params: Mapping[str, float] | Sequence[float] | np.ndarray) -> tuple:

@@ -86,7 +86,7 @@ def read_characteristics(path: str | Path, customers: pd.Index, customer_id: str
         if path.suffix.lower() in (".parquet", ".pq"):
             raw = pd.read_parquet(path)
         else:
-            from analysis.ingest import _guess_delimiter
+            from analysis.data.ingest import _guess_delimiter
 
             with path.open(encoding="utf-8-sig", errors="replace") as f:
                 header = f.readline()

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import gammaln
 
-from analysis import fmt
+from analysis.reporting import fmt
 from analysis.errors import ModelFitError
 from analysis.models.base import _validate_summary, param_values
 from analysis.models.fitting import _by_value, _covariance_and_ci, _minimize, _weighted_rows
@@ -313,7 +313,7 @@ def fit_gamma_gamma(
     biggest = max(abs(corr["pearson"]), abs(corr["spearman"]))
     warning_text = None
     if np.isfinite(biggest) and biggest > correlation_threshold:
-        from analysis.i18n import say
+        from analysis.reporting.i18n import say
 
         warning_text = say(
             "Frequency and average spend are correlated among repeat customers (Pearson {pearson}, Spearman"

@@ -178,7 +178,7 @@ class GGompertzNBD(TransactionModel):
         return lambda log_theta: ggompertz_nbd_loglik_and_gradient(log_theta, x, tx, T, n)
 
     def assumption(self):
-        from analysis.i18n import say
+        from analysis.reporting.i18n import say
 
         return say("In **GGompertz/NBD** dropping out can also happen at any moment, and how likely it is changes with"
                    " how long someone has been a customer (a Gompertz lifetime).")
@@ -186,7 +186,7 @@ class GGompertzNBD(TransactionModel):
     def limit(self, params, longest):
         """b so small that e^(b T) - 1 = b T for every customer (to 0.05%): the model is Pareto/NBD."""
         if params["b"] * longest < 1e-3:
-            from analysis.i18n import say
+            from analysis.reporting.i18n import say
 
             return say("its fit runs to b = 0, where it is the Pareto/NBD model: in these data the risk of dropping"
                        " out does not grow with a customer's age, so Pareto/NBD describes them as well")

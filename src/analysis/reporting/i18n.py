@@ -1,6 +1,6 @@
 """Every text a reader sees, in the report language: English (the kit's own) or a language with a catalogue.
 
-The kit is written in English. A language's catalogue is one module (:mod:`analysis.lang_nl` for Dutch) keyed by
+The kit is written in English. A language's catalogue is one module (:mod:`analysis.reporting.lang_nl` for Dutch) keyed by
 the English: :func:`translate` maps fixed labels (and, through the catalogue's patterns, labels with a variable
 part), :func:`say` translates a sentence template and fills in its figures, :func:`translate_figure` applies
 :func:`translate` to a finished matplotlib figure. Unknown text is left as it is, so a missing entry shows
@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import re
 
-from analysis import lang_nl
+from analysis.reporting import lang_nl
 
 
 
-#: Every report language but English (the kit's own), with its catalogue module (see :mod:`analysis.lang_nl`).
+#: Every report language but English (the kit's own), with its catalogue module (see :mod:`analysis.reporting.lang_nl`).
 CATALOGUES = {"nl": lang_nl}
 #: The report languages.
 LANGUAGES: tuple[str, ...] = ("en", *CATALOGUES)
-#: The Dutch labels (:data:`analysis.lang_nl.LABELS`).
+#: The Dutch labels (:data:`analysis.reporting.lang_nl.LABELS`).
 NL = lang_nl.LABELS
 
 _TRANSLATIONS = {lang: (module.LABELS, [(re.compile(p), r) for p, r in module.PATTERNS])
@@ -43,10 +43,10 @@ def say(template: str, /, lang: str | None = None, **values) -> str:
     """A sentence with figures in the report language, gettext style: the English ``template`` (with
     ``{named}`` fields) is the key, the language's catalogue (:data:`NL`) holds its translation with the
     same fields, and the fields are filled in afterwards with ``values`` (text already written in the
-    report's notation by :mod:`analysis.fmt`). ``lang``: the report language; default the one set for
-    this process (:func:`analysis.fmt.use`). A template without a translation is written in English, and
+    report's notation by :mod:`analysis.reporting.fmt`). ``lang``: the report language; default the one set for
+    this process (:func:`analysis.reporting.fmt.use`). A template without a translation is written in English, and
     ``tests/test_i18n.py`` fails on it."""
-    from analysis import fmt
+    from analysis.reporting import fmt
 
     lang = lang or fmt.current().language
     text = template if lang == "en" else _TRANSLATIONS.get(lang, ({}, []))[0].get(template, template)
@@ -55,8 +55,8 @@ def say(template: str, /, lang: str | None = None, **values) -> str:
 
 def translate_figure(fig, lang: str = "en"):
     """Translate titles, axis labels, category tick labels, legends and annotations of ``fig``, and write the
-    numbers and dates of its default tick labels as ``lang`` writes them (:func:`analysis.fmt.localize_figure`)."""
-    from analysis import fmt
+    numbers and dates of its default tick labels as ``lang`` writes them (:func:`analysis.reporting.fmt.localize_figure`)."""
+    from analysis.reporting import fmt
 
     fmt.localize_figure(fig, fmt.Formatter(lang, fmt.DEFAULT_CURRENCY[lang]))
     if lang == "en":
@@ -104,8 +104,8 @@ _MODEL_ERROR = {"too_high": "{pct} too high", "too_low": "{pct} too low", "spot_
 def model_error(forecast: float, actual: float, lang: str = "en") -> str:
     """The forecast against what happened, in words: '5.3% too low' when the model expected 5.3% fewer than
     happened, '0.8% too high' when it expected more, 'spot on' within 0.05%; 'n/a' without an actual. The
-    share is written in the report's notation (:mod:`analysis.fmt`)."""
-    from analysis import fmt
+    share is written in the report's notation (:mod:`analysis.reporting.fmt`)."""
+    from analysis.reporting import fmt
 
     if not actual or forecast is None or forecast != forecast:
         return "n/a"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from analysis import fmt
+from analysis.reporting import fmt
 from analysis.models import MODEL_LABELS  # noqa: F401  (the notebooks import it from here)
 
 

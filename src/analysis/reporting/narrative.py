@@ -1,7 +1,7 @@
 """The text cells of the report notebooks in the other report languages, keyed by page and cell.
 
 The notebooks are written in English. For ``report.language: nl`` the pipeline replaces each Markdown cell
-of a page with its entry in the language's catalogue (``CELLS`` of :mod:`analysis.lang_nl`, keyed
+of a page with its entry in the language's catalogue (``CELLS`` of :mod:`analysis.reporting.lang_nl`, keyed
 ``"<notebook>/<cell id>"``; :func:`localized`). Each entry records a fingerprint of the English text it
 translates: when the English cell changes and its translation does not,
 the page shows the English text and ``tests/test_narrative.py`` fails, naming the cell.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
-from analysis import i18n
+from analysis.reporting import i18n
 
 
 def fingerprint(text: str) -> str:

@@ -18,15 +18,17 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from analysis import fmt, runfolder
+from analysis.reporting import fmt
+
+from analysis.runs import runfolder
 from analysis.config import RunParams
-from analysis.i18n import model_error, say, translate, translate_figure
-from analysis.nb import fmt_int, fmt_money, fmt_pct
+from analysis.reporting.i18n import model_error, say, translate, translate_figure
+from analysis.reporting.nb import fmt_int, fmt_money, fmt_pct
 
 
 def _read_json(path: Path) -> dict:
     """An artifact of the summary page (``<run>/artifacts/<name>``): {} when the run has none (a page may
-    lack one), an error when it is damaged (:func:`analysis.runfolder.read_json`)."""
+    lack one), an error when it is damaged (:func:`analysis.runs.runfolder.read_json`)."""
     return runfolder.read_json(path.parent.parent, path.name, required=False)
 
 
@@ -36,7 +38,7 @@ def _tile(label: str, value: str, definition: str, lang: str) -> dict:
 
 def kpi_tiles(kpis: dict, currency: str, lang: str | None = None) -> list[dict]:
     """Retention tiles (label, value, definition) from ``kpis.json``, in ``lang`` (default: the report language
-    set for this process, :func:`analysis.fmt.use`). Retention, churn and revenue per customer name the period
+    set for this process, :func:`analysis.reporting.fmt.use`). Retention, churn and revenue per customer name the period
     they measure (the last complete month or quarter)."""
     f = fmt.current()
     lang = lang or f.language
@@ -161,7 +163,7 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
     """Up to four charts (as embedded PNG) drawn from the artifacts that exist."""
     from matplotlib.figure import Figure
 
-    from analysis import plotting
+    from analysis.reporting import plotting
 
     lang, currency = params.report.language, params.report.currency
     charts = []
@@ -190,7 +192,7 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
         import pyarrow.parquet as pq
 
         if "value_risk_segment" in pq.read_schema(customers_path).names:
-            from analysis.segments import plot_value_risk_heatmap
+            from analysis.business.segments import plot_value_risk_heatmap
 
             # only the three columns the chart needs: the whole table (a million ids) took seconds to read
             customers = pd.read_parquet(customers_path, columns=["clv_tier", "p_alive_band", "clv"])
@@ -198,7 +200,7 @@ def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
                 "Customers and their expected value by value tier and risk of being lost.")
     roi_path = artifacts / "roi.csv"
     if roi_path.exists():
-        from analysis.roi import plot_scenario_comparison
+        from analysis.business.roi import plot_scenario_comparison
 
         table = pd.read_csv(roi_path, index_col="scenario")
         add(lambda ax: plot_scenario_comparison(table, currency=currency, ax=ax),
@@ -211,7 +213,7 @@ def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], 
     """Render ``run_dir/index.html`` (the executive summary) from the run's artifacts, every figure in the
     notation of ``report.language`` and ``report.currency``.
 
-    ``since_html``: the "since the last report" section (:func:`analysis.history.section_html`).
+    ``since_html``: the "since the last report" section (:func:`analysis.runs.history.section_html`).
     """
     with fmt.using(params.report.language, params.report.currency):
         return _write_index(run_dir, params, pages, manifest, since_html)
@@ -230,7 +232,7 @@ def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]],
     roi = pd.read_csv(artifacts / "roi.csv") if (artifacts / "roi.csv").exists() else None
     horizon = params.clv.horizon_months
 
-    env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(loader=PackageLoader("analysis.reporting", "templates"), autoescape=select_autoescape(["html", "j2"]))
     template = env.get_template("index.html.j2")
     html = template.render(
         lang=lang,

@@ -6,8 +6,8 @@ locale rules of Babel (CLDR): under ``report.language: nl`` 23570 is ``23.570``,
 ``€492.17`` and ``Mar 1998``.
 
 The notebook process sets the language and currency once (:func:`use`, called by
-:func:`analysis.nb.start`); library code asks :func:`current` for the formatter, so a chart drawn by
-``analysis.segments`` in a Dutch report gets Dutch ticks without being told. A :class:`Formatter` can also
+:func:`analysis.reporting.nb.start`); library code asks :func:`current` for the formatter, so a chart drawn by
+``analysis.business.segments`` in a Dutch report gets Dutch ticks without being told. A :class:`Formatter` can also
 be made directly, for a page written outside a notebook (the summary page, the reports index).
 
 Currency: ``report.currency`` is an ISO 4217 code (``EUR``, ``USD``, ``GBP``) or one of the symbols
@@ -21,10 +21,10 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
-from analysis.i18n import CATALOGUES
+from analysis.reporting.i18n import CATALOGUES
 
 #: The locale of each report language: English with US conventions; another language's from its catalogue
-#: (Dutch as written in the Netherlands, :data:`analysis.lang_nl.LOCALE`).
+#: (Dutch as written in the Netherlands, :data:`analysis.reporting.lang_nl.LOCALE`).
 LOCALES = {"en": "en_US", **{lang: module.LOCALE for lang, module in CATALOGUES.items()}}
 #: The currency when ``report.currency`` is empty.
 DEFAULT_CURRENCY = {"en": "USD", **{lang: module.CURRENCY for lang, module in CATALOGUES.items()}}

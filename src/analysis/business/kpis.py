@@ -34,7 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from analysis.summary import _date, exact_sum_sql, purchases_relation
+from analysis.data.summary import _date, exact_sum_sql, purchases_relation
 
 PERIOD_UNITS = {"M": "month", "Q": "quarter"}
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Iterable
 
 PACKAGE = "analysis"
-SRC = Path(__file__).resolve().parent
+SRC = Path(__file__).resolve().parents[1]
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

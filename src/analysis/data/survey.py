@@ -165,7 +165,7 @@ def read_survey(path: str | Path, params: SurveyParams | None = None) -> pd.Data
         raise ValueError("SurveyParams: set nps_column and/or csat_column")
     suffix = path.suffix.lower()
 
-    import duckdb  # local import keeps `import analysis.survey` light
+    import duckdb  # local import keeps `import analysis.data.survey` light
 
     con = duckdb.connect()
     try:

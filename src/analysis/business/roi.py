@@ -43,10 +43,10 @@ from matplotlib.colors import Normalize
 from matplotlib.ticker import FuncFormatter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
-from analysis import fmt
+from analysis.reporting import fmt
 from analysis.errors import rows_of
-from analysis.i18n import say, translate
-from analysis.ranking import order_desc_then_id
+from analysis.reporting.i18n import say, translate
+from analysis.business.ranking import order_desc_then_id
 
 __all__ = [
     "FORMULA_TEXT",
@@ -111,8 +111,8 @@ FORMULA_TEXT: str = (
 
 def formula_text(lang: str = "en") -> str:
     """How the campaign figures are calculated, in the report language (Markdown list): ``CAMPAIGN_FORMULAS``
-    of the language's catalogue (:mod:`analysis.lang_nl`), else English."""
-    from analysis.i18n import CATALOGUES
+    of the language's catalogue (:mod:`analysis.reporting.lang_nl`), else English."""
+    from analysis.reporting.i18n import CATALOGUES
 
     translated = getattr(CATALOGUES.get(lang), "CAMPAIGN_FORMULAS", None)
     if translated is None:
@@ -154,7 +154,7 @@ class BestNTarget(BaseModel):
 
 class MeasuredUplift(BaseModel):
     """``uplift: {measured: <campaign>}``: take the uplift a past campaign measured (page 05)
-    instead of a guess; resolved by :func:`analysis.campaigns.resolve_uplifts` before evaluation."""
+    instead of a guess; resolved by :func:`analysis.business.campaigns.resolve_uplifts` before evaluation."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -667,7 +667,7 @@ def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
 
 def reach_by_group(customers: pd.DataFrame, scenario: Scenario, groups: pd.Series) -> pd.DataFrame:
     """Whom a scenario contacts, by a customer characteristic (``groups``: each customer's group, e.g. from
-    :func:`analysis.segments.characteristic_groups`; a categorical keeps its order).
+    :func:`analysis.business.segments.characteristic_groups`; a categorical keeps its order).
 
     One row per group: ``group``, ``customers``, ``contacted`` (on the scenario's list), ``contacted_share``
     (of the group) and ``expected_net_gain``, the sum of the contacted customers' expected incremental profit
@@ -815,7 +815,7 @@ def plot_scenario_comparison(
     roi_table : pandas.DataFrame
         Output of :func:`evaluate_scenarios`.
     currency : str, optional
-        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.reporting.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created if omitted.
 
@@ -876,7 +876,7 @@ def plot_sensitivity(
     scenario_name : str, optional
         Shown in the title.
     currency : str, optional
-        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.reporting.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created if omitted.
 
@@ -947,7 +947,7 @@ def plot_targeting_curve(
     result : TargetingCurve
         Output of :func:`targeting_curve`.
     currency : str, optional
-        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.reporting.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure is created if omitted.
 

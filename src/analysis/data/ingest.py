@@ -28,7 +28,7 @@ import duckdb
 
 from analysis.config import DataParams
 from analysis.errors import ConfigError, DataValidationError, KitError, format_examples
-from analysis.summary import exact_sum_sql
+from analysis.data.summary import exact_sum_sql
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 PARQUET_MAGIC = b"PAR1"
@@ -933,11 +933,11 @@ def _bad_amounts_message(con, params: DataParams, path: Path, n_bad: int, rows_r
 
 def quality_table(quality: dict) -> "pd.DataFrame":
     """The data-quality figures as a two-column table for the report, in the report's language and notation
-    (:mod:`analysis.i18n`, :mod:`analysis.fmt`)."""
+    (:mod:`analysis.reporting.i18n`, :mod:`analysis.reporting.fmt`)."""
     import pandas as pd
 
-    from analysis import fmt
-    from analysis.i18n import say, translate
+    from analysis.reporting import fmt
+    from analysis.reporting.i18n import say, translate
 
     f = fmt.current()
 

@@ -43,13 +43,15 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pandas as pd
 
-from analysis import fmt, runfolder
+from analysis.reporting import fmt
+
+from analysis.runs import runfolder
 from analysis.config import RunParams
 from analysis.errors import RunArtifactError, format_examples  # noqa: F401 (re-exported)
-from analysis.i18n import model_error, say, translate, translate_figure
+from analysis.reporting.i18n import model_error, say, translate, translate_figure
 from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
-from analysis.nb import Run, fmt_int, fmt_money, fmt_pct
-from analysis.segments import P_ALIVE_BANDS, VALUE_LEVELS, VALUE_RISK_SEGMENTS
+from analysis.reporting.nb import Run, fmt_int, fmt_money, fmt_pct
+from analysis.business.segments import P_ALIVE_BANDS, VALUE_LEVELS, VALUE_RISK_SEGMENTS
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -175,7 +177,7 @@ def _kpi_values(run_dir: Path) -> dict[str, float | None]:
 
 
 # --------------------------------------------------------------------------
-# Wording: the English templates, keyed (their Dutch is in analysis.lang_nl)
+# Wording: the English templates, keyed (their Dutch is in analysis.reporting.lang_nl)
 # --------------------------------------------------------------------------
 
 TEXT: dict[str, str] = {
@@ -524,8 +526,8 @@ def plot_kpi_trend(trend: pd.DataFrame, currency: str | None = None, lang: str =
     currency
         A ``report.currency`` value (ISO code or symbol); None: the language's default.
     lang
-        ``"en"`` or ``"nl"``: labels are translated with :func:`analysis.i18n.translate_figure`, numbers and
-        dates written as the language writes them (:mod:`analysis.fmt`).
+        ``"en"`` or ``"nl"``: labels are translated with :func:`analysis.reporting.i18n.translate_figure`, numbers and
+        dates written as the language writes them (:mod:`analysis.reporting.fmt`).
 
     Returns
     -------

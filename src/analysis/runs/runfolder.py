@@ -7,7 +7,7 @@ A run of the pipeline (``python -m analysis.pipeline run``, :mod:`analysis.pipel
       .retention-kit-run       marker: "made by the kit", so a later run may replace the folder
       params.yaml              copy of the run configuration; the notebooks read this copy
       manifest.json            what ran, with which inputs, code and packages; each step's key and outputs
-      index.html               the summary page (analysis.report.write_index)
+      index.html               the summary page (analysis.reporting.report.write_index)
       NN_name.html             one page per notebook notebooks/NN_name.ipynb (analysis.pipeline.render_html)
       summary.png              picture of index.html, only when a working Chromium is found
       executed/NN_name.ipynb   each notebook as papermill executed it (the pages are rendered from these)
@@ -16,19 +16,19 @@ A run of the pipeline (``python -m analysis.pipeline run``, :mod:`analysis.pipel
       artifacts/               the data a run hands from step to step and to people: the catalogue below
 
 The steps run in this order, each writing its own files and never rewriting another step's
-(:meth:`analysis.nb.Run.write_customers`):
+(:meth:`analysis.reporting.nb.Run.write_customers`):
 
-``ingest`` (in :mod:`analysis.pipeline`, with :mod:`analysis.ingest` or :mod:`analysis.spark_engine`), the
-notebooks ``01_data_and_kpis`` ... ``05_campaigns`` (papermill), ``compare`` (:func:`analysis.history.compare_runs`,
+``ingest`` (in :mod:`analysis.pipeline`, with :mod:`analysis.data.ingest` or :mod:`analysis.spark_engine`), the
+notebooks ``01_data_and_kpis`` ... ``05_campaigns`` (papermill), ``compare`` (:func:`analysis.runs.history.compare_runs`,
 only for a folder named by a date with an earlier report of the same data), ``html`` (the pages). What the
 pipeline writes outside those steps (the marker, ``params.yaml``, ``manifest.json``, ``summary.png``) has the
-writer :data:`PIPELINE`. ``index.html`` is written by :func:`analysis.report.write_index` right after the
+writer :data:`PIPELINE`. ``index.html`` is written by :func:`analysis.reporting.report.write_index` right after the
 ``html`` step (outside its record in the manifest); the catalogue counts it to ``html``.
 
 Not in a published run folder, and so not catalogued: ``logs/pipeline.log`` (only in a failed run, moved to
 ``reports/.failed/``); the series files next to the run folders (``reports/index.html``, the ``latest`` link,
-the ``.<name>.lock`` files, written by :mod:`analysis.series` and :class:`analysis.pipeline.FolderLock`); the
-``.dev/<name>/`` working copy a notebook run by hand makes (:func:`analysis.nb.working_folder`).
+the ``.<name>.lock`` files, written by :mod:`analysis.runs.series` and :class:`analysis.pipeline.FolderLock`); the
+``.dev/<name>/`` working copy a notebook run by hand makes (:func:`analysis.reporting.nb.working_folder`).
 
 Catalogue
 ---------
@@ -73,7 +73,7 @@ PIPELINE = "pipeline"
 
 #: What a placeholder in a catalogue name stands for (a regular expression).
 PLACEHOLDERS: dict[str, str] = {
-    # a roi.scenarios name: analysis.roi._SLUG (lower-case letters, digits, "_" and "-")
+    # a roi.scenarios name: analysis.business.roi._SLUG (lower-case letters, digits, "_" and "-")
     "scenario": r"[a-z0-9]+(?:[_-][a-z0-9]+)*",
 }
 
@@ -113,13 +113,13 @@ class Artifact:
 
 # ---------------------------------------------------------------- column lists
 
-#: customers_01_rfm.parquet: analysis.modelstage.customer_summary, ``customer_id`` as a plain column.
+#: customers_01_rfm.parquet: analysis.scoring.modelstage.customer_summary, ``customer_id`` as a plain column.
 RFM_COLUMNS: tuple[str, ...] = ("customer_id", "frequency", "recency", "T", "monetary_value", "first_purchase",
                                 "last_purchase", "n_purchases", "revenue", "days_since_last")
-#: customers_02_scores.parquet: the above plus the model scores (analysis.clv).
+#: customers_02_scores.parquet: the above plus the model scores (analysis.scoring.clv).
 SCORE_COLUMNS: tuple[str, ...] = RFM_COLUMNS + ("p_alive", "expected_purchases", "expected_avg_value", "clv",
                                                 "clv_low", "clv_high")
-#: customers.parquet: the above plus the segments (analysis.segments.assign_segments).
+#: customers.parquet: the above plus the segments (analysis.business.segments.assign_segments).
 CUSTOMER_COLUMNS: tuple[str, ...] = SCORE_COLUMNS + ("rfm_r", "rfm_f", "rfm_m", "rfm_segment", "abc_class",
                                                      "clv_tier", "p_alive_band", "value_risk_segment",
                                                      "value_risk_action")
@@ -148,7 +148,7 @@ _COMPARED = ("only when there is an earlier report of the series: a run folder n
 
 # ---------------------------------------------------------------- artifacts/
 
-#: kpis.json, model.json and customers.parquet (analysis.history.HASHED_ARTIFACTS) are also hashed: by compare
+#: kpis.json, model.json and customers.parquet (analysis.runs.history.HASHED_ARTIFACTS) are also hashed: by compare
 #: (the previous run's, into since_last.json) and by pipeline._refresh_next (a published run's).
 _HASHED = (" Its sha256 goes into the next report's since_last.json; pipeline._refresh_next compares it to decide"
            " whether that report must be compared again.")
@@ -158,7 +158,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("purchases.parquet", "ingest",
              ("ingest", "pipeline", "01_data_and_kpis", "02_clv_models", "04_retention_roi", "05_campaigns",
               "compare"),
-             "The cleaned transaction log, one row per customer and purchase day (analysis.ingest / "
+             "The cleaned transaction log, one row per customer and purchase day (analysis.data.ingest / "
              "analysis.spark_engine .ingest_transactions). Read back by the ingest step itself "
              "(pipeline.first_purchases_on) and by the pipeline's contact-list check before the notebooks; 04 "
              "reads it only when a scenario takes a measured uplift; compare reads the current run's.",
@@ -169,9 +169,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
     Artifact("run.json", "ingest",
              ("pipeline", "nb", "01_data_and_kpis", "02_clv_models", "03_segments", "04_retention_roi",
               "05_campaigns", "compare"),
-             "The run's dates: observation_end, calibration_end, time_unit. analysis.nb.working_folder takes a "
+             "The run's dates: observation_end, calibration_end, time_unit. analysis.reporting.nb.working_folder takes a "
              "folder with this file for a run folder; 04 reads it only for a measured uplift; compare reads the "
-             "current, the previous and every earlier run's (analysis.history)."),
+             "current, the previous and every earlier run's (analysis.runs.history)."),
     # -- 01_data_and_kpis
     Artifact("customers_01_rfm.parquet", "01_data_and_kpis", ("02_clv_models",),
              "One row per customer: frequency, recency, T, spend and days since the last purchase.",
@@ -182,7 +182,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
              columns=("period_start", "active_customers", "new_customers", "retained_customers", "orders", "revenue",
                       "retention_rate", "churn_rate", "complete")),
     Artifact("kpis.json", "01_data_and_kpis", ("compare", "html", "series", "pipeline"),
-             "The headline KPIs (analysis.kpis.headline_kpis): tiles of index.html, the since-last-report "
+             "The headline KPIs (analysis.business.kpis.headline_kpis): tiles of index.html, the since-last-report "
              "comparison and trend, a row of the reports index; offered as a download on index.html." + _HASHED),
     # -- 02_clv_models
     Artifact("customers_02_scores.parquet", "02_clv_models", ("03_segments",),
@@ -193,10 +193,10 @@ ARTIFACTS: tuple[Artifact, ...] = (
              column_variants=(RFM_COLUMNS,)),
     Artifact("model.json", "02_clv_models",
              ("03_segments", "04_retention_roi", "05_campaigns", "compare", "html", "series", "saved", "pipeline"),
-             "The fitted models, the holdout check and the selected model (analysis.modelstage ... to_json), or "
+             "The fitted models, the holdout check and the selected model (analysis.scoring.modelstage ... to_json), or "
              "{'unavailable': why} with the dates when the purchase model could not be fitted "
-             "(modelstage.unavailable_json). 03/04/05 and compare first ask analysis.nb.model_unavailable; "
-             "analysis.saved.load scores new customers with its 'final' entry." + _HASHED),
+             "(modelstage.unavailable_json). 03/04/05 and compare first ask analysis.reporting.nb.model_unavailable; "
+             "analysis.scoring.saved.load scores new customers with its 'final' entry." + _HASHED),
     Artifact("tracking.csv", "02_clv_models", ("html",),
              "Repeat purchases per period, actual against the model's expectation, calibration and holdout "
              "(chart on index.html).",
@@ -211,7 +211,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
              # the purchase model could not be fitted: 03 copies customers_02_scores, which then has the RFM columns
              column_variants=(RFM_COLUMNS,)),
     Artifact("segments.csv", "03_segments", ("html",),
-             "Profile of each segment of each segmentation (analysis.segments.segment_profiles). index.html only "
+             "Profile of each segment of each segmentation (analysis.business.segments.segment_profiles). index.html only "
              "links it (download), nothing reads its content.",
              columns=_SEGMENT_PROFILE_COLUMNS,
              # with segments.cost_to_serve configured
@@ -224,7 +224,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
              optional=_MODEL_FITTED),
     # -- 04_retention_roi
     Artifact("roi.csv", "04_retention_roi", ("compare", "html"),
-             "Expected cost, gain and ROI of each roi.scenarios entry (analysis.roi.evaluate_scenarios). compare "
+             "Expected cost, gain and ROI of each roi.scenarios entry (analysis.business.roi.evaluate_scenarios). compare "
              "lists the scenarios in both reports (skipped when either run has none).",
              columns=("scenario", "label", "target", "customers_targeted", "uplift", "cost_per_contact",
                       "incentive_cost", "gross_margin", "horizon_months", "expected_customers_retained",
@@ -232,37 +232,37 @@ ARTIFACTS: tuple[Artifact, ...] = (
                       "breakeven_uplift", "cost_per_retained_customer"),
              optional=_MODEL_FITTED),
     Artifact("targets_<scenario>.csv", "04_retention_roi", (),
-             "The ranked contact list of one scenario, with pseudonyms (analysis.roi.scenario_targets). For the "
+             "The ranked contact list of one scenario, with pseudonyms (analysis.business.roi.scenario_targets). For the "
              "CRM; nothing in the kit reads it.",
              columns=("customer_id", "rank", "value_risk_segment", "clv_tier", "rfm_segment", "abc_class", "p_alive",
                       "clv", "value_if_retained", "expected_retained", "expected_incremental_profit"),
              optional="one per campaign scenario (roi.scenarios), " + _MODEL_FITTED),
     # -- 05_campaigns (written only when the configuration has a campaigns: section; the page ends before)
     Artifact("campaigns.csv", "05_campaigns", ("html",),
-             "Each measured past campaign against its control group (analysis.campaigns.measure_all) and the "
+             "Each measured past campaign against its control group (analysis.business.campaigns.measure_all) and the "
              "targeting check. index.html only links it (download).",
              columns=_CAMPAIGN_COLUMNS + _TARGETING_COLUMNS,
              # no campaign could be measured (every one skipped): an empty table with only the targeting columns
              column_variants=(_TARGETING_COLUMNS,),
              optional="only when the configuration has campaigns:"),
     Artifact("campaign_segments.csv", "05_campaigns", (),
-             "Uplift of each measured campaign per value x risk segment (analysis.campaigns.by_segment).",
+             "Uplift of each measured campaign per value x risk segment (analysis.business.campaigns.by_segment).",
              columns=("segment", "treated", "control", "bought_share_treated", "bought_share_control", "uplift",
                       "uplift_low", "uplift_high", "campaign"),
              # no campaign scored: 05 writes an empty table with these same columns (it takes them from here)
              optional="only when the configuration has campaigns:"),
     Artifact("campaign_targeting.csv", "05_campaigns", (),
              "Uplift by decile of the expected gain of contacting, with the Qini curve "
-             "(analysis.campaigns.targeting_deciles).",
+             "(analysis.business.campaigns.targeting_deciles).",
              columns=("decile", "treated", "control", "bought_share_treated", "bought_share_control", "uplift",
                       "uplift_low", "uplift_high", "share_targeted", "qini", "qini_random", "campaign"),
              # no campaign scored: 05 writes an empty table with these same columns (it takes them from here)
              optional="only when the configuration has campaigns:"),
-    # -- compare (analysis.history.compare_runs); the html step uses the comparison in memory, not these files
+    # -- compare (analysis.runs.history.compare_runs); the html step uses the comparison in memory, not these files
     Artifact("since_last.json", "compare", ("series", "pipeline"),
              "The comparison with the previous report: KPIs then and now, segment migration, newly at risk, the "
              "previous forecast against what happened, scenarios then and now, and the sha256 of the previous "
-             "run's kpis.json, model.json and customers.parquet. Read by the reports index (analysis.series) and by "
+             "run's kpis.json, model.json and customers.parquet. Read by the reports index (analysis.runs.series) and by "
              "the pipeline to decide whether the next report must be re-compared (pipeline._refresh_next).",
              optional=_COMPARED),
     Artifact("migration.csv", "compare", (),
@@ -281,7 +281,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
              optional=_COMPARED),
 )
 # Not catalogued: new_transactions.parquet. No code writes or reads it; it only appears as an example file name in
-# the docstring of analysis.saved (a user's own file to score with a saved model).
+# the docstring of analysis.scoring.saved (a user's own file to score with a saved model).
 
 
 # ---------------------------------------------------------------- the rest of the run folder
@@ -291,7 +291,7 @@ def _notebook_files(stem: str) -> tuple[Artifact, ...]:
         Artifact(f"executed/{stem}.ipynb", stem, ("html",),
                  f"notebooks/{stem}.ipynb as papermill executed it; the html step renders {stem}.html from it."),
         Artifact(f"logs/{stem}.log", stem, ("pipeline",),
-                 "The notebook's log (analysis.nb.start): warnings, and progress lines the pipeline echoes to the "
+                 "The notebook's log (analysis.reporting.nb.start): warnings, and progress lines the pipeline echoes to the "
                  "console while the step runs."),
         Artifact(f"logs/{stem}.sections.json", stem, ("pipeline",),
                  "The configuration sections the notebook read (analysis.config.recording); the pipeline stops when "
@@ -311,11 +311,11 @@ RUN_FILES: tuple[Artifact, ...] = (
     Artifact("manifest.json", PIPELINE, ("pipeline", "incremental", "series"),
              "What ran: configuration, inputs and their sha256, dates, packages, git state, each step's key and "
              "outputs, the sha256 of every artifact, the previous run. Written after the html step and again after "
-             "the screenshot. Read to reuse unchanged steps (analysis.incremental.Reuse), for the up-to-date "
-             "check, to list the runs of a series (analysis.series.complete_runs)."),
+             "the screenshot. Read to reuse unchanged steps (analysis.runs.incremental.Reuse), for the up-to-date "
+             "check, to list the runs of a series (analysis.runs.series.complete_runs)."),
     Artifact("index.html", "html", ("pipeline", "series"),
-             "The summary page (analysis.report.write_index, called right after the html step). A run folder "
-             "counts as published only with it (analysis.series.complete_runs)."),
+             "The summary page (analysis.reporting.report.write_index, called right after the html step). A run folder "
+             "counts as published only with it (analysis.runs.series.complete_runs)."),
     Artifact("summary.png", PIPELINE, (),
              "Picture of index.html taken with headless Chromium (pipeline.screenshot); manifest.json's "
              "'screenshot' says why not when missing.",
@@ -341,7 +341,7 @@ def lookup(filename: str | Path) -> Artifact:
     else:
         found = _find(ARTIFACTS, name) or _find(RUN_FILES, name)
     if found is None:
-        raise KeyError(f"{name} is not in the run-folder catalogue (analysis.runfolder)")
+        raise KeyError(f"{name} is not in the run-folder catalogue (analysis.runs.runfolder)")
     return found
 
 
@@ -414,7 +414,7 @@ def check_run(run_dir: str | Path) -> list[str]:
         else:
             entry = _find(RUN_FILES, rel)
         if entry is None:
-            problems.append(f"{rel}: not in the run-folder catalogue (analysis.runfolder)")
+            problems.append(f"{rel}: not in the run-folder catalogue (analysis.runs.runfolder)")
             continue
         if entry.columns is None:
             continue

@@ -3,15 +3,15 @@
 The kit is written in English; this module holds the Dutch for it, keyed by the English:
 
 - :data:`LABELS`: fixed labels, sentences and sentence templates. A template keeps the ``{fields}`` of its
-  English key (:func:`analysis.i18n.say` fills them in after translating);
+  English key (:func:`analysis.reporting.i18n.say` fills them in after translating);
 - :data:`PATTERNS`: labels with a variable part (chart titles and axis labels built by the library), as
   ``(regular expression, replacement)``;
 - :data:`CELLS`: the Markdown cells of the report notebooks, keyed ``"<notebook>/<cell id>"``, each with the
-  fingerprint of the English text it translates (:mod:`analysis.narrative`);
+  fingerprint of the English text it translates (:mod:`analysis.reporting.narrative`);
 - :data:`CAMPAIGN_FORMULAS`: how the campaign figures are calculated;
 - :data:`LOCALE` and :data:`CURRENCY`: how numbers and dates are written (Babel) and the default currency.
 
-Adding a language is adding one module like this one and its line in :data:`analysis.i18n.CATALOGUES`;
+Adding a language is adding one module like this one and its line in :data:`analysis.reporting.i18n.CATALOGUES`;
 ``tests/test_i18n.py`` and ``tests/test_narrative.py`` say what it lacks.
 """
 
@@ -22,7 +22,7 @@ LOCALE = "nl_NL"
 #: The currency when ``report.currency`` is empty.
 CURRENCY = "EUR"
 
-#: How the campaign figures are calculated (:data:`analysis.roi.FORMULA_TEXT`); ``{floor}``: the lowest
+#: How the campaign figures are calculated (:data:`analysis.business.roi.FORMULA_TEXT`); ``{floor}``: the lowest
 #: P(alive) counted.
 CAMPAIGN_FORMULAS: str = (
     "Zo worden de campagnecijfers berekend, voor elke benaderde klant:\n"
@@ -191,7 +191,7 @@ LABELS: dict[str, str] = {
     "The model's total of repeat purchases in the period it did not see, against what happened.":
         "Het totaal aan herhaalaankopen volgens het model in de periode die het niet kende, tegenover de werkelijkheid.",
     "Model against actual": "Model tegenover werkelijkheid",
-    # page 05: measured campaigns (analysis.campaigns)
+    # page 05: measured campaigns (analysis.business.campaigns)
     "Uplift in buyers": "Extra kopers (effect)",
     "Incremental customers": "Extra behouden klanten",
     "Incremental margin": "Extra marge",
@@ -276,7 +276,7 @@ LABELS: dict[str, str] = {
     'Break-even uplift': 'Break-even-effect',
     'Below this uplift the campaign loses money.': 'Onder dit effect verliest de campagne geld.',
     'Customers contacted': 'Benaderde klanten',
-    # captions, notes and table captions of the pages (fixed text; analysis.nb translates them)
+    # captions, notes and table captions of the pages (fixed text; analysis.reporting.nb translates them)
     'Rows are left out only for the reasons listed; the input file itself is never changed.':
         'Rijen worden alleen weggelaten om de genoemde redenen; het invoerbestand zelf wordt nooit gewijzigd.',
     'Each bar is the number of customers who bought in that period; the light part are first-time buyers. A shrinking dark part means fewer customers come back.':
@@ -327,8 +327,8 @@ LABELS: dict[str, str] = {
         'Alle cijfers zijn verwachtingen over de horizon; de contactlijsten worden geëxporteerd als targets_<scenario>.csv.',
     'No campaign with a control group has been measured in this report. (For the analyst: add a `campaigns:` section to the run configuration with the contact list, its customer id and group (`treatment` or `control`), the start date, the window and the costs; see `params/default.yaml`.)':
         'In dit rapport is geen campagne met een controlegroep gemeten. (Voor de analist: voeg aan de runconfiguratie een onderdeel `campaigns:` toe met de contactlijst, het klantnummer en de groep (`treatment` of `control`), de startdatum, de meetperiode en de kosten; zie `params/default.yaml`.)',
-    "Simulated campaign: the contact list was drawn at random from the customers by the kit's simulator (analysis.campaigns.simulate_contact_list) and nobody was contacted, so its true effect is zero. It shows what this page looks like, and what it says when a campaign did nothing; it is not a result.":
-        'Gesimuleerde campagne: de contactlijst is willekeurig uit de klanten getrokken door de simulator van de kit (analysis.campaigns.simulate_contact_list) en niemand is benaderd, dus het ware effect is nul. Ze laat zien hoe deze pagina eruitziet en wat ze zegt als een campagne niets deed; het is geen uitkomst.',
+    "Simulated campaign: the contact list was drawn at random from the customers by the kit's simulator (analysis.business.campaigns.simulate_contact_list) and nobody was contacted, so its true effect is zero. It shows what this page looks like, and what it says when a campaign did nothing; it is not a result.":
+        'Gesimuleerde campagne: de contactlijst is willekeurig uit de klanten getrokken door de simulator van de kit (analysis.business.campaigns.simulate_contact_list) en niemand is benaderd, dus het ware effect is nul. Ze laat zien hoe deze pagina eruitziet en wat ze zegt als een campagne niets deed; het is geen uitkomst.',
     'Bars: share of each group who bought in the window; lines: the 95% interval.':
         'Staven: aandeel van elke groep dat in de meetperiode kocht; lijnen: het 95%-interval.',
     'Per customer, in the window, with 95% intervals.':
@@ -341,10 +341,10 @@ LABELS: dict[str, str] = {
         'Geen controle van de selectie: het aankoopmodel kon op deze gegevens niet worden geschat, dus klanten hebben geen voorspelde opbrengst.',
     'No campaign was measured, so there is no base rate to plan the next test from.':
         'Er is geen campagne gemeten, dus er is geen basispercentage om de volgende test mee te plannen.',
-    # since the last report (analysis.history)
+    # since the last report (analysis.runs.history)
     "Key figures across reports": "Kerncijfers per rapport",
     "report date (data up to)": "rapportdatum (gegevens tot en met)",
-    # reports/index.html (analysis.series)
+    # reports/index.html (analysis.runs.series)
     "all reports": "alle rapporten",
     "Every published report in this folder, newest first.": "Alle gepubliceerde rapporten in deze map, nieuwste eerst.",
     "Latest report": "Nieuwste rapport",
@@ -903,7 +903,7 @@ LABELS: dict[str, str] = {
         'Aandeel klanten en verwachte klantwaarde per {name}',
     'Best: contact {n} customers, net gain {gain}':
         'Beste: benader {n} klanten, netto opbrengst {gain}',
-    # since the last report (analysis.history) and the model's error in words
+    # since the last report (analysis.runs.history) and the model's error in words
     'Since the last report ({date})':
         'Sinds het vorige rapport ({date})',
     'Since the last report':

@@ -1,7 +1,7 @@
 """Per-customer RFM summaries in the vocabulary of the BG/NBD literature.
 
 All summaries are computed in DuckDB SQL from the purchases table written by
-:func:`analysis.ingest.ingest_transactions` (one row per customer and purchase
+:func:`analysis.data.ingest.ingest_transactions` (one row per customer and purchase
 day), so purchases on the same day count once. Definitions (Fader, Hardie &
 Lee 2005, "Counting your customers the easy way"):
 

@@ -33,16 +33,16 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from analysis import fmt
-from analysis.clv import ClvResult, customer_lifetime_value, residual_value, to_jsonable
+from analysis.reporting import fmt
+from analysis.scoring.clv import ClvResult, customer_lifetime_value, residual_value, to_jsonable
 from analysis.config import RunParams
 from analysis.errors import ModelAtLimit
-from analysis.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_from_counts
-from analysis.i18n import say
+from analysis.scoring.holdout import holdout_errors, holdout_predictions, holdout_table, tracking_from_counts
+from analysis.reporting.i18n import say
 from analysis.models import (MODEL_LABELS, FittedModel, GammaGammaFit, ModelFitError, fit_gamma_gamma, fit_model,
                              repeat_purchase_check, select_model)
 from analysis.models.covariates import CovariateFit, fit_with_covariates, read_covariates
-from analysis.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
+from analysis.data.summary import _date, calibration_holdout_summary, days_per_unit, purchases_relation, rfm_summary
 
 _log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.d
                      params: RunParams) -> pd.DataFrame:
     """The whole-period customer summary with the run's engine (``params.engine``).
 
-    :func:`analysis.summary.rfm_summary` with DuckDB, :func:`analysis.spark_engine.rfm_summary`
+    :func:`analysis.data.summary.rfm_summary` with DuckDB, :func:`analysis.spark_engine.rfm_summary`
     with Spark; either way a pandas frame indexed by ``customer_id`` in the same order, with
     the same columns and dtypes.
 

@@ -51,10 +51,10 @@ class RunInfo:
         return (self.manifest.get("input") or {}).get("path")
 
     def artifact(self, name: str) -> dict:
-        """A JSON artifact of this run (:func:`analysis.runfolder.read_json`), {} when it is missing or damaged:
+        """A JSON artifact of this run (:func:`analysis.runs.runfolder.read_json`), {} when it is missing or damaged:
         the reports index still lists a run whose files an older kit wrote or someone damaged (the run's own
         page says what it has)."""
-        from analysis import runfolder
+        from analysis.runs import runfolder
         from analysis.errors import RunArtifactError
 
         try:
@@ -210,7 +210,7 @@ def _row(run: RunInfo) -> dict:
 
 def render_index(reports_root: Path, runs: list[RunInfo]) -> str:
     """HTML of ``reports/index.html``: every run of the folder, newest first, and the KPI trend."""
-    from analysis import fmt
+    from analysis.reporting import fmt
 
     rows = [_row(r) for r in runs]
     newest = rows[-1] if rows else {}
@@ -222,10 +222,10 @@ def render_index(reports_root: Path, runs: list[RunInfo]) -> str:
 def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str, currency: str | None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    from analysis import history
-    from analysis.i18n import translate
-    from analysis.nb import fmt_int, fmt_money, fmt_pct
-    from analysis.report import png_data_uri
+    from analysis.runs import history
+    from analysis.reporting.i18n import translate
+    from analysis.reporting.nb import fmt_int, fmt_money, fmt_pct
+    from analysis.reporting.report import png_data_uri
 
     chart = None
     series = [r for r in runs if not newest or same_series(r, runs[-1].data_path)]
@@ -239,7 +239,7 @@ def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str
             "revenue_per_buyer": fmt_money(row["revenue_per_buyer"], row["currency"], 2),
             "total_expected_value": fmt_money(row["total_expected_value"], row["currency"]),
         }
-    env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html", "j2"]))
+    env = Environment(loader=PackageLoader("analysis.reporting", "templates"), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("reports_index.html.j2").render(
         lang=lang, t=lambda text: translate(text, lang),
         title=newest.get("title") or translate("Customer retention and lifetime value", lang),

@@ -18,9 +18,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from analysis import fmt
+from analysis.reporting import fmt
 from analysis.config import RunParams, load_params, recording
-from analysis.i18n import translate, translate_figure, translate_frame
+from analysis.reporting.i18n import translate, translate_figure, translate_frame
 
 #: Report language of the notebook process, set by :func:`start`.
 _LANG = "en"
@@ -41,9 +41,9 @@ class Run:
         return self.dir / "logs"
 
     def read_json(self, name: str) -> dict:
-        """A JSON artifact an earlier step wrote (:func:`analysis.runfolder.read_json`: missing or damaged is an
+        """A JSON artifact an earlier step wrote (:func:`analysis.runs.runfolder.read_json`: missing or damaged is an
         error that names the file and its step)."""
-        from analysis import runfolder
+        from analysis.runs import runfolder
 
         return runfolder.read_json(self.dir, name)
 
@@ -109,7 +109,7 @@ def working_folder(params_path: Path, run_dir: Path) -> Path:
     if not (run_dir / "artifacts" / "run.json").is_file():
         from analysis import pipeline
 
-        project = Path(__file__).resolve().parents[2]
+        project = Path(__file__).resolve().parents[3]
         print(f"No run folder at {run_dir}: running the pipeline once with {params_path} to make one"
               " (about half a minute)...", flush=True)
         with contextlib.chdir(project):
@@ -193,8 +193,8 @@ def fmt_num(value: float | None, decimals: int = 2) -> str:
 
 def model_error(forecast: float, actual: float) -> str:
     """A forecast against what happened, in words in the report's language: '5.3% too low' / '5,3% te laag'
-    (:func:`analysis.i18n.model_error`: one sign convention on every page)."""
-    from analysis.i18n import model_error as words
+    (:func:`analysis.reporting.i18n.model_error`: one sign convention on every page)."""
+    from analysis.reporting.i18n import model_error as words
 
     return words(forecast, actual, _LANG)
 
@@ -240,10 +240,10 @@ def show_tiles(tiles: list[dict]) -> None:
 
 
 def say(template: str, /, **values) -> str:
-    """``template`` in the report language with its ``{fields}`` filled in (:func:`analysis.i18n.say`):
+    """``template`` in the report language with its ``{fields}`` filled in (:func:`analysis.reporting.i18n.say`):
     ``nb.say("{n} customers contacted.", n=nb.fmt_int(n))`` -> '1,200 customers contacted.' /
     '1.200 klanten benaderd.'."""
-    from analysis.i18n import say as _say
+    from analysis.reporting.i18n import say as _say
 
     return _say(template, _LANG, **values)
 
@@ -327,7 +327,7 @@ def show_table(df, caption_text: str | None = None, index: bool = True, **values
 
 def numbers_as_text(df):
     """A copy of ``df`` whose numeric columns (and numeric index) are text in the report's notation
-    (:mod:`analysis.fmt`): integer columns as counts, float columns with two decimals (n/a when missing)."""
+    (:mod:`analysis.reporting.fmt`): integer columns as counts, float columns with two decimals (n/a when missing)."""
     import pandas as pd
 
     f = fmt.current()

@@ -5,7 +5,7 @@ writes the estimates to ``model.json`` (its ``final`` entry). :func:`load` turns
 kit's model objects, so an analyst can score another transaction file (next month's customers, a shop's
 second branch) with the parameters the report used, or hand them to lifetimes' plots::
 
-    from analysis.saved import load
+    from analysis.scoring.saved import load
 
     fit = load("reports/latest")                          # a run folder, or the path of a model.json
     scores = fit.score("new_transactions.parquet", "2024-06-30")   # P(alive), expected purchases, CLV
@@ -54,8 +54,8 @@ class SavedFit:
         customer, indexed by ``customer_id``: the summary (``frequency, recency, T, monetary_value`` in the
         saved time unit) and ``p_alive, expected_purchases, expected_avg_value, clv`` over the saved horizon.
         """
-        from analysis.clv import customer_lifetime_value
-        from analysis.summary import rfm_summary
+        from analysis.scoring.clv import customer_lifetime_value
+        from analysis.data.summary import rfm_summary
 
         summary = rfm_summary(purchases, as_of, self.time_unit)
         if summary.empty:
@@ -70,7 +70,7 @@ class SavedFit:
               ) -> pd.DataFrame:
         """One customer's P(alive) on every day from their first purchase to ``until`` (default: the report's
         observation end), under the saved model (:func:`analysis.models.p_alive_path`); draw it with
-        :func:`analysis.plotting.plot_p_alive_path`. ``purchases``: as for :meth:`score`."""
+        :func:`analysis.reporting.plotting.plot_p_alive_path`. ``purchases``: as for :meth:`score`."""
         if isinstance(purchases, (str, Path)):  # read this customer's rows only, not the whole log
             dates = pd.read_parquet(purchases, columns=["date"], filters=[("customer_id", "==", str(customer_id))])["date"]
         else:

@@ -99,7 +99,7 @@ def spend_check(cal_holdout: pd.DataFrame, gamma_gamma_params) -> pd.DataFrame:
     """The spend model against the holdout: average spend per purchase in the holdout period, actual and as the
     Gamma-Gamma model fitted on the calibration period expected it, by calibration frequency.
 
-    ``cal_holdout``: :func:`analysis.summary.calibration_holdout_summary` (``frequency``, ``monetary_value``,
+    ``cal_holdout``: :func:`analysis.data.summary.calibration_holdout_summary` (``frequency``, ``monetary_value``,
     ``frequency_holdout``, ``monetary_value_holdout``). Each customer who bought in the holdout counts with their
     holdout purchases: actual = holdout revenue / holdout purchases; expected = the same purchases at the model's
     E[M | x, mbar] (FHL 2005b eq. 5; the population mean for customers without a repeat purchase in calibration).
@@ -282,7 +282,7 @@ __all__ = [
 RELIABLE_WITHIN = 0.10
 USABLE_WITHIN = 0.25
 
-#: What the holdout check says, by verdict (English templates; the Dutch is in analysis.lang_nl).
+#: What the holdout check says, by verdict (English templates; the Dutch is in analysis.reporting.lang_nl).
 _RELIABILITY = {
     'intro': 'The model was tested on the period from {start} to {end}, which it had not seen: it expected {expected} repeat purchases and {actual} happened ({error}).',
     'reliable': "**The purchase forecasts are close to what happened**: the total number of repeat purchases is within a tenth of it. Read each customer's figures as estimates and the totals as sound. (This checks how often customers buy, not what they spend; and the model was chosen on this same period, so the check flatters it a little.)",
@@ -303,11 +303,11 @@ def reliability(expected: float, actual: float) -> str:
 
 def reliability_sentence(expected: float, actual: float, calibration_end, observation_end, lang: str = "en") -> str:
     """Are the forecasts reliable? The holdout check in two sentences a manager reads (Markdown), in ``lang``
-    with the report's notation (:mod:`analysis.fmt`)."""
+    with the report's notation (:mod:`analysis.reporting.fmt`)."""
     import datetime as dt
 
-    from analysis import fmt
-    from analysis.i18n import model_error, say
+    from analysis.reporting import fmt
+    from analysis.reporting.i18n import model_error, say
 
     f = fmt.current()
     start = dt.date.fromisoformat(str(calibration_end)[:10]) + dt.timedelta(days=1)

@@ -38,9 +38,9 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from analysis import fmt
+from analysis.reporting import fmt
 from analysis.errors import DataValidationError, format_examples, rows_of
-from analysis.i18n import say, translate
+from analysis.reporting.i18n import say, translate
 
 LEVEL = 0.95
 GROUPS = ("treatment", "control")
@@ -119,7 +119,7 @@ def read_contacts(campaign: Campaign, known_ids: pd.Index | None = None) -> pd.D
         else:
             with path.open(encoding="utf-8-sig", errors="replace") as f:
                 header = f.readline()
-            from analysis.ingest import _guess_delimiter
+            from analysis.data.ingest import _guess_delimiter
 
             raw = pd.read_csv(path, dtype=str, keep_default_na=False, sep=_guess_delimiter(header) or ",",
                               encoding="utf-8-sig")
@@ -517,10 +517,10 @@ def pre_campaign_scores(purchases, start: dt.date, model: dict, horizon_months: 
     their score. (The parameters describe the whole customer base; they were estimated on the run's full
     period.) ``purchases``: a Parquet path or a frame with customer_id, date, amount. Returns None when the
     run has no fitted model; customers whose first purchase is on or after the start have no row."""
-    from analysis.clv import customer_lifetime_value
-    from analysis.saved import estimates
-    from analysis.segments import value_risk_segments
-    from analysis.summary import rfm_summary
+    from analysis.scoring.clv import customer_lifetime_value
+    from analysis.scoring.saved import estimates
+    from analysis.business.segments import value_risk_segments
+    from analysis.data.summary import rfm_summary
 
     final = (model or {}).get("final")
     if not final or not final.get("params") or not final.get("gamma_gamma"):
@@ -559,7 +559,7 @@ def targeting_deciles(frame: pd.DataFrame, scores: pd.DataFrame, incentive_cost:
                       level: float = LEVEL, groups: int = 10) -> pd.DataFrame:
     """Uplift by decile of the kit's predicted gain from keeping each listed customer, with a Qini curve.
 
-    The predicted gain is :func:`analysis.roi.customer_economics`' ``ranking_score`` from the scores before
+    The predicted gain is :func:`analysis.business.roi.customer_economics`' ``ranking_score`` from the scores before
     the start: chance of being lost x (margin if kept - incentive), the quantity the campaign page ranks
     customers by (for any uplift it orders them as the expected incremental profit does). Customers with no
     score (no purchase before the start) are left out. Decile 1 holds the highest predicted gain; ties are
@@ -602,7 +602,7 @@ def targeting_deciles(frame: pd.DataFrame, scores: pd.DataFrame, incentive_cost:
 def _by_predicted_gain(frame: pd.DataFrame, scores: pd.DataFrame, incentive_cost: float,
                        gross_margin: float) -> pd.DataFrame:
     """The scored customers of ``frame``, highest predicted gain first (ties by customer id)."""
-    from analysis.roi import BestNTarget, Scenario, customer_economics
+    from analysis.business.roi import BestNTarget, Scenario, customer_economics
 
     scored = (frame.join(scores[["p_alive", "expected_purchases", "expected_avg_value"]], how="inner")
               .rename_axis("customer_id"))

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from analysis import fmt
-from analysis.i18n import say, translate
-from analysis.ranking import order_desc_then_id
-from analysis.survey import SurveyParams
+from analysis.reporting import fmt
+from analysis.reporting.i18n import say, translate
+from analysis.business.ranking import order_desc_then_id
+from analysis.data.survey import SurveyParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -880,7 +880,7 @@ def plot_value_risk_heatmap(
         Output of :func:`assign_segments` (``clv_tier``, ``p_alive_band``,
         ``clv``).
     currency : str, optional
-        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.fmt`).
+        A ``report.currency`` value (ISO code or symbol); default: the report's currency (:mod:`analysis.reporting.fmt`).
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; a new figure if None.
 

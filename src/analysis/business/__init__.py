@@ -1,0 +1,1 @@
+"""The business numbers: KPIs, segmentations, retention-campaign ROI and measured campaigns."""

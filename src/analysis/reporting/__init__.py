@@ -1,0 +1,1 @@
+"""What a reader sees: number formats, languages, charts, notebook helpers and the summary page."""

@@ -1,0 +1,1 @@
+"""Scoring: the model stage (fit, holdout check, refit, score), customer lifetime value, saved models."""
