@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis.runs import steps
 from analysis import models
 from analysis.config import DataParams
 from analysis.errors import DataValidationError, KitError
@@ -85,7 +86,6 @@ def test_the_spend_model_is_fitted_without_the_purchase_models_penalty(tmp_path)
     # unit and pulls q below 1 (CDNOW sample: penalizer 0.01 gives q = 0.96), so neither the pipeline nor the
     # Spark job applies it there, and no spend-model message advises it
     from analysis.scoring import modelstage
-    from analysis import pipeline
     from analysis.config import load_params
     from analysis.data.summary import rfm_summary
 
@@ -96,7 +96,7 @@ def test_the_spend_model_is_fitted_without_the_purchase_models_penalty(tmp_path)
     assert params.models.penalizer == 0.01
     purchases = tmp_path / "purchases.parquet"
     quality = ingest_transactions(params.data, purchases)
-    dates = pipeline.resolve_dates(params, quality.observation_end, quality.first_date)
+    dates = steps.resolve_dates(params, quality.observation_end, quality.first_date)
     customers = rfm_summary(purchases, dates["observation_end"], "W")
     stage = modelstage.run_model_stage(purchases, customers, dates, params)
     assert stage.final_gamma_gamma.params == pytest.approx(models.fit_gamma_gamma(customers).params, rel=1e-12)

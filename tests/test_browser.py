@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.reporting import html
 from analysis.business import campaigns
 
-from analysis import pipeline, privacy
+from analysis import privacy
 from conftest import ROOT, SAMPLE
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = pipeline.find_chromium()
+    path = html.find_chromium()
     if path is None:
         _unavailable("Chromium not found (no chromium on PATH, or RETENTION_KIT_CHROMIUM=none): run `make setup-browser`"
                     " (Debian: apt-get install -y chromium) or set RETENTION_KIT_CHROMIUM=/path/to/chromium")
@@ -75,7 +76,7 @@ def run_dir(chromium, tmp_path_factory) -> Path:
     params = folder / "params.yaml"
     params.write_text(yaml.safe_dump(raw, sort_keys=False))
     out = folder / "1998-06-30"  # a dated run: the folder gets the reports index too
-    env = {**os.environ, privacy.ENV_VAR: "browser-test-key-0123456789", pipeline.CHROMIUM_ENV: chromium}
+    env = {**os.environ, privacy.ENV_VAR: "browser-test-key-0123456789", html.CHROMIUM_ENV: chromium}
     result = subprocess.run(["make", "--no-print-directory", "report", f"PARAMS={params}", f"OUT={out}"],
                             cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -16,7 +16,7 @@ from conftest import ROOT
 #: Classes derived from an exception that do not belong in analysis.errors, and why.
 NOT_USER_ERRORS = {
     ("reporting/nb.py", "PageEnds"): "control flow: ends a notebook page early, the page is published",
-    ("pipeline.py", "Terminated"): "carries SIGTERM (a BaseException, so nothing catches it by accident)",
+    ("runs/publish.py", "Terminated"): "carries SIGTERM (a BaseException, so nothing catches it by accident)",
     ("runs/incremental.py", "UnresolvedImport"): "a mistake in the kit's own imports, caught by its tests",
     ("config.py", "_DuplicateKey"): "internal to the YAML loader, turned into a ConfigError there",
 }

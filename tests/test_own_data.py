@@ -24,6 +24,7 @@ import yaml
 
 from conftest import ROOT, SAMPLE
 from webshop import HOLDOUT_DAYS, month_ends, params_for, write_webshop
+from analysis.runs import steps
 
 pytestmark = pytest.mark.slow
 
@@ -261,7 +262,6 @@ def test_degenerate_logs_get_a_report_or_one_clear_message(case, tmp_path):
 
 def test_cdnow_one_time_buyers_from_1997_are_less_likely_to_stay_than_recent_repeat_buyers(tmp_path):
     from analysis.scoring import modelstage
-    from analysis import pipeline
     from analysis.config import load_params
     from analysis.data.ingest import ingest_transactions
     from analysis.data.summary import rfm_summary
@@ -271,7 +271,7 @@ def test_cdnow_one_time_buyers_from_1997_are_less_likely_to_stay_than_recent_rep
                                        "models": params.models.model_copy(update={"n_draws": 20})})
     purchases = tmp_path / "purchases.parquet"
     quality = ingest_transactions(params.data, purchases)
-    dates = pipeline.resolve_dates(params, quality.observation_end, quality.first_date)
+    dates = steps.resolve_dates(params, quality.observation_end, quality.first_date)
     customers = rfm_summary(purchases, dates["observation_end"], "W")
     stage = modelstage.run_model_stage(purchases, customers, dates, params)
     assert stage.final.name in ("pareto", "mbgnbd")

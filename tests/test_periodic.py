@@ -20,9 +20,10 @@ import pandas as pd
 import pytest
 import yaml
 
+from analysis.runs import steps
 from analysis.runs import history, incremental
 
-from analysis import pipeline
+from analysis.runs import publish
 from analysis.config import PeriodParams
 from analysis.periods import period_ends
 from conftest import ROOT, SAMPLE
@@ -65,8 +66,8 @@ def test_periods_cli_errors(args, message):
 def test_as_of_keeps_the_holdout_length():
     fixed = PeriodParams(observation_end=dt.date(1998, 6, 30), calibration_end=dt.date(1997, 9, 30))
     # 273 days of holdout before 1998-06-30 -> the same 273 days before the as-of date
-    assert pipeline.as_of_calibration_end(fixed, dt.date(1998, 4, 30)) == dt.date(1997, 7, 31)
-    assert pipeline.as_of_calibration_end(PeriodParams(holdout_days=100), dt.date(1998, 4, 30)) is None
+    assert steps.as_of_calibration_end(fixed, dt.date(1998, 4, 30)) == dt.date(1997, 7, 31)
+    assert steps.as_of_calibration_end(PeriodParams(holdout_days=100), dt.date(1998, 4, 30)) is None
 
 
 def test_step_keys_follow_the_imports(tmp_path):
@@ -345,7 +346,7 @@ def test_a_failed_run_in_the_middle_leaves_the_others_and_the_index(backfill):
     with open(log, "w") as handle:
         proc = subprocess.Popen(["make", "--no-print-directory", "-k", *_backfill(params, reports)], cwd=ROOT,
                                 stdout=handle, stderr=subprocess.STDOUT, text=True, env=_env(), start_new_session=True)
-    lock = pipeline.lock_path(middle)
+    lock = publish.lock_path(middle)
     deadline = time.monotonic() + 600
     pid = None
     while time.monotonic() < deadline and pid is None:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from analysis.runs import publish, steps
 from analysis import pipeline
 from analysis.config import PeriodParams, RunParams
 from conftest import ROOT
@@ -34,7 +35,7 @@ def project(tmp_path):
     (docs / "letter.docx").write_bytes(b"PK\x03\x04 not ours")
     report = root / "reports" / "2020-01-31"
     report.mkdir(parents=True)
-    (report / pipeline.RUN_MARKER).write_text("made by the kit\n")
+    (report / publish.RUN_MARKER).write_text("made by the kit\n")
     (report / "index.html").write_text("<html></html>")
     return {"root": root, "docs": docs, "report": report, "input": root / "data" / "tx.csv"}
 
@@ -50,7 +51,7 @@ def project(tmp_path):
 def test_output_folders_the_kit_did_not_make_are_refused(project, where, fragment, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(pipeline.UnsafeOutput, match=fragment):
-        pipeline.check_output_folder(where(project), project["root"], [project["input"]])
+        publish.check_output_folder(where(project), project["root"], [project["input"]])
 
 
 def test_new_empty_and_kit_made_folders_are_accepted(project, monkeypatch, tmp_path):
@@ -58,7 +59,7 @@ def test_new_empty_and_kit_made_folders_are_accepted(project, monkeypatch, tmp_p
     empty = tmp_path / "empty"
     empty.mkdir()
     for out in (project["report"], empty, tmp_path / "new" / "run"):
-        pipeline.check_output_folder(out, project["root"], [project["input"]])
+        publish.check_output_folder(out, project["root"], [project["input"]])
 
 
 def test_a_run_into_a_users_folder_stops_before_touching_anything(project, tmp_path):
@@ -100,12 +101,12 @@ def test_too_little_history_is_one_line_with_the_first_good_date():
     params = RunParams.model_validate({"data": {"path": "x.csv"}})
     assert isinstance(params.period, PeriodParams)
     with pytest.raises(pipeline.NotEnoughHistory) as err:
-        pipeline.resolve_dates(params, "2023-08-31", "2023-01-02")
+        steps.resolve_dates(params, "2023-08-31", "2023-01-02")
     message = str(err.value)
     # 2023-08-31 - 182 days = 2023-03-02: 59 days after 2023-01-02; first good date 2023-01-02 + 90 + 182 days
     assert "\n" not in message and "has 59 days" in message
     assert (dt.date(2023, 1, 2) + dt.timedelta(days=272)).isoformat() in message
-    dates = pipeline.resolve_dates(params, "2023-10-01", "2023-01-02")
+    dates = steps.resolve_dates(params, "2023-10-01", "2023-01-02")
     assert dates["calibration_end"] == "2023-04-02"
 
 
@@ -187,7 +188,7 @@ def test_only_the_last_failed_runs_are_kept(tmp_path):
         folder.mkdir()
         os.utime(folder, (1700000000 + i, 1700000000 + i))
     (failed / "notes.txt").write_text("not ours")
-    assert pipeline._prune_failed(failed) == pipeline.KEEP_FAILED
+    assert publish.prune_failed(failed) == publish.KEEP_FAILED
     left = sorted(p.name for p in failed.iterdir())
     assert left == sorted(["notes.txt"] + [f".staging-{1000 + i}-{1700000000 + i}" for i in range(3, 8)])
 

@@ -1,7 +1,7 @@
 """A change to the configuration re-runs only the steps that read the changed sections (#13).
 
 Each notebook records the configuration sections it reads (analysis.config.recording); a step's key takes
-only the sections analysis.pipeline.STEP_SECTIONS lists for it, and a notebook that reads another section
+only the sections analysis.runs.steps.STEP_SECTIONS lists for it, and a notebook that reads another section
 stops the run.
 """
 
@@ -15,7 +15,7 @@ import sys
 import pytest
 import yaml
 
-from analysis import pipeline
+from analysis.runs import steps
 from analysis.config import SECTIONS, load_params, recording, section_digests
 from analysis.errors import KitError
 from conftest import ROOT, SAMPLE
@@ -45,10 +45,10 @@ def test_a_notebook_reading_an_undeclared_section_stops_the_run(tmp_path):
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "03_segments.sections.json").write_text(json.dumps(["clv", "roi", "segments"]))
     with pytest.raises(KitError, match=r"Notebook 03_segments read the configuration section\(s\) \['roi'\].*STEP_SECTIONS"):
-        pipeline._check_sections_read(tmp_path, "03_segments")
+        steps.check_sections_read(tmp_path, "03_segments")
     (tmp_path / "logs" / "03_segments.sections.json").write_text(json.dumps(["clv", "segments"]))
-    pipeline._check_sections_read(tmp_path, "03_segments")
-    assert set(pipeline.step_sections("99_new_page")) == set(SECTIONS)  # an unlisted notebook depends on all
+    steps.check_sections_read(tmp_path, "03_segments")
+    assert set(steps.step_sections("99_new_page")) == set(SECTIONS)  # an unlisted notebook depends on all
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from analysis import pipeline, privacy
+from analysis.runs import publish
 from analysis.errors import ConfigError
 from conftest import ROOT, SAMPLE
 
@@ -94,7 +95,7 @@ def _hashes(run_dir: Path) -> dict[str, str]:
 
 
 def _lock_holder(out: Path) -> int | None:
-    path = pipeline.lock_path(out)
+    path = publish.lock_path(out)
     text = path.read_text().strip() if path.exists() else ""
     return int(text.split()[0]) if text else None
 
@@ -125,7 +126,7 @@ def _kernels_of(pid: int) -> list[int]:
 
 def test_second_writer_is_refused_while_the_lock_is_held(tmp_path):
     out = tmp_path / "report"
-    with pipeline.FolderLock(out):
+    with publish.FolderLock(out):
         result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params",
                                  str(_small_params(tmp_path)), "--out", str(out)],
                                 cwd=ROOT, capture_output=True, text=True, timeout=120, env=_env())
@@ -133,16 +134,16 @@ def test_second_writer_is_refused_while_the_lock_is_held(tmp_path):
     assert f"another run is writing {out} (pid {os.getpid()}" in result.stdout
     assert "OUT=" in result.stdout and "Traceback" not in result.stdout + result.stderr
     assert not out.exists() and not list(tmp_path.glob(".staging-*")) and not (tmp_path / ".failed").exists()
-    with pipeline.FolderLock(out):  # released: can be taken again
+    with publish.FolderLock(out):  # released: can be taken again
         pass
 
 
 def test_lock_is_exclusive_within_and_across_processes(tmp_path):
     out = tmp_path / "report"
-    with pipeline.FolderLock(out):
+    with publish.FolderLock(out):
         with pytest.raises(pipeline.RunLocked, match=r"pid \d+"):
-            pipeline.FolderLock(out).acquire()
-    assert pipeline.lock_path(out).read_text() == ""  # released and emptied
+            publish.FolderLock(out).acquire()
+    assert publish.lock_path(out).read_text() == ""  # released and emptied
 
 
 def test_clean_stale_removes_dead_runs_and_restores_an_interrupted_swap(tmp_path):
@@ -153,7 +154,7 @@ def test_clean_stale_removes_dead_runs_and_restores_an_interrupted_swap(tmp_path
     (tmp_path / f".old-1998-06-30-{dead}" / "index.html").write_text("last good")  # ... put back
     (tmp_path / "kept").mkdir()
     (tmp_path / f".old-kept-{dead}").mkdir()                       # killed while deleting the old one
-    done = pipeline.clean_stale(tmp_path)
+    done = publish.clean_stale(tmp_path)
     assert len(done) == 3, done
     assert (tmp_path / "1998-06-30" / "index.html").read_text() == "last good"
     left = sorted(p.name for p in tmp_path.iterdir() if p.is_dir())
@@ -163,18 +164,18 @@ def test_clean_stale_removes_dead_runs_and_restores_an_interrupted_swap(tmp_path
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "rename-aside"])
 def test_replace_dir_publishes_the_new_folder_and_removes_the_old(tmp_path, monkeypatch, exchange):
     if not exchange:
-        monkeypatch.setattr(pipeline, "_renameat2_exchange", lambda a, b: False)
+        monkeypatch.setattr(publish, "_renameat2_exchange", lambda a, b: False)
     out, staging = tmp_path / "report", tmp_path / ".staging-1-1"
     out.mkdir()
     (out / "index.html").write_text("old")
     staging.mkdir()
     (staging / "index.html").write_text("new")
-    pipeline._replace_dir(staging, out)
+    publish.replace_dir(staging, out)
     assert (out / "index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     fresh = tmp_path / ".staging-1-2"
     fresh.mkdir()
-    pipeline._replace_dir(fresh, tmp_path / "new-folder")
+    publish.replace_dir(fresh, tmp_path / "new-folder")
     assert (tmp_path / "new-folder").is_dir() and not fresh.exists()
 
 
@@ -182,14 +183,14 @@ KILL_BETWEEN_THE_RENAMES = """
 import os, signal, sys
 from pathlib import Path
 sys.path.insert(0, {src!r})
-from analysis import pipeline
-pipeline._renameat2_exchange = lambda a, b: False      # a file system without RENAME_EXCHANGE
+from analysis.runs import publish
+publish._renameat2_exchange = lambda a, b: False      # a file system without RENAME_EXCHANGE
 real = os.replace
 def replace_then_die(a, b):
     real(a, b)
     os.kill(os.getpid(), signal.SIGKILL)               # not a signal the run can hold back
 os.replace = replace_then_die
-pipeline._replace_dir(Path({staging!r}), Path({out!r}))
+publish.replace_dir(Path({staging!r}), Path({out!r}))
 """
 
 
@@ -199,7 +200,7 @@ def test_a_kill_between_the_two_renames_loses_no_report(tmp_path):
     dead = _dead_pid()
     out, staging = tmp_path / "reports" / "1998-06-30", tmp_path / "reports" / f".staging-{dead}-1"
     out.mkdir(parents=True)
-    (out / pipeline.RUN_MARKER).write_text("")
+    (out / publish.RUN_MARKER).write_text("")
     (out / "index.html").write_text("last good")
     staging.mkdir()
     (staging / "index.html").write_text("new")
@@ -264,7 +265,7 @@ def test_two_runs_at_once_into_the_same_folder(concurrent):
     assert first_rc == 0, first_log  # the first run is not disturbed
     assert (out / "index.html").is_file()
     assert not list(out.parent.glob(".staging-*")) and not list(out.parent.glob(".old-*"))
-    with pipeline.FolderLock(out):  # the lock is free again
+    with publish.FolderLock(out):  # the lock is free again
         pass
 
 

@@ -295,7 +295,7 @@ def _notebook_files(stem: str) -> tuple[Artifact, ...]:
                  "console while the step runs."),
         Artifact(f"logs/{stem}.sections.json", stem, ("pipeline",),
                  "The configuration sections the notebook read (analysis.config.recording); the pipeline stops when "
-                 "one is not in analysis.pipeline.STEP_SECTIONS."),
+                 "one is not in analysis.runs.steps.STEP_SECTIONS."),
         Artifact(f"{stem}.html", "html", ("pipeline",),
                  f"The page of notebook {stem}, without code (analysis.pipeline.render_html). The pipeline's "
                  "up-to-date check (--if-changed) needs it."),
