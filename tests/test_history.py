@@ -280,7 +280,7 @@ def test_missing_artifact_is_a_clear_error(runs, tmp_path):
 def test_kpi_trend_one_row_per_run_oldest_first(runs):
     trend = history.kpi_trend([runs["current"], runs["previous"]])
     assert list(trend.columns) == ["observation_end", "customers", "active_customers", "retention_rate", "churn_rate",
-                                   "total_expected_value", "revenue_per_buyer"]
+                                   "revenue_per_buyer", "total_expected_value"]  # the catalogue's order
     assert list(trend["observation_end"].dt.date) == [PREVIOUS_END, CURRENT_END]
     for i, key in enumerate(("previous", "current")):
         kpis = _json(runs[key], "kpis.json")

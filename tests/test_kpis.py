@@ -80,3 +80,48 @@ def test_purchase_days_read_once_give_the_same_kpis_as_raw_lines(tiny_csv):
     assert cohort_retention(days, "2020-02-29").equals(cohort_retention(lines, "2020-02-29"))
     with pytest.raises(ValueError, match="end on 2020-02-29, not on 2020-03-31"):
         period_series(days, "2020-03-31", "M")
+
+
+# ---------------------------------------------------------------- the KPI catalogue (#16: one place per KPI)
+
+
+def test_every_catalogue_kpi_of_kpis_json_is_computed(purchases):
+    from analysis.business.kpis import CATALOGUE
+
+    k = headline_kpis(purchases, "2020-02-29", "M", active_window_days=30)
+    missing = [kpi.key for kpi in CATALOGUE if kpi.source == "kpis.json" and kpi.key not in k]
+    assert not missing, f"in the catalogue but not in kpis.json: {missing}"
+    assert len({kpi.key for kpi in CATALOGUE}) == len(CATALOGUE)
+    assert {kpi.key for kpi in CATALOGUE if kpi.trend} <= {kpi.key for kpi in CATALOGUE if kpi.compared}
+
+
+def test_every_page_takes_its_kpis_from_the_catalogue(purchases):
+    """The tiles, the comparison with the previous report, the trend and the reports index list the catalogue's
+    KPIs in its order; a KPI added to the catalogue appears on all of them."""
+    from analysis.business.kpis import CATALOGUE
+    from analysis.reporting import fmt, report
+    from analysis.runs import history
+
+    k = headline_kpis(purchases, "2020-02-29", "M", active_window_days=30)
+    with fmt.using("en", "USD"):
+        summary = [t["label"] for t in report.kpi_tiles(k, "USD")]
+        data_page = [t["label"] for t in report.kpi_tiles(k, "USD", data_page=True, first_date="2020-01-01",
+                                                          last_date="2020-02-29")]
+    assert summary == [kpi.label_for("M") for kpi in CATALOGUE if kpi.summary and kpi.source == "kpis.json"]
+    assert data_page == [kpi.label_for("M") for kpi in CATALOGUE if kpi.source == "kpis.json"]
+    assert [s.key for s in history.KPI_SPECS] == [kpi.key for kpi in CATALOGUE if kpi.compared]
+    assert list(history.TREND_COLUMNS[1:]) == [kpi.key for kpi in CATALOGUE if kpi.trend]
+
+
+@pytest.mark.parametrize("lang", ["nl"])
+def test_the_catalogue_is_translated(lang):
+    from analysis.business.kpis import CATALOGUE, PERIOD_UNITS
+    from analysis.reporting.i18n import translate
+
+    untranslated = []
+    for kpi in CATALOGUE:
+        texts = {kpi.label.format(period=p) for p in (*PERIOD_UNITS.values(), "period")}
+        texts |= ({kpi.definition.format(period=p) for p in PERIOD_UNITS.values()} if "{period}" in kpi.definition
+                  else {kpi.definition})  # a sentence template is translated before it is filled in
+        untranslated += [text for text in sorted(texts) if translate(text, lang) == text]
+    assert not untranslated, untranslated

@@ -1,4 +1,9 @@
-"""Retention KPIs from the purchases table, computed in DuckDB.
+"""Retention KPIs from the purchases table, computed in DuckDB, and the KPI catalogue.
+
+:data:`CATALOGUE` is the one list of the headline KPIs a reader sees: key (in ``kpis.json``), label, unit,
+definition and whether a rise is good news. The tiles of the data page and the summary page, the comparison
+with the previous report, the trend across reports and the reports index take their KPIs from it. Adding a
+KPI is one entry there and its number in :func:`headline_kpis`.
 
 Definitions (each is repeated in the report caption next to its number):
 
@@ -29,7 +34,9 @@ and churn rates, and the revenue per buying customer, are those of the last comp
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Literal
 
 import duckdb
 import pandas as pd
@@ -37,6 +44,73 @@ import pandas as pd
 from analysis.data.summary import _date, exact_sum_sql, purchases_relation
 
 PERIOD_UNITS = {"M": "month", "Q": "quarter"}
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One headline KPI of the catalogue.
+
+    ``label`` and ``definition`` are the English a reader sees (translated by the language catalogue);
+    ``{period}`` in them stands for "month" or "quarter" (``kpis.period``). ``unit`` is ``"count"``,
+    ``"share"`` (a fraction, shown as a percentage; changes in percentage points), ``"money"`` (``decimals``
+    after the point) or ``"number"``. ``higher_is_good`` says whether a rise is good news (churn: no).
+    ``source``: the run artifact holding the value (``kpis.json``; the total expected value is
+    ``model.json``'s ``clv.total``). ``summary``: on the summary page's tiles (else only on the data page);
+    ``compared``: in the comparison with the previous report; ``trend``: in the trend across reports and on
+    the reports index.
+    """
+
+    key: str
+    label: str
+    unit: Literal["count", "share", "money", "number"]
+    definition: str
+    higher_is_good: bool = True
+    decimals: int = 0
+    source: Literal["kpis.json", "model.json"] = "kpis.json"
+    summary: bool = True
+    compared: bool = True
+    trend: bool = False
+
+    def label_for(self, period: str = "M") -> str:
+        """The English label with its period filled in."""
+        return self.label.format(period=PERIOD_UNITS.get(period, "month"))
+
+
+#: The headline KPIs, in the order the pages show them.
+CATALOGUE: tuple[Kpi, ...] = (
+    Kpi("customers", "Customers", "count", "Customers with at least one purchase in the data.", trend=True),
+    Kpi("active_customers", "Active customers", "count",
+        "Bought in the last {days} days ({share} of all customers).", trend=True),
+    Kpi("repeat_purchase_rate", "Repeat purchase rate", "share", "Share of customers who bought on two or more days."),
+    Kpi("retention_rate", "Retention rate", "share",
+        "Of last {period}'s buyers, the share who bought again in the latest {period}.", trend=True),
+    Kpi("churn_rate", "Churn rate", "share", "1 - retention rate, latest {period}.", higher_is_good=False,
+        trend=True),
+    Kpi("revenue_per_buyer", "Revenue per customer per {period}", "money",
+        "Revenue in {latest} / the {n} customers who bought in it.", decimals=2, trend=True),
+    Kpi("average_order_value", "Average order value", "money", "Revenue / purchase days.", decimals=2),
+    Kpi("purchase_frequency", "Purchase frequency", "number", "Purchase days per customer over the whole period.",
+        summary=False, compared=False),
+    Kpi("revenue", "Revenue", "money", "Total amount of the transactions used, {first} to {last}.", summary=False,
+        compared=False),
+    Kpi("total_expected_value", "Total expected customer value", "money",
+        "Discounted margin expected from today's customers in the next {months} months; {level} band {band}.",
+        source="model.json",
+        summary=False, trend=True),
+)
+
+#: The catalogue by key.
+BY_KEY: dict[str, Kpi] = {kpi.key: kpi for kpi in CATALOGUE}
+
+
+def kpi_values(kpis: dict, model: dict, which: Iterable[Kpi] = CATALOGUE) -> dict[str, float | None]:
+    """The values of the KPIs ``which`` from a run's ``kpis.json`` and ``model.json`` (as dicts), as floats
+    (None where the run has none)."""
+    values = {}
+    for kpi in which:
+        value = (model.get("clv") or {}).get("total") if kpi.source == "model.json" else kpis.get(kpi.key)
+        values[kpi.key] = None if value is None else float(value)
+    return values
 
 
 class PurchaseDays:

@@ -8,12 +8,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from analysis.reporting.pages import PAGES
+
 
 
 #: The title of each detail page, as its link on the summary reads (translated by analysis.reporting.i18n).
-PAGE_TITLES = {"01_data_and_kpis": "Data and KPIs", "02_clv_models": "Customer value models",
-               "03_segments": "Segments", "04_retention_roi": "Retention campaigns and ROI",
-               "05_campaigns": "Measured campaigns"}
+PAGE_TITLES = {page.stem: page.title for page in PAGES}
 
 
 def page_title(stem: str) -> str:

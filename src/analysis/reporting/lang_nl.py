@@ -358,6 +358,9 @@ LABELS: dict[str, str] = {
     "Updated": "Bijgewerkt",
     "A run that fails is not listed and does not change this page.":
         "Een mislukte run wordt niet vermeld en verandert deze pagina niet.",
+    "Discounted margin expected from today's customers in the next {months} months; {level} band {band}.":
+        "Verdisconteerde marge die de huidige klanten in de komende {months} maanden naar verwachting opleveren;"
+        " {level}-band {band}.",
     "Revenue per customer per month": "Omzet per klant per maand",
     "Revenue per customer per quarter": "Omzet per klant per kwartaal",
     "Revenue per customer per period": "Omzet per klant per periode",
@@ -1114,8 +1117,6 @@ PATTERNS: list[tuple[str, str]] = [
      "Van de kopers van vorig kwartaal het aandeel dat dit kwartaal opnieuw kocht."),
     (r"^1 - retention rate, latest month\.$", "1 - klantbehoud, laatste maand."),
     (r"^1 - retention rate, latest quarter\.$", "1 - klantbehoud, laatste kwartaal."),
-    (r"^Discounted margin expected from today's customers in the next (\d+) months; (.+) band (.+)\.$",
-     r"Verdisconteerde marge die de huidige klanten in de komende \1 maanden naar verwachting opleveren; \2-band \3."),
     (r"^Worth (.+) together; see the at-risk list\.$", r"Samen goed voor \1; zie de lijst van klanten die dreigen te vertrekken."),
     (r"^Scenario (.+): ROI (.+), (.+) customers contacted\.$", r"Scenario \1: ROI \2, \3 klanten benaderd."),
     (r"^Share who bought between (.+) and (.+)$", r"Aandeel dat kocht van \1 tot en met \2"),

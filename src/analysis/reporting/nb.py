@@ -135,7 +135,7 @@ def start(params_path: str, run_dir: str, name: str = "notebook") -> tuple[RunPa
     run = Run(working_folder(Path(params_path), Path(run_dir)))
     run.artifacts.mkdir(parents=True, exist_ok=True)
     run.logs.mkdir(parents=True, exist_ok=True)
-    # what this page reads of the configuration, for the pipeline's step keys (analysis.pipeline.STEP_SECTIONS)
+    # what this page reads of the configuration, for the pipeline's step keys (analysis.runs.steps.STEP_SECTIONS)
     params = recording(load_params(params_path), run.logs / f"{name}.sections.json")
     _LANG = params.report.language
     fmt.use(params.report.language, params.report.currency)
@@ -189,6 +189,18 @@ def fmt_points(delta: float | None, decimals: int = 1) -> str:
 def fmt_num(value: float | None, decimals: int = 2) -> str:
     """A number in the report's notation: 1234.5 -> '1,234.50' (en) or '1.234,50' (nl)."""
     return fmt.current().number(value, decimals)
+
+
+def fmt_kpi(kpi, value: float | None, currency: str | None = None) -> str:
+    """A value of catalogue KPI ``kpi`` (:class:`analysis.business.kpis.Kpi`) in its unit and the report's
+    notation: a count, a share, an amount with the KPI's decimals, or a number."""
+    if kpi.unit == "share":
+        return fmt_pct(value)
+    if kpi.unit == "money":
+        return fmt_money(value, currency, kpi.decimals)
+    if kpi.unit == "number":
+        return fmt_num(value)
+    return fmt_int(value)
 
 
 def model_error(forecast: float, actual: float) -> str:

@@ -23,7 +23,8 @@ from analysis.reporting import fmt
 from analysis.runs import runfolder
 from analysis.config import RunParams
 from analysis.reporting.i18n import model_error, say, translate, translate_figure
-from analysis.reporting.nb import fmt_int, fmt_money, fmt_pct
+from analysis.business.kpis import BY_KEY, CATALOGUE, PERIOD_UNITS
+from analysis.reporting.nb import fmt_int, fmt_kpi, fmt_money, fmt_pct
 
 
 def _read_json(path: Path) -> dict:
@@ -36,50 +37,50 @@ def _tile(label: str, value: str, definition: str, lang: str) -> dict:
     return {"label": translate(label, lang), "value": value, "definition": translate(definition, lang)}
 
 
-def kpi_tiles(kpis: dict, currency: str, lang: str | None = None) -> list[dict]:
-    """Retention tiles (label, value, definition) from ``kpis.json``, in ``lang`` (default: the report language
-    set for this process, :func:`analysis.reporting.fmt.use`). Retention, churn and revenue per customer name the period
-    they measure (the last complete month or quarter)."""
+def kpi_tiles(kpis: dict, currency: str, lang: str | None = None, data_page: bool = False,
+              first_date: str | None = None, last_date: str | None = None) -> list[dict]:
+    """Retention tiles (label, value, definition) from ``kpis.json``: the KPIs of the catalogue
+    (:data:`analysis.business.kpis.CATALOGUE`) kept in ``kpis.json``, those marked ``summary`` (all of them on
+    the data page, ``data_page``; ``first_date``, ``last_date``: the dates of the data, for the revenue's definition), in
+    ``lang`` (default: the report language set for this process, :func:`analysis.reporting.fmt.use`).
+    Retention, churn and revenue per customer name the period they measure (the last complete month or
+    quarter)."""
     f = fmt.current()
     lang = lang or f.language
     period = kpis.get("period", "M")
-    unit = "month" if period == "M" else "quarter"
-    tiles = [
-        _tile("Customers", fmt_int(kpis.get("customers")), "Customers with at least one purchase in the data.", lang),
-        {"label": translate("Active customers", lang), "value": fmt_int(kpis.get("active_customers")),
-         "definition": say("Bought in the last {days} days ({share} of all customers).", lang,
-                           days=kpis.get("active_window_days", 90), share=fmt_pct(kpis.get("active_share")))},
-        _tile("Repeat purchase rate", fmt_pct(kpis.get("repeat_purchase_rate")),
-              "Share of customers who bought on two or more days.", lang),
-    ]
+    unit = PERIOD_UNITS.get(period, "month")
     latest = kpis.get("retention_period")
-    if latest and kpis.get("retention_base") is not None:
+    named = {}
+    if latest and kpis.get("retention_base") is not None:  # kpis.json of an older run has no base
         start = dt.date.fromisoformat(latest)
         before = (pd.Timestamp(start) - pd.DateOffset(months=1 if period == "M" else 3)).date()
         named = {"base": fmt_int(kpis["retention_base"]), "before": f.period(before, period),
                  "latest": f.period(start, period)}
-        tiles += [
-            {"label": translate("Retention rate", lang), "value": fmt_pct(kpis.get("retention_rate")),
-             "definition": say("Of the {base} customers who bought in {before}, the share who bought again in"
-                               " {latest}.", lang, **named)},
-            {"label": translate("Churn rate", lang), "value": fmt_pct(kpis.get("churn_rate")),
-             "definition": say("Of the {base} customers who bought in {before}, the share who did not buy in"
-                               " {latest}; some come back later (the cohort chart follows them).", lang, **named)},
-        ]
-    else:  # no complete period with a period before it (kpis.json of an older run has no base)
-        tiles += [
-            _tile("Retention rate", fmt_pct(kpis.get("retention_rate")),
-                  f"Of last {unit}'s buyers, the share who bought again in the latest {unit}.", lang),
-            _tile("Churn rate", fmt_pct(kpis.get("churn_rate")), f"1 - retention rate, latest {unit}.", lang),
-        ]
-    if kpis.get("revenue_per_buyer") is not None:
-        tiles.append({"label": translate(f"Revenue per customer per {unit}", lang),
-                      "value": fmt_money(kpis["revenue_per_buyer"], currency, 2),
-                      "definition": say("Revenue in {latest} / the {n} customers who bought in it.", lang,
-                                        latest=f.period(dt.date.fromisoformat(latest), period),
-                                        n=fmt_int(kpis["period_buyers"]))})
-    tiles.append(_tile("Average order value", fmt_money(kpis.get("average_order_value"), currency, 2),
-                       "Revenue / purchase days.", lang))
+    tiles = []
+    for kpi in CATALOGUE:
+        if kpi.source != "kpis.json" or not (kpi.summary or data_page):
+            continue
+        value = kpis.get(kpi.key)
+        label, definition = translate(kpi.label_for(period), lang), None
+        if kpi.key == "active_customers":
+            definition = say(kpi.definition, lang, days=kpis.get("active_window_days", 90),
+                             share=fmt_pct(kpis.get("active_share")))
+        elif kpi.key == "retention_rate" and named:
+            definition = say("Of the {base} customers who bought in {before}, the share who bought again in"
+                             " {latest}.", lang, **named)
+        elif kpi.key == "churn_rate" and named:
+            definition = say("Of the {base} customers who bought in {before}, the share who did not buy in"
+                             " {latest}; some come back later (the cohort chart follows them).", lang, **named)
+        elif kpi.key == "revenue_per_buyer":
+            if value is None:
+                continue
+            definition = say(kpi.definition, lang, latest=f.period(dt.date.fromisoformat(latest), period),
+                             n=fmt_int(kpis["period_buyers"]))
+        elif kpi.key == "revenue":
+            definition = say(kpi.definition, lang, first=f.date(first_date), last=f.date(last_date))
+        else:
+            definition = translate(kpi.definition.format(period=unit), lang)
+        tiles.append({"label": label, "value": fmt_kpi(kpi, value, currency), "definition": definition})
     return tiles
 
 
@@ -90,9 +91,10 @@ def value_tiles(model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFra
     clv = model.get("clv", {})
     if clv:
         band = f"{fmt_money(clv.get('low'), currency)} – {fmt_money(clv.get('high'), currency)}"
-        tiles.append(_tile("Total expected customer value", fmt_money(clv.get("total"), currency),
-                           f"Discounted margin expected from today's customers in the next {horizon_months} months; "
-                           f"{fmt_pct(clv.get('level', 0.9), 0)} band {band}.", lang))
+        kpi = BY_KEY["total_expected_value"]
+        tiles.append({"label": translate(kpi.label, lang), "value": fmt_kpi(kpi, clv.get("total"), currency),
+                      "definition": say(kpi.definition, lang, months=horizon_months,
+                                        level=fmt_pct(clv.get("level", 0.9), 0), band=band)})
     if customers is not None and "clv" in customers:
         tiles.append(_tile("Average CLV", fmt_money(float(customers["clv"].mean()), currency, 2),
                            "Expected value per customer over the same horizon.", lang))

@@ -36,9 +36,8 @@ import io
 import json
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -50,7 +49,9 @@ from analysis.config import RunParams
 from analysis.errors import RunArtifactError, format_examples  # noqa: F401 (re-exported)
 from analysis.reporting.i18n import model_error, say, translate, translate_figure
 from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
-from analysis.reporting.nb import Run, fmt_int, fmt_money, fmt_pct
+from analysis.reporting.nb import Run, fmt_int, fmt_kpi, fmt_money, fmt_pct
+from analysis.business.kpis import CATALOGUE, Kpi, kpi_values
+from analysis.reporting.pages import PAGES
 from analysis.business.segments import P_ALIVE_BANDS, VALUE_LEVELS, VALUE_RISK_SEGMENTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,8 +68,8 @@ __all__ = [
     "TREND_COLUMNS",
 ]
 
-#: Stages :func:`section_html` knows: the executive summary and the four stage reports.
-STAGES: tuple[str, ...] = ("summary", "01_data_and_kpis", "02_clv_models", "03_segments", "04_retention_roi")
+#: Stages :func:`section_html` knows: the executive summary and the pages with a since-last section.
+STAGES: tuple[str, ...] = ("summary", *(page.stem for page in PAGES if page.since_last))
 
 #: Artifacts of the previous run whose SHA-256 is recorded, so the comparison names exactly what it compared with.
 HASHED_ARTIFACTS: tuple[str, ...] = ("kpis.json", "model.json", "customers.parquet")
@@ -80,34 +81,11 @@ _HIGH_VALUE = VALUE_LEVELS[0]
 _ACTIVE, _AT_RISK = P_ALIVE_BANDS
 
 
-@dataclass(frozen=True)
-class KpiSpec:
-    """One headline KPI of the comparison.
+#: One KPI of the comparison: an entry of the KPI catalogue (:class:`analysis.business.kpis.Kpi`).
+KpiSpec = Kpi
 
-    ``unit`` is ``"count"``, ``"share"`` (a fraction, shown as a percentage; changes in
-    percentage points) or ``"money"`` (``decimals`` after the point). ``higher_is_good``
-    says whether a rise is good news (churn: no).
-    """
-
-    key: str
-    label: str
-    unit: Literal["count", "share", "money"]
-    higher_is_good: bool = True
-    decimals: int = 0
-
-
-#: The KPIs compared between runs, in display order. All but ``total_expected_value``
-#: come from ``kpis.json``; that one is ``model.json["clv"]["total"]``.
-KPI_SPECS: tuple[KpiSpec, ...] = (
-    KpiSpec("customers", "Customers", "count"),
-    KpiSpec("active_customers", "Active customers", "count"),
-    KpiSpec("repeat_purchase_rate", "Repeat purchase rate", "share"),
-    KpiSpec("retention_rate", "Retention rate", "share"),
-    KpiSpec("churn_rate", "Churn rate", "share", higher_is_good=False),
-    KpiSpec("revenue_per_buyer", "Revenue per customer per {period}", "money", decimals=2),
-    KpiSpec("average_order_value", "Average order value", "money", decimals=2),
-    KpiSpec("total_expected_value", "Total expected customer value", "money"),
-)
+#: The KPIs compared between runs, in display order: those of the catalogue marked ``compared``.
+KPI_SPECS: tuple[Kpi, ...] = tuple(kpi for kpi in CATALOGUE if kpi.compared)
 
 _CUSTOMER_COLUMNS = ("customer_id", "frequency", "recency", "T", "p_alive", "clv", "value_risk_segment")
 _PURCHASE_COLUMNS = ("customer_id", "date")
@@ -169,11 +147,7 @@ def _sha256(path: Path) -> str:
 
 
 def _kpi_values(run_dir: Path) -> dict[str, float | None]:
-    kpis = _read_json(run_dir, "kpis.json")
-    model = _read_json(run_dir, "model.json")
-    values = {spec.key: kpis.get(spec.key) for spec in KPI_SPECS}
-    values["total_expected_value"] = model.get("clv", {}).get("total")
-    return {k: (None if v is None else float(v)) for k, v in values.items()}
+    return kpi_values(_read_json(run_dir, "kpis.json"), _read_json(run_dir, "model.json"), KPI_SPECS)
 
 
 # --------------------------------------------------------------------------
@@ -245,13 +219,7 @@ def _say(key: str, lang: str, **values: object) -> str:
 
 
 def _fmt(value: float | None, spec: KpiSpec, currency: str) -> str:
-    if value is None:
-        return "n/a"
-    if spec.unit == "share":
-        return fmt_pct(value)
-    if spec.unit == "money":
-        return fmt_money(value, currency, spec.decimals)
-    return fmt_int(value)
+    return "n/a" if value is None else fmt_kpi(spec, value, currency)
 
 
 def _fmt_change(delta: float, spec: KpiSpec, currency: str, lang: str) -> str:
@@ -270,7 +238,7 @@ def _smallest_shown(spec: KpiSpec) -> float:
 
 def _kpi_row(spec: KpiSpec, previous: float | None, current: float | None, currency: str, lang: str,
              period: str = "M") -> dict:
-    label = translate(spec.label.format(period="month" if period == "M" else "quarter"), lang)
+    label = translate(spec.label_for(period), lang)
     row = {"kpi": spec.key, "label": label, "previous": previous, "current": current, "unit": spec.unit,
            "delta": None, "direction": None, "good": None}
     if previous is None or current is None or not (math.isfinite(previous) and math.isfinite(current)):
@@ -488,8 +456,7 @@ def compare_runs(current_dir: Path, previous_dir: Path, params: RunParams) -> di
 # The trend across runs
 # --------------------------------------------------------------------------
 
-TREND_COLUMNS: tuple[str, ...] = ("observation_end", "customers", "active_customers", "retention_rate", "churn_rate",
-                                  "total_expected_value", "revenue_per_buyer")
+TREND_COLUMNS: tuple[str, ...] = ("observation_end", *(kpi.key for kpi in CATALOGUE if kpi.trend))
 
 
 def kpi_trend(run_dirs: Sequence[Path]) -> pd.DataFrame:

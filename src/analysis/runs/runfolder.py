@@ -58,12 +58,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from analysis.reporting.pages import PAGES
+
 __all__ = ["Artifact", "ARTIFACTS", "RUN_FILES", "CATALOGUE", "NOTEBOOKS", "STEPS", "PIPELINE", "PLACEHOLDERS",
            "lookup", "check_run", "read_json", "table_columns"]
 
 #: The report notebooks, ``notebooks/<name>.ipynb``, in the order the pipeline runs them.
-NOTEBOOKS: tuple[str, ...] = ("01_data_and_kpis", "02_clv_models", "03_segments", "04_retention_roi",
-                              "05_campaigns")
+NOTEBOOKS: tuple[str, ...] = tuple(page.stem for page in PAGES)
 
 #: The steps of a run, in order (the names of the step records in ``manifest.json``).
 STEPS: tuple[str, ...] = ("ingest", *NOTEBOOKS, "compare", "html")

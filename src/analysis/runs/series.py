@@ -191,14 +191,13 @@ def point_latest(reports_root: Path, run: RunInfo) -> str | None:
 
 
 def _row(run: RunInfo) -> dict:
+    from analysis.business.kpis import CATALOGUE, kpi_values
+
     kpis, model = run.artifact("kpis.json"), run.artifact("model.json")
     since = run.artifact("since_last.json")
     return {
         "date": run.date.isoformat(), "href": f"{run.dir.name}/index.html",
-        "customers": kpis.get("customers"), "active_customers": kpis.get("active_customers"),
-        "retention_rate": kpis.get("retention_rate"), "churn_rate": kpis.get("churn_rate"),
-        "revenue_per_buyer": kpis.get("revenue_per_buyer"),
-        "total_expected_value": (model.get("clv") or {}).get("total"),
+        **kpi_values(kpis, model, (kpi for kpi in CATALOGUE if kpi.trend)),
         "model": (model.get("final") or {}).get("model"),
         "previous": (since.get("previous") or {}).get("observation_end"),
         "finished_at": run.manifest.get("finished_at"),
@@ -224,7 +223,8 @@ def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str
 
     from analysis.runs import history
     from analysis.reporting.i18n import translate
-    from analysis.reporting.nb import fmt_int, fmt_money, fmt_pct
+    from analysis.business.kpis import CATALOGUE
+    from analysis.reporting.nb import fmt_kpi
     from analysis.reporting.report import png_data_uri
 
     chart = None
@@ -233,15 +233,11 @@ def _render_index(runs: list[RunInfo], rows: list[dict], newest: dict, lang: str
         trend = history.kpi_trend([r.dir for r in series])
         chart = png_data_uri(history.plot_kpi_trend(trend, currency=currency, lang=lang))
     for row in rows:
-        row["shown"] = {
-            "customers": fmt_int(row["customers"]), "active_customers": fmt_int(row["active_customers"]),
-            "retention_rate": fmt_pct(row["retention_rate"]), "churn_rate": fmt_pct(row["churn_rate"]),
-            "revenue_per_buyer": fmt_money(row["revenue_per_buyer"], row["currency"], 2),
-            "total_expected_value": fmt_money(row["total_expected_value"], row["currency"]),
-        }
+        row["shown"] = {kpi.key: fmt_kpi(kpi, row[kpi.key], row["currency"]) for kpi in CATALOGUE if kpi.trend}
     env = Environment(loader=PackageLoader("analysis.reporting", "templates"), autoescape=select_autoescape(["html", "j2"]))
     return env.get_template("reports_index.html.j2").render(
         lang=lang, t=lambda text: translate(text, lang),
+        kpi_columns=[(kpi.key, kpi.label.format(period="period")) for kpi in CATALOGUE if kpi.trend],
         title=newest.get("title") or translate("Customer retention and lifetime value", lang),
         rows=list(reversed(rows)), latest=newest, chart=chart,
         updated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))

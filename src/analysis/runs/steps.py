@@ -12,6 +12,7 @@ from typing import Iterable
 
 from analysis.config import SECTIONS, RunParams, params_to_dict
 from analysis.errors import KitError, NotEnoughHistory
+from analysis.reporting.pages import PAGES
 from analysis.runs import console, incremental
 from analysis.runs.kernels import NOTEBOOK_DIR, notebooks
 
@@ -41,14 +42,10 @@ def input_files(params: RunParams, sections: Iterable[str] | None = None) -> lis
 #: changed campaign cost re-runs pages 04 and 05, not the ingest or the model fits). Each notebook records what it
 #: reads (analysis.config.recording); a notebook that reads a section not listed here stops the run with a message
 #: that says to add it, so a step is never reused after a change it depends on. A notebook not listed depends on
-#: every section.
+#: every section. The pages' sections are listed with the pages (analysis.reporting.pages.PAGES).
 STEP_SECTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("engine", "spark", "data", "period"),
-    "01_data_and_kpis": ("engine", "spark", "period", "kpis", "report"),
-    "02_clv_models": ("engine", "spark", "kpis", "models", "clv", "segments", "report"),
-    "03_segments": ("clv", "models", "segments", "privacy", "report"),
-    "04_retention_roi": ("clv", "models", "segments", "roi", "campaigns", "privacy", "report"),
-    "05_campaigns": ("clv", "segments", "roi", "campaigns", "report"),
+    **{page.stem: page.sections for page in PAGES},
 }
 
 
