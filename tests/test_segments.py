@@ -526,3 +526,42 @@ def test_plots_return_axes_with_labels(segmented):
     assert "1 customer\n$900" in cells
     assert "3 customers\n$180" in cells
     plt.close("all")
+
+
+# --------------------------------------------------------------------------
+# The registry: adding a segmentation is one entry (#16)
+# --------------------------------------------------------------------------
+
+
+def test_the_registry_is_what_the_customer_table_and_the_run_folder_hold(segmented, customers):
+    from analysis.business.segments import REGISTRY, SEGMENT_TABLE_COLUMNS
+    from analysis.runs import runfolder
+
+    assert list(segmented.columns) == [*customers.columns, *SEGMENT_TABLE_COLUMNS]
+    assert runfolder.CUSTOMER_COLUMNS == runfolder.SCORE_COLUMNS + SEGMENT_TABLE_COLUMNS, (
+        "runfolder.CUSTOMER_COLUMNS must list the columns of segments.REGISTRY")
+    assert SEGMENTATIONS == tuple(s.column for s in REGISTRY)
+    assert all(s.column in SEGMENT_TABLE_COLUMNS for s in REGISTRY)
+
+
+def test_a_new_registry_entry_reaches_the_table_the_profiles_and_the_contact_lists(customers, monkeypatch):
+    """A segmentation by order size, added as one entry: by hand, customers with an average order (revenue /
+    purchases) of 50 or more are 'Large orders', the others 'Small orders'."""
+    from analysis.business import roi, segments
+
+    def order_size(table, params, observation_end):
+        average = table["revenue"] / table["n_purchases"]
+        labels = pd.Categorical(["Large orders" if a >= 50 else "Small orders" for a in average],
+                                categories=["Large orders", "Small orders"], ordered=True)
+        return pd.DataFrame({"order_size": labels}, index=table.index)
+
+    entry = segments.Segmentation("order_size", "order size", ("order_size",), order_size)
+    monkeypatch.setattr(segments, "REGISTRY", (*segments.REGISTRY, entry))
+    table = segments.assign_segments(customers, SegmentParams(), END)
+    average = customers["revenue"] / customers["n_purchases"]
+    expected = ["Large orders" if a >= 50 else "Small orders" for a in average]
+    assert table["order_size"].astype(str).tolist() == expected
+    profiles = segments.segment_profiles(table)
+    sizes = profiles[profiles["segmentation"] == "order_size"].set_index("segment")["customers"]
+    assert sizes.to_dict() == {s: expected.count(s) for s in dict.fromkeys(sorted(expected))}
+    assert roi.contact_list_segments()[-1] == "order_size"

@@ -47,6 +47,7 @@ from analysis.reporting import fmt
 from analysis.errors import rows_of
 from analysis.reporting.i18n import say, translate
 from analysis.business.ranking import order_desc_then_id
+from analysis.business import segments
 
 __all__ = [
     "FORMULA_TEXT",
@@ -80,8 +81,17 @@ __all__ = [
 #: *lower* their value if retained (a conservative choice).
 P_ALIVE_FLOOR: float = 0.01
 
-#: Segment columns copied into the contact lists when present.
-SEGMENT_COLUMNS: tuple[str, ...] = ("value_risk_segment", "clv_tier", "rfm_segment", "abc_class")
+#: Segment columns copied into the contact lists when present: the two the actions follow, then the other
+#: segmentations of the registry in its order.
+_ACTION_SEGMENTATIONS = ("value_risk_segment", "clv_tier")
+
+
+def contact_list_segments() -> tuple[str, ...]:
+    """The segment columns of the contact lists (read from the segmentation registry when called)."""
+    return _ACTION_SEGMENTATIONS + tuple(s.column for s in segments.REGISTRY if s.column not in _ACTION_SEGMENTATIONS)
+
+
+SEGMENT_COLUMNS: tuple[str, ...] = contact_list_segments()
 
 #: Columns the economics need.
 REQUIRED_COLUMNS: tuple[str, ...] = ("p_alive", "expected_purchases", "expected_avg_value")
@@ -657,8 +667,8 @@ def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
     _validate_customers(customers, ("clv",))
     ids = select_targets(customers, scenario)
     economics = customer_economics(customers.loc[ids], scenario)
-    segments = [c for c in SEGMENT_COLUMNS if c in customers.columns]
-    out = customers.loc[ids, [*segments, "p_alive", "clv"]].join(
+    present = [c for c in contact_list_segments() if c in customers.columns]
+    out = customers.loc[ids, [*present, "p_alive", "clv"]].join(
         economics[["value_if_retained", "expected_retained", "expected_incremental_profit"]]
     )
     out.insert(0, "rank", np.arange(1, len(out) + 1))

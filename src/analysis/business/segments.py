@@ -24,6 +24,8 @@ The four segmentations
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -39,6 +41,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
 __all__ = [
+    "REGISTRY",
+    "SEGMENT_TABLE_COLUMNS",
+    "Segmentation",
     "by_characteristic",
     "RFM_SEGMENT_GRID",
     "RFM_SEGMENTS",
@@ -138,8 +143,6 @@ DEFAULT_VALUE_RISK_ACTIONS: dict[str, str] = {
     "Low value, at risk": "Let go",
 }
 
-#: Segment columns written by :func:`assign_segments`, in profile order.
-SEGMENTATIONS: tuple[str, ...] = ("rfm_segment", "abc_class", "clv_tier", "value_risk_segment")
 
 _EPS = 1e-9  # tolerance for cumulative-share comparisons (float sums)
 
@@ -611,18 +614,69 @@ def assign_segments(
         Each customer is in exactly one segment of each segmentation.
     """
     _require(customers, ("last_purchase", "n_purchases", "revenue", "clv", "p_alive"))
-    scores = rfm_scores(customers, observation_end, params.rfm_bins)
-    grid_scores = scores if params.rfm_bins == 5 else rfm_scores(customers, observation_end, 5)
     out = customers.copy()
-    out[["rfm_r", "rfm_f", "rfm_m"]] = scores
-    out["rfm_segment"] = rfm_segment_names(
-        grid_scores["rfm_r"], grid_scores["rfm_f"], grid_scores["rfm_m"]
-    )
-    out["abc_class"] = abc_classes(customers["revenue"], params.abc_a_share, params.abc_b_share)
-    vr = value_risk_segments(customers, params)
-    for col in vr.columns:
-        out[col] = vr[col]
+    for segmentation in REGISTRY:
+        if segmentation.assign is None:
+            continue
+        added = segmentation.assign(customers, params, observation_end)
+        if tuple(added.columns) != segmentation.columns:
+            raise ValueError(f"segmentation {segmentation.column}: its function returned the columns"
+                             f" {list(added.columns)}, its registry entry lists {list(segmentation.columns)}")
+        for col in added.columns:
+            out[col] = added[col]
     return out
+
+
+def _rfm(customers: pd.DataFrame, params: SegmentParams, observation_end: pd.Timestamp | str) -> pd.DataFrame:
+    scores = rfm_scores(customers, observation_end, params.rfm_bins)
+    grid = scores if params.rfm_bins == 5 else rfm_scores(customers, observation_end, 5)
+    out = scores[["rfm_r", "rfm_f", "rfm_m"]].copy()
+    out["rfm_segment"] = rfm_segment_names(grid["rfm_r"], grid["rfm_f"], grid["rfm_m"])
+    return out
+
+
+def _abc(customers: pd.DataFrame, params: SegmentParams, observation_end: pd.Timestamp | str) -> pd.DataFrame:
+    return abc_classes(customers["revenue"], params.abc_a_share, params.abc_b_share).to_frame("abc_class")
+
+
+def _value_risk(customers: pd.DataFrame, params: SegmentParams, observation_end: pd.Timestamp | str) -> pd.DataFrame:
+    return value_risk_segments(customers, params)
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """One segmentation of the registry.
+
+    ``column``: the segment column (an ordered categorical) that profiles, charts and contact lists use;
+    ``name``: what a reader calls it (translated by the language catalogue); ``columns``: the columns its
+    ``assign(customers, params, observation_end)`` adds to the customer table, in order (None: another entry
+    writes ``column``); ``own_section``: page 03 has a section written for it (else the page shows its profile
+    table and chart under its name).
+    """
+
+    column: str
+    name: str
+    columns: tuple[str, ...] = ()
+    assign: Callable[[pd.DataFrame, SegmentParams, pd.Timestamp | str], pd.DataFrame] | None = None
+    own_section: bool = False
+
+
+#: The segmentations, in profile order. Adding one is one entry here (and its function): the customer table,
+#: the profiles (``segment_profiles.csv``), the segments page and the contact lists take it from here.
+REGISTRY: tuple[Segmentation, ...] = (
+    Segmentation("rfm_segment", "RFM segment", ("rfm_r", "rfm_f", "rfm_m", "rfm_segment"), _rfm, own_section=True),
+    Segmentation("abc_class", "ABC class", ("abc_class",), _abc, own_section=True),
+    Segmentation("clv_tier", "CLV tier", own_section=True),  # written with the value x risk segments
+    Segmentation("value_risk_segment", "value and risk segment",
+                 ("clv_tier", "p_alive_band", "value_risk_segment", "value_risk_action"), _value_risk,
+                 own_section=True),
+)
+
+#: Segment columns written by :func:`assign_segments`, in profile order.
+SEGMENTATIONS: tuple[str, ...] = tuple(s.column for s in REGISTRY)
+
+#: Every column :func:`assign_segments` adds, in order.
+SEGMENT_TABLE_COLUMNS: tuple[str, ...] = tuple(c for s in REGISTRY for c in s.columns)
 
 
 # --------------------------------------------------------------------------
@@ -634,7 +688,7 @@ def segment_profiles(
     customers: pd.DataFrame,
     cost_to_serve: dict[str, float] | None = None,
     horizon_months: float | None = None,
-    segmentations: tuple[str, ...] = SEGMENTATIONS,
+    segmentations: tuple[str, ...] | None = None,
 ) -> pd.DataFrame:
     """One row per (segmentation, segment) with size, value and behaviour.
 
@@ -649,8 +703,8 @@ def segment_profiles(
         ``value_risk_segment``; every segment present needs a cost.
     horizon_months : float, optional
         Length of the CLV horizon; required with ``cost_to_serve``.
-    segmentations : tuple of str
-        Segment columns to profile.
+    segmentations : tuple of str, optional
+        Segment columns to profile; default every segmentation of :data:`REGISTRY`.
 
     Returns
     -------
@@ -668,6 +722,8 @@ def segment_profiles(
         fractions (0..1) that sum to 1 within each segmentation.  Segments
         without customers are left out; rows follow the segment order.
     """
+    if segmentations is None:
+        segmentations = tuple(s.column for s in REGISTRY)
     needed = ("revenue", "n_purchases", "clv", "p_alive", "expected_purchases", "days_since_last")
     _require(customers, needed + tuple(segmentations))
     data = customers.copy()
@@ -798,12 +854,7 @@ def at_risk_high_value(customers: pd.DataFrame, params: SegmentParams | None = N
 # --------------------------------------------------------------------------
 
 
-_SEGMENTATION_NAMES = {
-    "rfm_segment": "RFM segment",
-    "abc_class": "ABC class",
-    "clv_tier": "CLV tier",
-    "value_risk_segment": "value and risk segment",
-}
+_SEGMENTATION_NAMES = {s.column: s.name for s in REGISTRY}
 
 
 def segmentation_name(column: str) -> str:

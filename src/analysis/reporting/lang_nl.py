@@ -550,6 +550,7 @@ LABELS: dict[str, str] = {
         'Een interval waar x1,00 in ligt, is niet te onderscheiden van geen invloed. Geschat met Pareto/NBD op alle '
         'gegevens tot {end} ({customers} klanten).',
     '## Segments by customer characteristic': '## Segmenten per klantkenmerk',
+    '## Segments by {name}': '## Segmenten naar {name}',
     'Likely to stay': 'Blijft waarschijnlijk',
     'Customers by {name} (from the file of customer characteristics): their expected value, the share likely to '
     'stay, and how many are on the list of valuable customers at risk.':
