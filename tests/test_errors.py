@@ -7,10 +7,12 @@ whatever its base. The few exceptions that are not errors a user meets are liste
 from __future__ import annotations
 
 import ast
+import datetime as dt
 
 import pytest
 
-from analysis import errors
+from analysis import errors, periods, spark_engine
+from analysis.data import survey
 from conftest import ROOT
 
 #: Classes derived from an exception that do not belong in analysis.errors, and why.
@@ -58,7 +60,25 @@ def test_the_old_names_are_the_same_classes(module, name):
 
 def test_user_fixable_errors_are_kit_errors_and_a_failed_step_is_not():
     """The pipeline prints a KitError as one line without a traceback; StepFailed shows the step's error."""
-    for name in ("ConfigError", "DataValidationError", "ModelFitError", "RunArtifactError", "SurveyValidationError",
-                 "RunLocked", "NotEnoughHistory", "UnsafeOutput", "SparkNotInstalled"):
+    for name in ("ConfigError", "DataValidationError", "ModelFitError", "ClvBandError", "RunArtifactError",
+                 "SurveyValidationError", "RunLocked", "NotEnoughHistory", "UnsafeOutput", "SparkNotInstalled"):
         assert issubclass(getattr(errors, name), errors.KitError), name
     assert not issubclass(errors.StepFailed, errors.KitError)
+    # page 02 reads a ModelFitError as "no model could be fitted"; a band that cannot be simulated is not that
+    assert not issubclass(errors.ClvBandError, errors.ModelFitError)
+
+
+@pytest.mark.parametrize("action, kind, fragment", [
+    (lambda: survey.read_survey("survey.csv", survey.SurveyParams(nps_column=None, csat_column=None)),
+     errors.ConfigError, "segments.survey"),
+    (lambda: survey.read_survey("survey.xlsx"), errors.DataValidationError, "survey.xlsx: unsupported file type"),
+    (lambda: spark_engine.spark_date_pattern("%a %d %b %Y"), errors.ConfigError, "engine: duckdb"),
+    (lambda: periods.parse_date("30/06/1998", "AS_OF"), errors.ConfigError, "AS_OF must be a date written YYYY-MM-DD"),
+    (lambda: periods.period_ends(dt.date(1998, 1, 1), dt.date(1998, 6, 30), "fortnight"), errors.ConfigError,
+     "EVERY must be one of"),
+], ids=["survey without scores", "survey of another type", "spark date format", "AS_OF", "EVERY"])
+def test_what_the_user_fixes_is_a_kit_error_and_still_a_value_error(action, kind, fragment):
+    """Code that catches ValueError (the periods command, the model stage) keeps catching them."""
+    with pytest.raises(kind, match=fragment) as caught:
+        action()
+    assert isinstance(caught.value, ValueError)
