@@ -20,11 +20,13 @@ class KitError(Exception):
 
 
 class ConfigError(KitError, ValueError):
-    """The run configuration is missing, malformed or inconsistent."""
+    """The run configuration is missing, malformed or inconsistent: the YAML file, or a setting given on the
+    command line (``AS_OF``, the ``FROM``/``TO``/``EVERY`` of a backfill)."""
 
 
 class DataValidationError(KitError, ValueError):
-    """The transaction file cannot be used as it is."""
+    """A data file cannot be used as it is: the transactions, or a file the configuration adds to them (a
+    contact list, customer characteristics, a survey of an unsupported type)."""
 
 
 class ModelFitError(KitError, ValueError):
@@ -38,6 +40,11 @@ class ModelAtLimit(ModelFitError):
     def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class ClvBandError(KitError, ValueError):
+    """The fitted models' estimates are too uncertain to simulate the CLV band from them. Not a
+    :class:`ModelFitError`: the models were fitted, and page 02 reads a ModelFitError as "no model"."""
 
 
 class RunArtifactError(KitError, ValueError):

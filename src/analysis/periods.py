@@ -22,15 +22,17 @@ import calendar
 import datetime as dt
 import sys
 
+from analysis.errors import ConfigError
+
 EVERY = ("month", "quarter", "week")
 
 
 def parse_date(text: str, what: str) -> dt.date:
-    """An ISO date (YYYY-MM-DD), or a ValueError that says which argument was wrong."""
+    """An ISO date (YYYY-MM-DD), or a ConfigError (a ValueError) that says which argument was wrong."""
     try:
         return dt.date.fromisoformat(text.strip())
     except (ValueError, AttributeError):
-        raise ValueError(f"{what} must be a date written YYYY-MM-DD, not {text!r}") from None
+        raise ConfigError(f"{what} must be a date written YYYY-MM-DD, not {text!r}") from None
 
 
 def _month_end(year: int, month: int) -> dt.date:
@@ -40,9 +42,9 @@ def _month_end(year: int, month: int) -> dt.date:
 def period_ends(start: dt.date, end: dt.date, every: str) -> list[dt.date]:
     """The as-of dates from ``start`` to ``end`` (both included), oldest first."""
     if every not in EVERY:
-        raise ValueError(f"EVERY must be one of {', '.join(EVERY)}, not {every!r}")
+        raise ConfigError(f"EVERY must be one of {', '.join(EVERY)}, not {every!r}")
     if end < start:
-        raise ValueError(f"TO ({end}) is before FROM ({start})")
+        raise ConfigError(f"TO ({end}) is before FROM ({start})")
     if every == "week":
         return [start + dt.timedelta(days=7 * k) for k in range((end - start).days // 7 + 1)]
     step = 3 if every == "quarter" else 1

@@ -163,7 +163,8 @@ class Pseudonymiser:
         ids = [str(c) for c in customer_ids]
         out = [self(c) for c in ids]
         if len(set(out)) != len(set(ids)):
-            raise ValueError("two customer ids got the same pseudonym; use another key")  # ~never (64 bits)
+            raise ConfigError("two customer ids got the same pseudonym; use another key (privacy.key_file or"
+                              f" {ENV_VAR})")  # ~never (64 bits)
         return out
 
     def frame(self, df: pd.DataFrame, column: str = "customer_id") -> pd.DataFrame:

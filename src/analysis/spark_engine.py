@@ -44,7 +44,7 @@ import pandas as pd
 
 from analysis.scoring.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
 from analysis.config import DataParams, SparkParams
-from analysis.errors import DataValidationError, SparkNotInstalled, format_examples  # noqa: F401 (re-exported)
+from analysis.errors import ClvBandError, ConfigError, DataValidationError, SparkNotInstalled, format_examples  # noqa: F401 (re-exported)
 from analysis.data.ingest import GLOB_CHARACTERS, MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
 from analysis.data.summary import days_per_unit
 
@@ -176,8 +176,8 @@ def spark_date_pattern(date_format: str) -> str:
     """Translate a strptime format (``data.date_format``) into a Spark datetime pattern.
 
     ``"%Y%m%d"`` becomes ``"yyyyMMdd"``, ``"%d/%m/%Y"`` becomes ``"dd/MM/yyyy"``; letters
-    outside the codes are quoted. Raises ``ValueError`` for codes Spark cannot parse
-    (e.g. ``%a``, ``%U``).
+    outside the codes are quoted. Raises :class:`~analysis.errors.ConfigError` (a ``ValueError``) for codes
+    Spark cannot parse (e.g. ``%a``, ``%U``).
     """
     out: list[str] = []
     literal = ""
@@ -194,7 +194,8 @@ def spark_date_pattern(date_format: str) -> str:
         if ch == "%" and i + 1 < len(date_format):
             code = date_format[i + 1]
             if code not in _STRPTIME_TO_SPARK:
-                raise ValueError(f"data.date_format {date_format!r}: the code %{code} has no Spark equivalent")
+                raise ConfigError(f"data.date_format {date_format!r}: the code %{code} has no Spark equivalent; use"
+                                  f" the codes %{' %'.join(_STRPTIME_TO_SPARK)} only, or engine: duckdb")
             if code == "%":
                 literal += "%"
             else:
@@ -815,7 +816,7 @@ def customer_lifetime_value(
     if totals is not None:
         total_low, total_high, used = total_band(totals, level)
         if used < max(10, n_draws // 2):
-            raise ValueError(
+            raise ClvBandError(
                 f"Only {used} of {n_draws} parameter draws gave finite CLVs; the estimates are too uncertain for"
                 " a simulated band (try a longer calibration period)."
             )

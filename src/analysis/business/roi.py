@@ -44,7 +44,7 @@ from matplotlib.ticker import FuncFormatter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from analysis.reporting import fmt
-from analysis.errors import rows_of
+from analysis.errors import ConfigError, rows_of
 from analysis.reporting.i18n import say, translate
 from analysis.business.ranking import order_desc_then_id
 from analysis.business import segments
@@ -443,8 +443,10 @@ def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
     Raises
     ------
     ValueError
-        If the segmentation column is missing or a listed label never occurs
-        (most often a typo in the configuration).
+        If the segmentation column is missing from ``customers``.
+    ConfigError
+        (a ``ValueError``) if a listed label never occurs (most often a typo in
+        the configuration).
     """
     target = scenario.target
     extra = (target.segmentation,) if isinstance(target, SegmentTarget) else ()
@@ -456,7 +458,7 @@ def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
     possible = _possible_labels(labels)
     unknown = [s for s in target.segments if s not in possible]
     if unknown:
-        raise ValueError(
+        raise ConfigError(
             f"scenario {scenario.name!r}: segment(s) {unknown} are not labels of column "
             f"{target.segmentation!r}; its labels: {sorted(possible)}"
         )

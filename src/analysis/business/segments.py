@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from analysis.reporting import fmt
 from analysis.reporting.i18n import say, translate
 from analysis.business.ranking import order_desc_then_id
+from analysis.errors import rows_of
 from analysis.data.survey import SurveyParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -244,20 +245,16 @@ def _require(customers: pd.DataFrame, columns: tuple[str, ...]) -> None:
             f"index dtype is {customers.index.dtype}"
         )
     if not customers.index.is_unique:
-        dup = customers.index[customers.index.duplicated()].unique()
+        repeated = customers.index.duplicated()
         raise ValueError(
-            f"customer_id is not unique: {len(dup):,} duplicated ids, e.g. "
-            + ", ".join(repr(v) for v in dup[:5])
+            f"customer_id is not unique: {customers.index[repeated].nunique():,} duplicated ids, at {rows_of(repeated)}"
         )
     for col in columns:
         if col not in customers.columns:
             raise ValueError(f"Required column {col} missing from customers")
         missing = customers[col].isna()
         if missing.any():
-            ids = ", ".join(repr(v) for v in customers.index[missing][:5])
-            raise ValueError(
-                f"column {col} has {int(missing.sum()):,} missing values (customers {ids})"
-            )
+            raise ValueError(f"column {col} has {int(missing.sum()):,} missing values, at {rows_of(missing.to_numpy())}")
 
 
 def _ordered(values: pd.Series, categories: tuple[str, ...] | list[str]) -> pd.Series:
@@ -327,18 +324,16 @@ def _days_since_last(customers: pd.DataFrame, observation_end: pd.Timestamp) -> 
     days = (observation_end - last).dt.days
     late = days < 0
     if late.any():
-        ids = ", ".join(repr(v) for v in customers.index[late][:5])
         raise ValueError(
             f"{int(late.sum()):,} customers have last_purchase after observation_end "
-            f"{observation_end.date()} (customers {ids})"
+            f"{observation_end.date()}, at {rows_of(late.to_numpy())}"
         )
     if "days_since_last" in customers.columns:
         differ = customers["days_since_last"].astype("int64") != days
         if differ.any():
-            ids = ", ".join(repr(v) for v in customers.index[differ][:5])
             raise ValueError(
                 f"days_since_last disagrees with observation_end {observation_end.date()} - "
-                f"last_purchase for {int(differ.sum()):,} customers ({ids}); "
+                f"last_purchase for {int(differ.sum()):,} customers ({rows_of(differ.to_numpy())}); "
                 "was the summary built with another observation end?"
             )
     return days.astype("int64")

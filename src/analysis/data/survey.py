@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
-from analysis.errors import SurveyValidationError  # noqa: F401 (re-exported)
+from analysis.errors import ConfigError, DataValidationError, SurveyValidationError  # noqa: F401 (re-exported)
 
 __all__ = [
     "NPS_RANGE",
@@ -155,14 +155,17 @@ def read_survey(path: str | Path, params: SurveyParams | None = None) -> pd.Data
         how many rows are affected and up to five offending values.  In a
         Parquet file the customer id column must be stored as text, since a
         numeric column has already lost leading zeros.
-    ValueError
-        For an unsupported file type or when neither score column is set.
+    DataValidationError
+        (a ``ValueError``) for an unsupported file type.
+    ConfigError
+        (a ``ValueError``) when neither score column is set.
     """
     params = params or SurveyParams()
     path = Path(path)
     where = str(path)
     if params.nps_column is None and params.csat_column is None:
-        raise ValueError("SurveyParams: set nps_column and/or csat_column")
+        raise ConfigError("segments.survey in the run configuration sets neither nps_column nor csat_column:"
+                          " set at least one of them to the column of the survey file that holds the scores")
     suffix = path.suffix.lower()
 
     import duckdb  # local import keeps `import analysis.data.survey` light
@@ -174,7 +177,7 @@ def read_survey(path: str | Path, params: SurveyParams | None = None) -> pd.Data
         elif suffix in (".parquet", ".pq"):
             rel = con.read_parquet(str(path))
         else:
-            raise ValueError(
+            raise DataValidationError(
                 f"survey file {where}: unsupported file type {suffix!r} "
                 "(use .csv or .parquet)"
             )

@@ -66,7 +66,7 @@ def _covariate_matrix(covariates: pd.DataFrame, index: pd.Index, columns: Sequen
             raise ValueError(f"Covariate column {c} has {int(bad.sum())} missing or non-numeric values, e.g."
                              f" {format_examples(z[c][bad])}; code categories as 0/1 columns")
         if values.nunique() < 2:
-            raise ValueError(f"Covariate column {c} has the same value for every customer, so its effect cannot be"
+            raise DataValidationError(f"Covariate column {c} has the same value for every customer, so its effect cannot be"
                              " estimated; leave it out")
     return z.to_numpy(dtype=float)
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.errors import ClvBandError
 from analysis.models import (
     DAYS_PER_UNIT,
     GAMMA_GAMMA_PARAMS,
@@ -431,7 +432,7 @@ def customer_lifetime_value(
         low, high, sums, use = _band_over_blocks(band, level, workers, block_size)
         used = int(use.sum())
         if used < max(10, n_draws // 2):
-            raise ValueError(
+            raise ClvBandError(
                 f"Only {used} of {n_draws} parameter draws gave finite CLVs; the estimates are too uncertain for"
                 " a simulated band (try a longer calibration period)."
             )
