@@ -42,9 +42,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from analysis.scoring.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, total_band
+from analysis.scoring.clv import CLV_COLUMNS, UNCERTAINTY_METHOD, ClvResult, band_failure, total_band
 from analysis.config import DataParams, SparkParams
-from analysis.errors import ClvBandError, ConfigError, DataValidationError, SparkNotInstalled, format_examples  # noqa: F401 (re-exported)
+from analysis.errors import ConfigError, DataValidationError, SparkNotInstalled, format_examples  # noqa: F401 (re-exported)
 from analysis.data.ingest import GLOB_CHARACTERS, MAX_ABS_AMOUNT, MISSING_ID_MARKERS, PARQUET_SUFFIXES, DataQuality
 from analysis.data.summary import days_per_unit
 
@@ -816,10 +816,7 @@ def customer_lifetime_value(
     if totals is not None:
         total_low, total_high, used = total_band(totals, level)
         if used < max(10, n_draws // 2):
-            raise ClvBandError(
-                f"Only {used} of {n_draws} parameter draws gave finite CLVs; the estimates are too uncertain for"
-                " a simulated band (try a longer calibration period)."
-            )
+            raise band_failure(used, n_draws)
     return ClvResult(
         customers=customers[CLV_COLUMNS], total_clv=float(customers["clv"].to_numpy().sum()),
         total_clv_low=total_low, total_clv_high=total_high, level=level, n_draws=used, seed=seed,

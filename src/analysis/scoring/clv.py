@@ -119,6 +119,15 @@ class ClvResult:
     draw_totals: np.ndarray | None = None
 
 
+def band_failure(used: int, n_draws: int) -> ClvBandError:
+    """The error when too few parameter draws give a finite CLV for the band (both engines)."""
+    return ClvBandError(
+        f"Only {used} of {n_draws} parameter draws gave finite CLVs: the estimates of the fit on all data are too"
+        " uncertain for a simulated band (see their intervals on the model page). More history (a transaction file"
+        " covering a longer period) narrows them."
+    )
+
+
 def total_band(draw_totals: np.ndarray, level: float) -> tuple[float, float, int]:
     """Band at ``level`` of the total CLV from its per-draw totals (see ``UNCERTAINTY_METHOD``).
 
@@ -432,10 +441,7 @@ def customer_lifetime_value(
         low, high, sums, use = _band_over_blocks(band, level, workers, block_size)
         used = int(use.sum())
         if used < max(10, n_draws // 2):
-            raise ClvBandError(
-                f"Only {used} of {n_draws} parameter draws gave finite CLVs; the estimates are too uncertain for"
-                " a simulated band (try a longer calibration period)."
-            )
+            raise band_failure(used, n_draws)
         draw_totals = np.where(use, sums, np.nan)
         total_low, total_high, _ = total_band(draw_totals, level)
     customers["clv_low"] = low
