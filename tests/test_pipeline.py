@@ -203,3 +203,24 @@ def test_optional_inputs_and_dutch_labels(tmp_path):
     assert {"serving_cost", "expected_profit"} <= set(profiles.columns)
     index = (out / "index.html").read_text()
     assert '<html lang="nl">' in index and '<div class="l">Klanten</div>' in index and "Bevindingen" in index
+
+
+def test_a_survey_of_csat_only_gives_a_segments_page(tmp_path):
+    """A valid survey configuration without an NPS column: the page shows the CSAT summary and no NPS groups
+    (it used to stop the step with "Required column nps missing")."""
+    ids = sorted(pd.read_csv(SAMPLE / "cdnow_sample.csv", dtype=str)["customer_id"].unique())[:40]
+    survey = tmp_path / "survey.csv"
+    survey.write_text("customer_id,date,csat\n" + "\n".join(f"{cid},1998-05-01,{1 + i % 5}" for i, cid in enumerate(ids))
+                      + "\n")
+    text = (ROOT / "params" / "cdnow_sample.yaml").read_text()
+    text = text.replace("path: data/sample/cdnow_sample.csv", f"path: {SAMPLE / 'cdnow_sample.csv'}")
+    text = text.replace("  n_draws: 200", "  n_draws: 20")
+    text = text.replace("  abc_b_share: 0.95\n", f"  abc_b_share: 0.95\n  survey:\n    path: {survey}\n"
+                                                  "    nps_column: null\n")
+    params = tmp_path / "params.yaml"
+    params.write_text(text)
+    out = tmp_path / "run"
+    result = _make_report(params, out)
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (out / "03_segments.html").read_text()
+    assert "CSAT (% scoring 4-5)" in page and "Do promoters stay more often" not in page
