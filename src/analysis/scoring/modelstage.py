@@ -9,7 +9,7 @@ Data flow (Fader, Hardie & Lee 2005):
 3. the model chosen by ``models.model`` (``auto``: lowest holdout MAE per customer);
 4. both models refitted on all data up to the observation end; those parameters
    score the customers (P(alive), expected purchases, expected order value, CLV
-   with its band).
+   with its band). This step is :func:`fit_and_score`.
 
 With ``engine: spark`` in the run configuration the summaries (steps 1 and 4) are computed
 by Spark, the models are fitted on the driver from the distinct summary rows with their
@@ -393,61 +393,25 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
 
     n = f"{len(customers):,}"
     _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", MODEL_LABELS[selected], n, obs_end)
-
-    def refit() -> tuple[FittedModel | None, list[str]]:
-        failed = []
-        for name in [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m]):
-            try:
-                return _fit_identified(engine, "full", name, unit, fits[name].penalizer, start=fits[name].params)[0], failed
-            except ModelFitError as exc:
-                failed.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
-                              f" ({plain_failure(str(exc))}).")
-        return None, failed
-
     cohort_start = pd.Timestamp(customers["first_purchase"].min()).date()
-    # the refit, the spend model on all data and the tracking chart's counts, side by side
-    (refitted, exc), (gg_final, gg_exc), (counts, counts_exc) = _side_by_side(engine, [
-        refit, functools.partial(engine.fit_gamma_gamma, "full"),
-        functools.partial(_event_counts, purchases, cohort_start, cal_end, obs_end, unit)])
-    if exc is not None:
-        raise exc
-    final, refit_failures = refitted
-    if final is None:
-        raise ModelFitError(" ".join(refit_failures))
-    if counts_exc is not None:
-        raise counts_exc
-    if final.name != selected:
-        notes += refit_failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
-        selected = final.name
+    # the selected model first, then the others by holdout error, each from its calibration fit and penalty;
+    # the tracking chart's counts alongside the fits
+    order = [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m])
+    whole = fit_and_score(engine, [(name, fits[name].penalizer, fits[name].params) for name in order], unit,
+                          obs_end, score_settings(params),
+                          alongside=[functools.partial(_event_counts, purchases, cohort_start, cal_end, obs_end, unit)])
+    final, gg_final, clv = whole.model, whole.gamma_gamma, whole.clv
+    notes += whole.notes
+    selected = final.name
 
-    first_t, first_n, repeat_t, repeat_n = counts
+    first_t, first_n, repeat_t, repeat_n = whole.alongside[0]
     unit_days = days_per_unit(unit)
     cal_t = (cal_end - cohort_start).days / unit_days
     end_t = (obs_end - cohort_start).days / unit_days
     tracking = tracking_from_counts(first_t, first_n, repeat_t, repeat_n, fits[selected], calibration_end=cal_t,
                                     holdout_end=end_t, period_length=7.0 / unit_days)
-    if isinstance(gg_exc, ModelFitError):
-        error = ModelFitError(
-            f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
-            f" {plain_failure(str(gg_exc))}. {SPEND_ADVICE}")
-        error.advice = say("The spend model could not be fitted: {reason}. {advice}",
-                           reason=plain_failure(str(gg_exc)), advice=say(SPEND_ADVICE))
-        raise error from None
-    if gg_exc is not None:
-        raise gg_exc
     if gg_cal is None:
         gg_cal = gg_final
-    left_out = gg_final.share_of_draws_with_infinite_mean
-    if mp.n_draws > 0 and left_out >= 0.01:
-        notes.append(say(
-            "The spend model's q = {q} is close to 1, where the mean spend becomes infinite: about {share} of the"
-            " parameter draws for the uncertainty band have q <= 1. Those draws are left out and redrawn, so the band"
-            " assumes a finite mean spend and is narrower than the data alone would make it.",
-            q=fmt.current().number(gg_final.params["q"]), share=fmt.current().percent(left_out, 0)))
-    _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
-    clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
-                       annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
-                       n_draws=mp.n_draws, level=mp.interval_level, seed=mp.seed)
     residual = engine.residual(final, gg_final, annual_discount_rate=params.clv.annual_discount_rate,
                                gross_margin=params.clv.gross_margin)
     covariate_fit, covariate_note = None, None
@@ -465,6 +429,102 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
                       tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes, at_limit=at_limit,
                       residual_total=residual, covariates=covariate_fit, covariate_note=covariate_note)
+
+
+def score_settings(params: RunParams) -> dict:
+    """The keyword arguments of the engines' ``score``: CLV horizon, discounting and margin, and the band's draws,
+    level and seed, from the run configuration."""
+    return dict(horizon_months=params.clv.horizon_months, annual_discount_rate=params.clv.annual_discount_rate,
+                gross_margin=params.clv.gross_margin, n_draws=params.models.n_draws, level=params.models.interval_level,
+                seed=params.models.seed)
+
+
+@dataclass
+class WholePeriod:
+    """The purchase and spend models fitted on all data up to the observation end, and the customers' scores."""
+
+    model: FittedModel
+    gamma_gamma: GammaGammaFit
+    clv: ClvResult
+    notes: list[str]
+    """Page text, in order: why the candidates before ``model`` could not be fitted, and the spend model's q near 1."""
+    alongside: list = field(default_factory=list)
+    """What the ``alongside`` tasks of :func:`fit_and_score` returned, in order."""
+
+
+def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit: str, obs_end: dt.date,
+                  settings: dict, alongside: list = ()) -> WholePeriod:
+    """Fit the purchase model and Gamma-Gamma on the whole period and score every customer with the CLV band.
+
+    The part of the model stage after the holdout check (:func:`run_model_stage`), on either engine
+    (:class:`_DuckDBStage`, :class:`_SparkStage`).
+
+    Parameters
+    ----------
+    engine
+        Where the summaries are and the scores go; its ``"full"`` period is the summary up to ``obs_end``.
+    candidates
+        ``(model, penalizer, start)`` in order of preference: the first that can be fitted, with the penalty
+        rules of :func:`_fit_identified`, scores the customers. ``start``: starting values (the calibration fit's
+        parameters in the pipeline) or None.
+    unit, obs_end
+        Time unit of the summary, and its last day (for the messages).
+    settings
+        The keyword arguments of ``engine.score`` (:func:`score_settings`).
+    alongside
+        Further independent tasks, run side by side with the fits on this machine's engine (the pipeline's
+        tracking counts); what they return is ``WholePeriod.alongside``, what they raise is raised after a
+        failed purchase model and before a failed spend model.
+
+    Raises
+    ------
+    ModelFitError
+        When none of the candidates can be fitted, or the spend model cannot (with :data:`SPEND_ADVICE`; the spend
+        model is fitted without a penalty).
+    """
+    def fit_purchases() -> tuple[FittedModel | None, list[str]]:
+        failed = []
+        for name, penalizer, start in candidates:
+            try:
+                return _fit_identified(engine, "full", name, unit, penalizer, start=start)[0], failed
+            except ModelFitError as exc:
+                failed.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
+                              f" ({plain_failure(str(exc))}).")
+        return None, failed
+
+    (fitted, exc), (gg, gg_exc), *others = _side_by_side(
+        engine, [fit_purchases, functools.partial(engine.fit_gamma_gamma, "full"), *alongside])
+    if exc is not None:
+        raise exc
+    final, failures = fitted
+    if final is None:
+        raise ModelFitError(" ".join(failures))
+    for _, other_exc in others:
+        if other_exc is not None:
+            raise other_exc
+    notes = []
+    if final.name != candidates[0][0]:
+        notes += failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
+    if isinstance(gg_exc, ModelFitError):
+        error = ModelFitError(
+            f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
+            f" {plain_failure(str(gg_exc))}. {SPEND_ADVICE}")
+        error.advice = say("The spend model could not be fitted: {reason}. {advice}",
+                           reason=plain_failure(str(gg_exc)), advice=say(SPEND_ADVICE))
+        raise error from None
+    if gg_exc is not None:
+        raise gg_exc
+    left_out = gg.share_of_draws_with_infinite_mean
+    if settings["n_draws"] > 0 and left_out >= 0.01:
+        notes.append(say(
+            "The spend model's q = {q} is close to 1, where the mean spend becomes infinite: about {share} of the"
+            " parameter draws for the uncertainty band have q <= 1. Those draws are left out and redrawn, so the band"
+            " assumes a finite mean spend and is narrower than the data alone would make it.",
+            q=fmt.current().number(gg.params["q"]), share=fmt.current().percent(left_out, 0)))
+    _log.info("model stage: scoring the customers with %s (CLV band from %d parameter draws)",
+              MODEL_LABELS[final.name], settings["n_draws"])
+    clv = engine.score(final, gg, **settings)
+    return WholePeriod(model=final, gamma_gamma=gg, clv=clv, notes=notes, alongside=[r for r, _ in others])
 
 
 def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
