@@ -9,7 +9,9 @@ Data flow (Fader, Hardie & Lee 2005):
 3. the model chosen by ``models.model`` (``auto``: lowest holdout MAE per customer);
 4. both models refitted on all data up to the observation end; those parameters
    score the customers (P(alive), expected purchases, expected order value, CLV
-   with its band). This step is :func:`fit_and_score`.
+   with its band). This step is :func:`fit_and_score`, which the spark-submit job
+   (:func:`analysis.spark_engine.run_job`: a configured model, no holdout, scores written
+   as Parquet on the cluster) runs as well, with :class:`SparkJobStage`.
 
 With ``engine: spark`` in the run configuration the summaries (steps 1 and 4) are computed
 by Spark, the models are fitted on the driver from the distinct summary rows with their
@@ -241,7 +243,29 @@ class _DuckDBStage:
         pass
 
 
-class _SparkStage:
+class _SparkFits:
+    """Fits on the driver from the distinct rows of the Spark summaries in ``frames`` (``"calibration"``,
+    ``"full"``), which the engine caches and releases; ``se`` is :mod:`analysis.spark_engine`."""
+
+    se: object
+    frames: dict
+
+    def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
+        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=penalizer, start=start)
+
+    def fit_gamma_gamma(self, period: str, penalizer: float = 0.0) -> GammaGammaFit:
+        return self.se.fit_gamma_gamma(self.frames[period], penalizer=penalizer)
+
+    def residual(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> float | None:
+        rows = self.se.unique_rows(self.frames["full"], ["frequency", "recency", "T", "monetary_value"])
+        return residual_value(rows, final, gg, weights="n", **kwargs)
+
+    def close(self) -> None:
+        for frame in self.frames.values():
+            frame.unpersist()
+
+
+class _SparkStage(_SparkFits):
     """The same on Spark: summaries on the cluster, fits on the driver from distinct rows, scores on the cluster."""
 
     def __init__(self, purchases, customers: pd.DataFrame, params: RunParams):
@@ -249,18 +273,12 @@ class _SparkStage:
 
         self.se, self.params, self.customers = spark_engine, params, customers
         self.purchases = _spark_purchases(purchases, params)
-        self.frames: dict = {}
+        self.frames = {}
 
     def calibration(self, cal_end: dt.date, obs_end: dt.date, unit: str) -> pd.DataFrame:
         self.frames["calibration"] = self.se.calibration_holdout_summary(self.purchases, cal_end, obs_end, unit).cache()
         self.frames["full"] = self.se.rfm_summary(self.purchases, obs_end, unit).cache()
         return self.se.to_pandas(self.frames["calibration"])
-
-    def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
-        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=penalizer, start=start)
-
-    def fit_gamma_gamma(self, period: str, penalizer: float = 0.0) -> GammaGammaFit:
-        return self.se.fit_gamma_gamma(self.frames[period], penalizer=penalizer)
 
     def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
         clv = self.se.customer_lifetime_value(self.frames["full"], final, gg, **kwargs)
@@ -273,13 +291,21 @@ class _SparkStage:
         scores = clv.customers.reindex(index)
         return dataclasses.replace(clv, customers=scores, total_clv=float(scores["clv"].to_numpy().sum()))
 
-    def residual(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> float | None:
-        rows = self.se.unique_rows(self.frames["full"], ["frequency", "recency", "T", "monetary_value"])
-        return residual_value(rows, final, gg, weights="n", **kwargs)
 
-    def close(self) -> None:
-        for frame in self.frames.values():
-            frame.unpersist()
+class SparkJobStage(_SparkFits):
+    """The engine of the spark-submit job (:func:`analysis.spark_engine.run_job`): only the whole-period
+    summary, on the cluster (no holdout, no customer table on the driver); the fits as in :class:`_SparkStage`,
+    and the scores written as Parquet to ``scores_path`` (:func:`analysis.spark_engine.write_customer_scores`)
+    instead of brought to the driver, so its :class:`ClvResult` has no ``customers``."""
+
+    def __init__(self, summary, scores_path: str):
+        from analysis import spark_engine
+
+        self.se, self.scores_path = spark_engine, scores_path
+        self.frames = {"full": summary}
+
+    def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
+        return self.se.write_customer_scores(self.frames["full"], final, gg, self.scores_path, **kwargs)
 
 
 def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFrame, dates: dict,
@@ -456,8 +482,9 @@ def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit
                   settings: dict, alongside: list = ()) -> WholePeriod:
     """Fit the purchase model and Gamma-Gamma on the whole period and score every customer with the CLV band.
 
-    The part of the model stage after the holdout check (:func:`run_model_stage`), on either engine
-    (:class:`_DuckDBStage`, :class:`_SparkStage`).
+    The part of the model stage that the pipeline (after its holdout check, :func:`run_model_stage`) and the
+    spark-submit job (without one, :func:`analysis.spark_engine.run_job`) share, on any engine
+    (:class:`_DuckDBStage`, :class:`_SparkStage`, :class:`SparkJobStage`).
 
     Parameters
     ----------
