@@ -230,6 +230,99 @@ def test_spark_job_writes_scores(spark, cdnow, tmp_path):
         assert result["model"]["params"][k] == pytest.approx(v, rel=1e-9), k
 
 
+@needs_spark
+def test_the_job_and_the_pipelines_spark_stage_give_the_same_fits_and_scores(spark, simulated, tmp_path):
+    """One wiring (#16): the spark-submit job and the pipeline's model stage with engine: spark both fit and
+    score through modelstage.fit_and_score, so the same log and configuration give the same parameters, the
+    same scores of every customer and the same total with its band. The pipeline's refit starts from its
+    calibration fit, the job's from the default start: the purchase model's optimum is the same to the
+    optimiser's tolerance (about 1e-8 here), and the bands, drawn around it with its covariance, to about 4e-6;
+    the spend model (no start) is the same to the bit."""
+    from analysis import spark_engine
+    from analysis.config import RunParams, SparkParams
+    from analysis.scoring import modelstage
+
+    path, end = simulated
+    data = DataParams(path=path)
+    params = RunParams(
+        data=data, engine="spark", spark=SparkParams(master="local[2]", conf={"spark.sql.shuffle.partitions": "4"}),
+        models={"model": "pareto", "compare": ["pareto"], "penalizer": 0.0, "n_draws": CLV_KW["n_draws"],
+                "interval_level": CLV_KW["level"], "seed": CLV_KW["seed"]},
+        clv={k: CLV_KW[k] for k in ("horizon_months", "annual_discount_rate", "gross_margin")})
+    dates = {"observation_end": end.isoformat(), "calibration_end": (end - dt.timedelta(days=182)).isoformat(),
+             "time_unit": "W"}
+    stage = modelstage.run_model_stage(path, rfm_summary(path, end, "W"), dates, params)
+    job = spark_engine.run_job(spark, data, observation_end=end, time_unit="W", scores_path=str(tmp_path / "scores"),
+                               model="pareto", penalizer=0.0, **CLV_KW)
+
+    assert job["model"]["name"] == stage.final.name == "pareto"
+    assert job["model"]["params"].keys() == stage.final.params.keys()
+    for k, v in stage.final.params.items():
+        assert job["model"]["params"][k] == pytest.approx(v, rel=1e-7), k
+    assert job["gamma_gamma"]["params"] == stage.final_gamma_gamma.params
+    assert job["customers"] == len(stage.clv.customers) == 3_000
+    scores = pd.read_parquet(tmp_path / "scores").set_index("customer_id").sort_index()
+    assert list(scores.index) == list(stage.clv.customers.index)
+    for col in clv.CLV_COLUMNS:
+        band_column = col in ("clv_low", "clv_high")
+        np.testing.assert_allclose(scores[col].to_numpy(), stage.clv.customers[col].to_numpy(),
+                                   rtol=2e-5 if band_column else 1e-7, atol=1e-12, err_msg=col)
+    assert job["total_clv"] == pytest.approx(stage.clv.total_clv, rel=1e-7)
+    band = job["total_clv_band"]
+    assert band["low"] == pytest.approx(stage.clv.total_clv_low, rel=2e-5)
+    assert band["high"] == pytest.approx(stage.clv.total_clv_high, rel=2e-5)
+    assert (band["level"], band["n_draws"]) == (stage.clv.level, stage.clv.n_draws)
+
+
+def _calls(module) -> list[tuple[str, str, tuple[str, ...]]]:
+    """Every call in ``module``'s source: (called name, receiver or "", enclosing classes and functions)."""
+    import ast
+    import inspect
+
+    found = []
+
+    def visit(node, where):
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.Call):
+                func = child.func
+                if isinstance(func, ast.Attribute):
+                    receiver = func.value.id if isinstance(func.value, ast.Name) else ast.unparse(func.value)
+                    found.append((func.attr, receiver, tuple(where)))
+                elif isinstance(func, ast.Name):
+                    found.append((func.id, "", tuple(where)))
+            named = isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            visit(child, where + [child.name] if named else where)
+
+    visit(ast.parse(inspect.getsource(module)), [])
+    return found
+
+
+def test_the_job_fits_and_scores_only_through_the_model_stage_wiring():
+    """One wiring (#16), kept: the spark-submit job does not fit or score by hand again. In spark_engine the
+    fit functions are called only inside their own wrappers (which the model stage's engine classes call);
+    run_job goes through modelstage.fit_and_score; in modelstage, fits happen inside the engine classes or
+    through the engine interface (``engine.fit...``)."""
+    from analysis import spark_engine
+    from analysis.scoring import modelstage
+
+    fits = {"fit_model", "fit_gamma_gamma"}
+    engine_calls = [c for c in _calls(spark_engine) if c[0] in fits]
+    assert engine_calls  # the wrappers call analysis.models
+    for name, receiver, where in engine_calls:
+        assert where == (name,), f"spark_engine calls {name} in {'.'.join(where)}: fit through modelstage.fit_and_score"
+    job = [(name, receiver) for name, receiver, where in _calls(spark_engine) if where[:1] == ("run_job",)]
+    assert ("fit_and_score", "") in job
+    by_hand = fits | {"_scored_chunks", "score_customers", "customer_lifetime_value", "write_customer_scores",
+                      "total_band", "_draw_totals"}
+    assert not [name for name, _ in job if name in by_hand], job
+
+    stage_calls = [c for c in _calls(modelstage) if c[0] in fits]
+    assert stage_calls
+    for name, receiver, where in stage_calls:
+        in_engine_class = bool(where) and where[0] in ("_DuckDBStage", "_SparkFits", "_SparkStage", "SparkJobStage")
+        assert receiver == "engine" or in_engine_class, f"modelstage calls {receiver}.{name} in {'.'.join(where)}"
+
+
 # --- the band of the total from per-draw totals (without Spark) ---------------------------
 
 

@@ -17,11 +17,13 @@ the order of the rows), and the results are the same to the last bit:
    variable) and scores every customer there with :func:`analysis.scoring.clv.customer_lifetime_value`
    on pandas chunks (``mapInPandas``): P(alive), expected purchases, expected order value,
    CLV and its band; :func:`customer_lifetime_value` also adds up the chunks' per-draw
-   totals for the band of the total CLV and brings the scores to the driver.
+   totals for the band of the total CLV and brings the scores to the driver,
+   :func:`write_customer_scores` writes them as Parquet instead.
 
 The pipeline's notebooks use it through :func:`analysis.scoring.modelstage.customer_summary` and
 :func:`analysis.scoring.modelstage.run_model_stage` when the run configuration says ``engine: spark``,
-with one session per process (:func:`run_session`).
+with one session per process (:func:`run_session`). The spark-submit job (:func:`run_job`, :func:`main`)
+fits and scores through the same model-stage code (:func:`analysis.scoring.modelstage.fit_and_score`).
 
 pyspark is an optional install (``requirements-spark.txt``): it is imported only inside
 the functions, and a missing pyspark gives a :class:`SparkNotInstalled` error that says how
@@ -800,6 +802,61 @@ def customer_lifetime_value(
     ClvResult
         ``customers`` sorted by ``customer_id`` (the order of the DuckDB summary).
     """
+    def collect(scores: DataFrame) -> tuple[pd.DataFrame, float]:
+        customers = to_pandas(scores.select("customer_id", *CLV_COLUMNS))[CLV_COLUMNS]
+        return customers, float(customers["clv"].to_numpy().sum())
+
+    return _scores_with_band(summary, model, gamma_gamma, collect, horizon_months=horizon_months,
+                             annual_discount_rate=annual_discount_rate, gross_margin=gross_margin, n_draws=n_draws,
+                             level=level, seed=seed)
+
+
+SCORES_FILE_COLUMNS = ["customer_id", "frequency", "recency", "T", "monetary_value", "n_purchases", "revenue"]
+"""The summary columns the job's scores file has before :data:`analysis.scoring.clv.CLV_COLUMNS`."""
+
+
+def write_customer_scores(
+    summary: DataFrame,
+    model: FittedModel,
+    gamma_gamma: GammaGammaFit,
+    path: str,
+    *,
+    horizon_months: int,
+    annual_discount_rate: float,
+    gross_margin: float,
+    n_draws: int = 200,
+    level: float = 0.90,
+    seed: int | None = 0,
+) -> ClvResult:
+    """:func:`customer_lifetime_value`, with the scores written as Parquet to ``path`` instead of brought to the driver.
+
+    The executors write one row per customer (:data:`SCORES_FILE_COLUMNS` of ``summary``, then
+    :data:`analysis.scoring.clv.CLV_COLUMNS`) to ``path`` (a folder or object-storage URI, overwritten); only
+    the total CLV and the per-draw totals of the chunks come to the driver.
+
+    Returns
+    -------
+    ClvResult
+        Without ``customers`` (None): the total CLV (added up on the cluster) and its band.
+    """
+    F, _ = _spark_modules()
+
+    def write(scores: DataFrame) -> tuple[None, float]:
+        summary.select(*SCORES_FILE_COLUMNS).join(scores, "customer_id").write.mode("overwrite").parquet(path)
+        return None, float(scores.agg(F.sum("clv")).collect()[0][0] or 0.0)
+
+    return _scores_with_band(summary, model, gamma_gamma, write, horizon_months=horizon_months,
+                             annual_discount_rate=annual_discount_rate, gross_margin=gross_margin, n_draws=n_draws,
+                             level=level, seed=seed)
+
+
+def _scores_with_band(summary: DataFrame, model: FittedModel, gamma_gamma: GammaGammaFit, keep, *,
+                      horizon_months: int, annual_discount_rate: float, gross_margin: float, n_draws: int,
+                      level: float, seed: int | None) -> ClvResult:
+    """Score on the executors (:func:`_scored_chunks`, cached while used) and return the :class:`ClvResult`:
+    ``keep(scores)`` brings or writes the customers' scores (``customer_id`` and ``CLV_COLUMNS``) and returns
+    them (or None) with their total; the band of the total comes from the chunks' per-draw totals, refused as
+    the single-machine run refuses it when too few draws are finite."""
     from pyspark import StorageLevel
 
     F, _ = _spark_modules()
@@ -808,7 +865,7 @@ def customer_lifetime_value(
                             n_draws=n_draws, level=level, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         totals = _draw_totals(chunks, n_draws)
-        customers = to_pandas(chunks.where(F.col("customer_id").isNotNull()).select("customer_id", *CLV_COLUMNS))
+        customers, total = keep(chunks.where(F.col("customer_id").isNotNull()).drop("draw_totals"))
     finally:
         chunks.unpersist()
     total_low = total_high = float("nan")
@@ -818,10 +875,10 @@ def customer_lifetime_value(
         if used < max(10, n_draws // 2):
             raise band_failure(used, n_draws)
     return ClvResult(
-        customers=customers[CLV_COLUMNS], total_clv=float(customers["clv"].to_numpy().sum()),
-        total_clv_low=total_low, total_clv_high=total_high, level=level, n_draws=used, seed=seed,
-        method=UNCERTAINTY_METHOD, horizon_months=int(horizon_months), annual_discount_rate=annual_discount_rate,
-        gross_margin=gross_margin, model_name=model.name, time_unit=model.time_unit, draw_totals=totals,
+        customers=customers, total_clv=total, total_clv_low=total_low, total_clv_high=total_high, level=level,
+        n_draws=used, seed=seed, method=UNCERTAINTY_METHOD, horizon_months=int(horizon_months),
+        annual_discount_rate=annual_discount_rate, gross_margin=gross_margin, model_name=model.name,
+        time_unit=model.time_unit, draw_totals=totals,
     )
 
 
@@ -884,9 +941,12 @@ def run_job(
 ) -> dict:
     """Transactions to customer scores on a cluster, in one call (the body of a spark-submit job).
 
-    Purchases, summary, fits on the driver, scores on the executors, written as Parquet to
-    ``scores_path`` (a folder or object-storage URI): ``customer_id``, the summary columns
-    and :data:`analysis.scoring.clv.CLV_COLUMNS`.
+    Purchases and summary on the cluster; then the whole-period step of the pipeline's model stage,
+    :func:`analysis.scoring.modelstage.fit_and_score` with :class:`~analysis.scoring.modelstage.SparkJobStage`:
+    ``model`` fitted on the driver (with ``penalizer``, or the smallest larger penalty that identifies it, as in
+    the pipeline), Gamma-Gamma without a penalty, the scores made on the executors and written as Parquet to
+    ``scores_path`` (a folder or object-storage URI): :data:`SCORES_FILE_COLUMNS` and
+    :data:`analysis.scoring.clv.CLV_COLUMNS`. There is no holdout, so ``model`` cannot be ``auto``.
 
     Returns
     -------
@@ -894,30 +954,31 @@ def run_job(
         Data quality, fitted parameters (with their intervals), the number of customers, the
         total CLV and its band.
     """
-    F, _ = _spark_modules()
+    from analysis.scoring.modelstage import SparkJobStage, fit_and_score
+
     days, quality = purchases(spark, params, observation_end=observation_end)
     summary = rfm_summary(days, observation_end, time_unit).cache()
-    n_customers = summary.count()
-    fitted = fit_model(summary, model, time_unit=time_unit, penalizer=penalizer)
-    spend = fit_gamma_gamma(summary)  # unpenalised, as in the pipeline: the penalty is for the purchase models
-    chunks = _scored_chunks(summary, fitted, spend, horizon_months=horizon_months,
-                            annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
-                            n_draws=n_draws, level=level, seed=seed).cache()
-    scores = chunks.where(F.col("customer_id").isNotNull()).drop("draw_totals")
-    (summary.select("customer_id", "frequency", "recency", "T", "monetary_value", "n_purchases", "revenue")
-     .join(scores, "customer_id").write.mode("overwrite").parquet(scores_path))
-    total = scores.agg(F.sum("clv")).collect()[0][0]
-    total_low, total_high, used = total_band(_draw_totals(chunks, n_draws), level) if n_draws > 0 else (None, None, 0)
-    chunks.unpersist()
-    summary.unpersist()
-    days.unpersist()
+    engine = SparkJobStage(summary, scores_path)
+    try:
+        n_customers = summary.count()
+        whole = fit_and_score(engine, [(model, penalizer, None)], time_unit, observation_end,
+                              dict(horizon_months=horizon_months, annual_discount_rate=annual_discount_rate,
+                                   gross_margin=gross_margin, n_draws=n_draws, level=level, seed=seed))
+    finally:
+        engine.close()
+        days.unpersist()
+    for note in whole.notes:
+        _log.warning("%s", note)
+    fitted, spend, clv = whole.model, whole.gamma_gamma, whole.clv
+    band = clv.draw_totals is not None
     return {
         "data_quality": quality.to_dict(),
         "customers": int(n_customers),
         "model": {"name": fitted.name, "params": fitted.params, "ci": fitted.ci, "loglik": fitted.loglik},
         "gamma_gamma": {"params": spend.params, "ci": spend.ci, "correlation_warning": spend.correlation_warning},
-        "total_clv": float(total or 0.0),
-        "total_clv_band": {"low": total_low, "high": total_high, "level": level, "n_draws": used},
+        "total_clv": clv.total_clv,
+        "total_clv_band": {"low": clv.total_clv_low if band else None, "high": clv.total_clv_high if band else None,
+                           "level": level, "n_draws": clv.n_draws},
         "scores": scores_path,
     }
 
@@ -957,7 +1018,8 @@ __all__ = [
     "LOCAL_CONF", "CLUSTER_CONF", "SCORE_SCHEMA", "SparkNotInstalled", "spark_session", "run_session",
     "spark_date_pattern", "data_path_text",
     "read_transactions", "purchases", "rfm_summary", "calibration_holdout_summary", "to_pandas", "unique_rows",
-    "fit_model", "fit_gamma_gamma", "score_customers", "customer_lifetime_value", "ingest_transactions", "run_job",
+    "fit_model", "fit_gamma_gamma", "score_customers", "customer_lifetime_value", "write_customer_scores",
+    "SCORES_FILE_COLUMNS", "ingest_transactions", "run_job",
     "main",
 ]
 

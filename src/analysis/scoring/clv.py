@@ -88,7 +88,8 @@ class ClvResult:
     customers
         Indexed by ``customer_id``: ``p_alive``, ``expected_purchases`` (expected repeat
         purchases over the horizon, undiscounted), ``expected_avg_value`` (E[M]), ``clv``
-        (at the parameter estimates), ``clv_low``, ``clv_high`` (band at ``level``).
+        (at the parameter estimates), ``clv_low``, ``clv_high`` (band at ``level``). None when the scores
+        were written to storage instead (:func:`analysis.spark_engine.write_customer_scores`).
     total_clv, total_clv_low, total_clv_high
         Sum of ``clv`` and the band of the per-draw sums.
     level, n_draws, seed, method
@@ -103,7 +104,7 @@ class ClvResult:
         gets the band of the total from its chunks.
     """
 
-    customers: pd.DataFrame
+    customers: pd.DataFrame | None
     total_clv: float
     total_clv_low: float
     total_clv_high: float

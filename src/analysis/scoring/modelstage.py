@@ -9,7 +9,9 @@ Data flow (Fader, Hardie & Lee 2005):
 3. the model chosen by ``models.model`` (``auto``: lowest holdout MAE per customer);
 4. both models refitted on all data up to the observation end; those parameters
    score the customers (P(alive), expected purchases, expected order value, CLV
-   with its band).
+   with its band). This step is :func:`fit_and_score`, which the spark-submit job
+   (:func:`analysis.spark_engine.run_job`: a configured model, no holdout, scores written
+   as Parquet on the cluster) runs as well, with :class:`SparkJobStage`.
 
 With ``engine: spark`` in the run configuration the summaries (steps 1 and 4) are computed
 by Spark, the models are fitted on the driver from the distinct summary rows with their
@@ -241,7 +243,29 @@ class _DuckDBStage:
         pass
 
 
-class _SparkStage:
+class _SparkFits:
+    """Fits on the driver from the distinct rows of the Spark summaries in ``frames`` (``"calibration"``,
+    ``"full"``), which the engine caches and releases; ``se`` is :mod:`analysis.spark_engine`."""
+
+    se: object
+    frames: dict
+
+    def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
+        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=penalizer, start=start)
+
+    def fit_gamma_gamma(self, period: str, penalizer: float = 0.0) -> GammaGammaFit:
+        return self.se.fit_gamma_gamma(self.frames[period], penalizer=penalizer)
+
+    def residual(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> float | None:
+        rows = self.se.unique_rows(self.frames["full"], ["frequency", "recency", "T", "monetary_value"])
+        return residual_value(rows, final, gg, weights="n", **kwargs)
+
+    def close(self) -> None:
+        for frame in self.frames.values():
+            frame.unpersist()
+
+
+class _SparkStage(_SparkFits):
     """The same on Spark: summaries on the cluster, fits on the driver from distinct rows, scores on the cluster."""
 
     def __init__(self, purchases, customers: pd.DataFrame, params: RunParams):
@@ -249,18 +273,12 @@ class _SparkStage:
 
         self.se, self.params, self.customers = spark_engine, params, customers
         self.purchases = _spark_purchases(purchases, params)
-        self.frames: dict = {}
+        self.frames = {}
 
     def calibration(self, cal_end: dt.date, obs_end: dt.date, unit: str) -> pd.DataFrame:
         self.frames["calibration"] = self.se.calibration_holdout_summary(self.purchases, cal_end, obs_end, unit).cache()
         self.frames["full"] = self.se.rfm_summary(self.purchases, obs_end, unit).cache()
         return self.se.to_pandas(self.frames["calibration"])
-
-    def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
-        return self.se.fit_model(self.frames[period], name, time_unit=unit, penalizer=penalizer, start=start)
-
-    def fit_gamma_gamma(self, period: str, penalizer: float = 0.0) -> GammaGammaFit:
-        return self.se.fit_gamma_gamma(self.frames[period], penalizer=penalizer)
 
     def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
         clv = self.se.customer_lifetime_value(self.frames["full"], final, gg, **kwargs)
@@ -273,13 +291,21 @@ class _SparkStage:
         scores = clv.customers.reindex(index)
         return dataclasses.replace(clv, customers=scores, total_clv=float(scores["clv"].to_numpy().sum()))
 
-    def residual(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> float | None:
-        rows = self.se.unique_rows(self.frames["full"], ["frequency", "recency", "T", "monetary_value"])
-        return residual_value(rows, final, gg, weights="n", **kwargs)
 
-    def close(self) -> None:
-        for frame in self.frames.values():
-            frame.unpersist()
+class SparkJobStage(_SparkFits):
+    """The engine of the spark-submit job (:func:`analysis.spark_engine.run_job`): only the whole-period
+    summary, on the cluster (no holdout, no customer table on the driver); the fits as in :class:`_SparkStage`,
+    and the scores written as Parquet to ``scores_path`` (:func:`analysis.spark_engine.write_customer_scores`)
+    instead of brought to the driver, so its :class:`ClvResult` has no ``customers``."""
+
+    def __init__(self, summary, scores_path: str):
+        from analysis import spark_engine
+
+        self.se, self.scores_path = spark_engine, scores_path
+        self.frames = {"full": summary}
+
+    def score(self, final: FittedModel, gg: GammaGammaFit, **kwargs) -> ClvResult:
+        return self.se.write_customer_scores(self.frames["full"], final, gg, self.scores_path, **kwargs)
 
 
 def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFrame, dates: dict,
@@ -393,61 +419,25 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
 
     n = f"{len(customers):,}"
     _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", MODEL_LABELS[selected], n, obs_end)
-
-    def refit() -> tuple[FittedModel | None, list[str]]:
-        failed = []
-        for name in [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m]):
-            try:
-                return _fit_identified(engine, "full", name, unit, fits[name].penalizer, start=fits[name].params)[0], failed
-            except ModelFitError as exc:
-                failed.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
-                              f" ({plain_failure(str(exc))}).")
-        return None, failed
-
     cohort_start = pd.Timestamp(customers["first_purchase"].min()).date()
-    # the refit, the spend model on all data and the tracking chart's counts, side by side
-    (refitted, exc), (gg_final, gg_exc), (counts, counts_exc) = _side_by_side(engine, [
-        refit, functools.partial(engine.fit_gamma_gamma, "full"),
-        functools.partial(_event_counts, purchases, cohort_start, cal_end, obs_end, unit)])
-    if exc is not None:
-        raise exc
-    final, refit_failures = refitted
-    if final is None:
-        raise ModelFitError(" ".join(refit_failures))
-    if counts_exc is not None:
-        raise counts_exc
-    if final.name != selected:
-        notes += refit_failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
-        selected = final.name
+    # the selected model first, then the others by holdout error, each from its calibration fit and penalty;
+    # the tracking chart's counts alongside the fits
+    order = [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m])
+    whole = fit_and_score(engine, [(name, fits[name].penalizer, fits[name].params) for name in order], unit,
+                          obs_end, score_settings(params),
+                          alongside=[functools.partial(_event_counts, purchases, cohort_start, cal_end, obs_end, unit)])
+    final, gg_final, clv = whole.model, whole.gamma_gamma, whole.clv
+    notes += whole.notes
+    selected = final.name
 
-    first_t, first_n, repeat_t, repeat_n = counts
+    first_t, first_n, repeat_t, repeat_n = whole.alongside[0]
     unit_days = days_per_unit(unit)
     cal_t = (cal_end - cohort_start).days / unit_days
     end_t = (obs_end - cohort_start).days / unit_days
     tracking = tracking_from_counts(first_t, first_n, repeat_t, repeat_n, fits[selected], calibration_end=cal_t,
                                     holdout_end=end_t, period_length=7.0 / unit_days)
-    if isinstance(gg_exc, ModelFitError):
-        error = ModelFitError(
-            f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
-            f" {plain_failure(str(gg_exc))}. {SPEND_ADVICE}")
-        error.advice = say("The spend model could not be fitted: {reason}. {advice}",
-                           reason=plain_failure(str(gg_exc)), advice=say(SPEND_ADVICE))
-        raise error from None
-    if gg_exc is not None:
-        raise gg_exc
     if gg_cal is None:
         gg_cal = gg_final
-    left_out = gg_final.share_of_draws_with_infinite_mean
-    if mp.n_draws > 0 and left_out >= 0.01:
-        notes.append(say(
-            "The spend model's q = {q} is close to 1, where the mean spend becomes infinite: about {share} of the"
-            " parameter draws for the uncertainty band have q <= 1. Those draws are left out and redrawn, so the band"
-            " assumes a finite mean spend and is narrower than the data alone would make it.",
-            q=fmt.current().number(gg_final.params["q"]), share=fmt.current().percent(left_out, 0)))
-    _log.info("model stage: scoring %s customers (CLV band from %d parameter draws)", n, mp.n_draws)
-    clv = engine.score(final, gg_final, horizon_months=params.clv.horizon_months,
-                       annual_discount_rate=params.clv.annual_discount_rate, gross_margin=params.clv.gross_margin,
-                       n_draws=mp.n_draws, level=mp.interval_level, seed=mp.seed)
     residual = engine.residual(final, gg_final, annual_discount_rate=params.clv.annual_discount_rate,
                                gross_margin=params.clv.gross_margin)
     covariate_fit, covariate_note = None, None
@@ -465,6 +455,103 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
                       selected=selected, gamma_gamma=gg_cal, final=final, final_gamma_gamma=gg_final, clv=clv,
                       tracking=tracking, calibration_end_t=cal_t, holdout_end_t=end_t, notes=notes, at_limit=at_limit,
                       residual_total=residual, covariates=covariate_fit, covariate_note=covariate_note)
+
+
+def score_settings(params: RunParams) -> dict:
+    """The keyword arguments of the engines' ``score``: CLV horizon, discounting and margin, and the band's draws,
+    level and seed, from the run configuration."""
+    return dict(horizon_months=params.clv.horizon_months, annual_discount_rate=params.clv.annual_discount_rate,
+                gross_margin=params.clv.gross_margin, n_draws=params.models.n_draws, level=params.models.interval_level,
+                seed=params.models.seed)
+
+
+@dataclass
+class WholePeriod:
+    """The purchase and spend models fitted on all data up to the observation end, and the customers' scores."""
+
+    model: FittedModel
+    gamma_gamma: GammaGammaFit
+    clv: ClvResult
+    notes: list[str]
+    """Page text, in order: why the candidates before ``model`` could not be fitted, and the spend model's q near 1."""
+    alongside: list = field(default_factory=list)
+    """What the ``alongside`` tasks of :func:`fit_and_score` returned, in order."""
+
+
+def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit: str, obs_end: dt.date,
+                  settings: dict, alongside: list = ()) -> WholePeriod:
+    """Fit the purchase model and Gamma-Gamma on the whole period and score every customer with the CLV band.
+
+    The part of the model stage that the pipeline (after its holdout check, :func:`run_model_stage`) and the
+    spark-submit job (without one, :func:`analysis.spark_engine.run_job`) share, on any engine
+    (:class:`_DuckDBStage`, :class:`_SparkStage`, :class:`SparkJobStage`).
+
+    Parameters
+    ----------
+    engine
+        Where the summaries are and the scores go; its ``"full"`` period is the summary up to ``obs_end``.
+    candidates
+        ``(model, penalizer, start)`` in order of preference: the first that can be fitted, with the penalty
+        rules of :func:`_fit_identified`, scores the customers. ``start``: starting values (the calibration fit's
+        parameters in the pipeline) or None.
+    unit, obs_end
+        Time unit of the summary, and its last day (for the messages).
+    settings
+        The keyword arguments of ``engine.score`` (:func:`score_settings`).
+    alongside
+        Further independent tasks, run side by side with the fits on this machine's engine (the pipeline's
+        tracking counts); what they return is ``WholePeriod.alongside``, what they raise is raised after a
+        failed purchase model and before a failed spend model.
+
+    Raises
+    ------
+    ModelFitError
+        When none of the candidates can be fitted, or the spend model cannot (with :data:`SPEND_ADVICE`; the spend
+        model is fitted without a penalty).
+    """
+    def fit_purchases() -> tuple[FittedModel | None, list[str]]:
+        failed = []
+        for name, penalizer, start in candidates:
+            try:
+                return _fit_identified(engine, "full", name, unit, penalizer, start=start)[0], failed
+            except ModelFitError as exc:
+                failed.append(f"{MODEL_LABELS[name]} could not be refitted on all data up to {obs_end}"
+                              f" ({plain_failure(str(exc))}).")
+        return None, failed
+
+    (fitted, exc), (gg, gg_exc), *others = _side_by_side(
+        engine, [fit_purchases, functools.partial(engine.fit_gamma_gamma, "full"), *alongside])
+    if exc is not None:
+        raise exc
+    final, failures = fitted
+    if final is None:
+        raise ModelFitError(" ".join(failures))
+    for _, other_exc in others:
+        if other_exc is not None:
+            raise other_exc
+    notes = []
+    if final.name != candidates[0][0]:
+        notes += failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
+    if isinstance(gg_exc, ModelFitError):
+        error = ModelFitError(
+            f"The spend model (Gamma-Gamma) could not be fitted on all data up to {obs_end}:"
+            f" {plain_failure(str(gg_exc))}. {SPEND_ADVICE}")
+        error.advice = say("The spend model could not be fitted: {reason}. {advice}",
+                           reason=plain_failure(str(gg_exc)), advice=say(SPEND_ADVICE))
+        raise error from None
+    if gg_exc is not None:
+        raise gg_exc
+    left_out = gg.share_of_draws_with_infinite_mean
+    if settings["n_draws"] > 0 and left_out >= 0.01:
+        notes.append(say(
+            "The spend model's q = {q} is close to 1, where the mean spend becomes infinite: about {share} of the"
+            " parameter draws for the uncertainty band have q <= 1. Those draws are left out and redrawn, so the band"
+            " assumes a finite mean spend and is narrower than the data alone would make it.",
+            q=fmt.current().number(gg.params["q"]), share=fmt.current().percent(left_out, 0)))
+    _log.info("model stage: scoring the customers with %s (CLV band from %d parameter draws)",
+              MODEL_LABELS[final.name], settings["n_draws"])
+    clv = engine.score(final, gg, **settings)
+    return WholePeriod(model=final, gamma_gamma=gg, clv=clv, notes=notes, alongside=[r for r, _ in others])
 
 
 def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
