@@ -103,7 +103,7 @@ PLAIN_RAISES = {
     ("business/segments.py", "plot_rfm_segment_sizes"): "caller's argument: customers without rfm_segment",
     ("data/summary.py", "days_per_unit"): "caller's argument: time unit (the configuration's is a Literal)",
     ("data/summary.py", "calibration_holdout_summary"): "caller's argument: dates (the configuration's are checked"
-                                                        " at load and in pipeline.resolve_dates)",
+                                                        " at load and in runs.steps.resolve_dates)",
     ("data/survey.py", "survey_summary"): "caller's argument: segment_column without customers, or not in them",
     ("data/survey.py", "p_alive_by_nps_group"): "caller's argument: responses without nps, customers without p_alive",
     ("models/base.py", "_validate_summary"): "caller's argument: the customer summary is built by the kit",

@@ -125,3 +125,17 @@ def test_the_catalogue_is_translated(lang):
                   else {kpi.definition})  # a sentence template is translated before it is filled in
         untranslated += [text for text in sorted(texts) if translate(text, lang) == text]
     assert not untranslated, untranslated
+
+
+def test_a_number_kpi_keeps_its_decimals_in_the_comparison():
+    """A KPI of unit number (two decimals): 2.31 -> 2.69 is a rise of 0.38, not 'unchanged' (as a count would be
+    rounded), and both values are written with two decimals."""
+    from analysis.business.kpis import Kpi
+    from analysis.reporting import fmt
+    from analysis.runs import history
+
+    kpi = Kpi("items_per_order", "Items per order", "number", "Items / orders.", decimals=2)
+    with fmt.using("en", "USD"):
+        row = history._kpi_row(kpi, 2.31, 2.69, "USD", "en")
+    assert (row["direction"], row["good"]) == ("up", True)
+    assert "2.69" in row["sentence"] and "2.31" in row["sentence"] and "0.38" in row["sentence"]

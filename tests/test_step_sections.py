@@ -44,7 +44,7 @@ def test_a_changed_value_changes_the_digest_of_its_section_only(tmp_path):
 def test_a_notebook_reading_an_undeclared_section_stops_the_run(tmp_path):
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "03_segments.sections.json").write_text(json.dumps(["clv", "roi", "segments"]))
-    with pytest.raises(KitError, match=r"Notebook 03_segments read the configuration section\(s\) \['roi'\].*STEP_SECTIONS"):
+    with pytest.raises(KitError, match=r"Notebook 03_segments read the configuration section\(s\) \['roi'\].*pages.PAGES"):
         steps.check_sections_read(tmp_path, "03_segments")
     (tmp_path / "logs" / "03_segments.sections.json").write_text(json.dumps(["clv", "segments"]))
     steps.check_sections_read(tmp_path, "03_segments")

@@ -6,7 +6,7 @@ kind: a step broke in a way the message cannot blame on the input (the console s
 
 The modules that raise these still export them under their old names (``analysis.models.ModelFitError``
 is this module's class). Not here, on purpose: control flow (``analysis.reporting.nb.PageEnds`` ends a page early,
-``analysis.pipeline.Terminated`` carries SIGTERM), and ``analysis.runs.incremental.UnresolvedImport``, a
+``analysis.runs.publish.Terminated`` carries SIGTERM), and ``analysis.runs.incremental.UnresolvedImport``, a
 mistake in the kit's own code that its tests catch.
 """
 

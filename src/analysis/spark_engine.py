@@ -863,17 +863,17 @@ def _scores_with_band(summary: DataFrame, model: FittedModel, gamma_gamma: Gamma
     chunks = _scored_chunks(summary, model, gamma_gamma, horizon_months=horizon_months,
                             annual_discount_rate=annual_discount_rate, gross_margin=gross_margin,
                             n_draws=n_draws, level=level, seed=seed).persist(StorageLevel.MEMORY_AND_DISK)
+    total_low = total_high = float("nan")
+    used = 0
     try:
         totals = _draw_totals(chunks, n_draws)
+        if totals is not None:  # refused before anything is kept: a failed job leaves the last scores in place
+            total_low, total_high, used = total_band(totals, level)
+            if used < max(10, n_draws // 2):
+                raise band_failure(used, n_draws)
         customers, total = keep(chunks.where(F.col("customer_id").isNotNull()).drop("draw_totals"))
     finally:
         chunks.unpersist()
-    total_low = total_high = float("nan")
-    used = 0
-    if totals is not None:
-        total_low, total_high, used = total_band(totals, level)
-        if used < max(10, n_draws // 2):
-            raise band_failure(used, n_draws)
     return ClvResult(
         customers=customers, total_clv=total, total_clv_low=total_low, total_clv_high=total_high, level=level,
         n_draws=used, seed=seed, method=UNCERTAINTY_METHOD, horizon_months=int(horizon_months),
@@ -974,7 +974,8 @@ def run_job(
     return {
         "data_quality": quality.to_dict(),
         "customers": int(n_customers),
-        "model": {"name": fitted.name, "params": fitted.params, "ci": fitted.ci, "loglik": fitted.loglik},
+        "model": {"name": fitted.name, "params": fitted.params, "ci": fitted.ci, "loglik": fitted.loglik,
+                  "penalizer": fitted.penalizer},  # larger than configured when needed to identify the model
         "gamma_gamma": {"params": spend.params, "ci": spend.ci, "correlation_warning": spend.correlation_warning},
         "total_clv": clv.total_clv,
         "total_clv_band": {"low": clv.total_clv_low if band else None, "high": clv.total_clv_high if band else None,

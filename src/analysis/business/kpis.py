@@ -54,10 +54,14 @@ class Kpi:
     ``{period}`` in them stands for "month" or "quarter" (``kpis.period``). ``unit`` is ``"count"``,
     ``"share"`` (a fraction, shown as a percentage; changes in percentage points), ``"money"`` (``decimals``
     after the point) or ``"number"``. ``higher_is_good`` says whether a rise is good news (churn: no).
-    ``source``: the run artifact holding the value (``kpis.json``; the total expected value is
-    ``model.json``'s ``clv.total``). ``summary``: on the summary page's tiles (else only on the data page);
-    ``compared``: in the comparison with the previous report; ``trend``: in the trend across reports and on
-    the reports index.
+    ``source``: the run artifact holding the value (``kpis.json``; ``model.json`` stands for its ``clv.total``,
+    the one KPI of the model). ``summary``: on the summary page's tiles (else only on the data page);
+    ``compared``: in the comparison with the previous report; ``trend`` (only for a ``compared`` KPI): in the
+    trend table across reports and on the reports index.
+
+    A definition with fields other than ``{period}`` (the active window, the periods of the retention rate)
+    is filled in by :func:`analysis.reporting.report.kpi_tiles`, which names those fields per KPI; the trend
+    chart (:func:`analysis.runs.history.plot_kpi_trend`) draws four fixed panels.
     """
 
     key: str
@@ -90,7 +94,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         "Revenue in {latest} / the {n} customers who bought in it.", decimals=2, trend=True),
     Kpi("average_order_value", "Average order value", "money", "Revenue / purchase days.", decimals=2),
     Kpi("purchase_frequency", "Purchase frequency", "number", "Purchase days per customer over the whole period.",
-        summary=False, compared=False),
+        decimals=2, summary=False, compared=False),
     Kpi("revenue", "Revenue", "money", "Total amount of the transactions used, {first} to {last}.", summary=False,
         compared=False),
     Kpi("total_expected_value", "Total expected customer value", "money",

@@ -657,7 +657,7 @@ class Segmentation:
 
 
 #: The segmentations, in profile order. Adding one is one entry here (and its function): the customer table,
-#: the profiles (``segment_profiles.csv``), the segments page and the contact lists take it from here.
+#: the profiles (``segments.csv``), the segments page and the contact lists take it from here.
 REGISTRY: tuple[Segmentation, ...] = (
     Segmentation("rfm_segment", "RFM segment", ("rfm_r", "rfm_f", "rfm_m", "rfm_segment"), _rfm, own_section=True),
     Segmentation("abc_class", "ABC class", ("abc_class",), _abc, own_section=True),
@@ -849,12 +849,10 @@ def at_risk_high_value(customers: pd.DataFrame, params: SegmentParams | None = N
 # --------------------------------------------------------------------------
 
 
-_SEGMENTATION_NAMES = {s.column: s.name for s in REGISTRY}
-
-
 def segmentation_name(column: str) -> str:
-    """The name a reader sees for a segmentation column: ``value_risk_segment`` -> 'value and risk segment'."""
-    return _SEGMENTATION_NAMES.get(column, column)
+    """The name a reader sees for a segmentation column: ``value_risk_segment`` -> 'value and risk segment'
+    (from :data:`REGISTRY`)."""
+    return next((s.name for s in REGISTRY if s.column == column), column)
 
 
 def _axes(ax: Axes | None, figsize: tuple[float, float]) -> Axes:
@@ -895,7 +893,7 @@ def plot_value_vs_customer_share(
     ax.set_yticks(y, rows["segment"])
     ax.invert_yaxis()
     ax.xaxis.set_major_formatter(fmt.current().tick_percent(xmax=100, decimals=0))
-    name = _SEGMENTATION_NAMES.get(segmentation, segmentation.replace("_", " "))
+    name = next((s.name for s in REGISTRY if s.column == segmentation), segmentation.replace("_", " "))
     ax.set_xlabel("share of total (%)")
     ax.set_ylabel(name)
     ax.set_title(say("Share of customers and of expected value by {name}",

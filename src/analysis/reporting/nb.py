@@ -199,7 +199,7 @@ def fmt_kpi(kpi, value: float | None, currency: str | None = None) -> str:
     if kpi.unit == "money":
         return fmt_money(value, currency, kpi.decimals)
     if kpi.unit == "number":
-        return fmt_num(value)
+        return fmt_num(value, kpi.decimals)
     return fmt_int(value)
 
 

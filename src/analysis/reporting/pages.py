@@ -33,6 +33,3 @@ PAGES: tuple[Page, ...] = (
          ("clv", "models", "segments", "roi", "campaigns", "privacy", "report"), since_last=True),
     Page("05_campaigns", "Measured campaigns", ("clv", "segments", "roi", "campaigns", "report")),
 )
-
-#: The pages by notebook name.
-BY_STEM: dict[str, Page] = {page.stem: page for page in PAGES}

@@ -233,7 +233,7 @@ def _smallest_shown(spec: KpiSpec) -> float:
     """Half the last digit shown: a change below it reads as no change."""
     if spec.unit == "share":
         return 0.0005  # 0.1 percentage point
-    return 0.5 * 10.0 ** -(spec.decimals if spec.unit == "money" else 0)
+    return 0.5 * 10.0 ** -(spec.decimals if spec.unit in ("money", "number") else 0)
 
 
 def _kpi_row(spec: KpiSpec, previous: float | None, current: float | None, currency: str, lang: str,

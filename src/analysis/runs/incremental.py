@@ -6,7 +6,7 @@ the step's result depends on, by content, not by file times:
 * the run configuration file and the as-of date,
 * the input files the configuration names (transactions, survey, cost to serve),
 * the notebook, and the library modules it imports, followed transitively
-  (``from analysis import kpis`` -> ``kpis.py`` -> what ``kpis.py`` imports ...), through
+  (``from analysis.business import kpis`` -> ``business/kpis.py`` -> what it imports ...), through
   sub-packages and relative imports; an import of the package that is not a file stops the
   run (:class:`UnresolvedImport`) rather than leave code out of a key,
 * the artifacts the earlier steps wrote (so when a re-executed step writes the same

@@ -8,7 +8,7 @@ A run of the pipeline (``python -m analysis.pipeline run``, :mod:`analysis.pipel
       params.yaml              copy of the run configuration; the notebooks read this copy
       manifest.json            what ran, with which inputs, code and packages; each step's key and outputs
       index.html               the summary page (analysis.reporting.report.write_index)
-      NN_name.html             one page per notebook notebooks/NN_name.ipynb (analysis.pipeline.render_html)
+      NN_name.html             one page per notebook notebooks/NN_name.ipynb (analysis.reporting.html.render_html)
       summary.png              picture of index.html, only when a working Chromium is found
       executed/NN_name.ipynb   each notebook as papermill executed it (the pages are rendered from these)
       logs/NN_name.log         each notebook's log (warnings, progress lines)
@@ -27,7 +27,7 @@ writer :data:`PIPELINE`. ``index.html`` is written by :func:`analysis.reporting.
 
 Not in a published run folder, and so not catalogued: ``logs/pipeline.log`` (only in a failed run, moved to
 ``reports/.failed/``); the series files next to the run folders (``reports/index.html``, the ``latest`` link,
-the ``.<name>.lock`` files, written by :mod:`analysis.runs.series` and :class:`analysis.pipeline.FolderLock`); the
+the ``.<name>.lock`` files, written by :mod:`analysis.runs.series` and :class:`analysis.runs.publish.FolderLock`); the
 ``.dev/<name>/`` working copy a notebook run by hand makes (:func:`analysis.reporting.nb.working_folder`).
 
 Catalogue
@@ -161,7 +161,7 @@ ARTIFACTS: tuple[Artifact, ...] = (
               "compare"),
              "The cleaned transaction log, one row per customer and purchase day (analysis.data.ingest / "
              "analysis.spark_engine .ingest_transactions). Read back by the ingest step itself "
-             "(pipeline.first_purchases_on) and by the pipeline's contact-list check before the notebooks; 04 "
+             "(analysis.runs.steps.first_purchases_on) and by the pipeline's contact-list check before the notebooks; 04 "
              "reads it only when a scenario takes a measured uplift; compare reads the current run's.",
              columns=("customer_id", "date", "amount", "lines")),
     Artifact("data_quality.json", "ingest", ("pipeline", "01_data_and_kpis", "html"),
@@ -296,16 +296,16 @@ def _notebook_files(stem: str) -> tuple[Artifact, ...]:
                  "console while the step runs."),
         Artifact(f"logs/{stem}.sections.json", stem, ("pipeline",),
                  "The configuration sections the notebook read (analysis.config.recording); the pipeline stops when "
-                 "one is not in analysis.runs.steps.STEP_SECTIONS."),
+                 "one is not in the page's sections (analysis.reporting.pages.PAGES)."),
         Artifact(f"{stem}.html", "html", ("pipeline",),
-                 f"The page of notebook {stem}, without code (analysis.pipeline.render_html). The pipeline's "
+                 f"The page of notebook {stem}, without code (analysis.reporting.html.render_html). The pipeline's "
                  "up-to-date check (--if-changed) needs it."),
     )
 
 
 RUN_FILES: tuple[Artifact, ...] = (
     Artifact(".retention-kit-run", PIPELINE, ("pipeline",),
-             "Marker: a folder the kit made, which a later run may replace (pipeline.check_output_folder)."),
+             "Marker: a folder the kit made, which a later run may replace (analysis.runs.publish.check_output_folder)."),
     Artifact("params.yaml", PIPELINE, (*NOTEBOOKS, "pipeline"),
              "Copy of the run configuration. Every notebook is run with this copy (papermill parameter "
              "params_path); pipeline._refresh_next re-runs a later report from it."),
@@ -318,7 +318,7 @@ RUN_FILES: tuple[Artifact, ...] = (
              "The summary page (analysis.reporting.report.write_index, called right after the html step). A run folder "
              "counts as published only with it (analysis.runs.series.complete_runs)."),
     Artifact("summary.png", PIPELINE, (),
-             "Picture of index.html taken with headless Chromium (pipeline.screenshot); manifest.json's "
+             "Picture of index.html taken with headless Chromium (analysis.reporting.html.screenshot); manifest.json's "
              "'screenshot' says why not when missing.",
              optional="only when a working Chromium is found ($RETENTION_KIT_CHROMIUM, or chromium on PATH)"),
     *(f for stem in NOTEBOOKS for f in _notebook_files(stem)),

@@ -6,8 +6,9 @@ it, computes the page's tables with the library, writes the page's artifacts (th
 narrative, the tables and the charts.
 
 A page that has nothing to show (no model could be fitted, no campaign configured) gets ``None`` (or a
-result with ``unavailable`` set) after its fallback artifacts are written, and ends itself with
-:func:`analysis.reporting.nb.end_page`.
+result with ``unavailable`` set), after the fallback artifacts the later pages read are written (02: the
+unscored customers and a ``model.json`` that says why; 03: the customers without segments), and ends itself
+with :func:`analysis.reporting.nb.end_page`.
 """
 
 from __future__ import annotations

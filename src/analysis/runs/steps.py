@@ -74,9 +74,9 @@ def check_sections_read(staging: Path, step: str) -> None:
         return
     extra = sorted(set(json.loads(record.read_text(encoding="utf-8"))) - set(step_sections(step)))
     if extra:
-        raise KitError(f"Notebook {step} read the configuration section(s) {extra}, which"
-                       f" analysis.runs.steps.STEP_SECTIONS does not list for it. Add them there (so that a change to"
-                       " them re-runs this page), or read them in another step.")
+        raise KitError(f"Notebook {step} read the configuration section(s) {extra}, which its entry in"
+                       f" analysis.reporting.pages.PAGES does not list. Add them to that entry's sections (so that a"
+                       " change to them re-runs this page), or read them in another step.")
 
 
 def dependencies(params: RunParams, project_dir: Path) -> list[Path]:

@@ -1,0 +1,42 @@
+"""The stage functions of the pages (analysis.runs.stages) when the model page could not fit a model (#16).
+
+The pages end themselves; what matters for the pages after them is what each writes before it returns."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from analysis.config import load_params
+from analysis.reporting.nb import Run
+from analysis.runs import stages
+from conftest import ROOT
+
+
+def _run_without_model(tmp_path) -> Run:
+    run = Run(tmp_path)
+    run.artifacts.mkdir(parents=True)
+    (run.artifacts / "model.json").write_text(json.dumps({"unavailable": "No purchase model could be fitted."}))
+    customers = pd.DataFrame({"frequency": [0, 2], "recency": [0.0, 3.0], "T": [5.0, 6.0]},
+                             index=pd.Index(["007", "A"], name="customer_id"))
+    run.write_customers(customers, "customers_02_scores.parquet")
+    return run
+
+
+def test_without_a_model_segments_write_the_customers_unsegmented_and_roi_writes_nothing(tmp_path):
+    params = load_params(ROOT / "params" / "default.yaml")
+    run = _run_without_model(tmp_path)
+    assert stages.segments(params, run, {"observation_end": "1998-06-30"}) is None
+    written = run.read_customers()
+    assert written.index.tolist() == ["007", "A"] and list(written.columns) == ["frequency", "recency", "T"]
+    assert stages.retention_roi(params, run) is None
+    assert sorted(p.name for p in run.artifacts.iterdir()) == ["customers.parquet", "customers_02_scores.parquet",
+                                                               "model.json"]
+
+
+def test_without_campaigns_the_campaign_page_writes_nothing(tmp_path):
+    params = load_params(ROOT / "params" / "default.yaml").model_copy(update={"campaigns": []})
+    run = _run_without_model(tmp_path)
+    assert stages.campaigns(params, run, {"observation_end": "1998-06-30"}) is None
+    assert not (run.artifacts / "campaigns.csv").exists()
