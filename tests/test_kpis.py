@@ -82,6 +82,21 @@ def test_purchase_days_read_once_give_the_same_kpis_as_raw_lines(tiny_csv):
         period_series(days, "2020-03-31", "M")
 
 
+def test_the_ingests_purchase_days_need_no_grouping(purchases):
+    """The run's purchases.parquet has one row per customer and day (A's two lines of 2020-01-01 are one row),
+    so PurchaseDays may skip the grouping (#13): the same KPIs, series and cohorts."""
+    import duckdb
+
+    from analysis.business.kpis import PurchaseDays
+
+    assert duckdb.sql(f"SELECT count(*) = count(DISTINCT (customer_id, date)) FROM '{purchases}'").fetchall()[0][0]
+    grouped, plain = PurchaseDays(purchases, "2020-02-29"), PurchaseDays(purchases, "2020-02-29", one_row_per_day=True)
+    assert headline_kpis(plain, "2020-02-29", "M", 30) == headline_kpis(grouped, "2020-02-29", "M", 30)
+    assert period_series(plain, "2020-02-29", "M").equals(period_series(grouped, "2020-02-29", "M"))
+    assert cohort_retention(plain, "2020-02-29").equals(cohort_retention(grouped, "2020-02-29"))
+    assert headline_kpis(plain, "2020-02-29", "M", 30)["orders"] == 6  # by hand (see test_headline_kpis_by_hand)
+
+
 # ---------------------------------------------------------------- the KPI catalogue (#16: one place per KPI)
 
 

@@ -44,8 +44,8 @@ def data_and_kpis(params: "RunParams", run: "Run", dates: dict) -> DataAndKpis:
     period = params.kpis.period
     customers = customer_summary(purchases, dates["observation_end"], params)
     run.write_customers(customers, "customers_01_rfm.parquet")
-    # the purchases as one row per customer and day, read once for the three KPI tables
-    days = kpis.PurchaseDays(purchases, dates["observation_end"])
+    # the purchases as one row per customer and day (as the ingest wrote them), read once for the three KPI tables
+    days = kpis.PurchaseDays(purchases, dates["observation_end"], one_row_per_day=True)
     series = kpis.period_series(days, dates["observation_end"], period)
     series.to_csv(run.artifacts / "kpi_series.csv", index=False)
     headline = kpis.headline_kpis(days, dates["observation_end"], period, params.kpis.active_window_days,
