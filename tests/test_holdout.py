@@ -198,3 +198,23 @@ def test_spend_check_by_hand():
     gg.params_ = pd.Series({"p": 2.0, "q": 3.0, "v": 10.0})
     assert gg.conditional_expected_average_profit(pd.Series([1.0, 9.0]), pd.Series([20.0, 50.0])).tolist() == \
         pytest.approx([15.0, 46.0])
+
+
+def test_event_counts_of_the_ingests_purchase_days_by_hand(tiny_csv, tmp_path):
+    """The tracking chart's counts from a run's purchases.parquet (one row per customer and day), with and
+    without making the days distinct again (#13). By hand on the tiny log (conftest), cohort start 2020-01-01,
+    calibration end 2020-01-31, in days: first purchases A at 0, B at 9, 007 at 14; repeat days A at 7 and 21,
+    B at 35 (A's two lines of 2020-01-01 are one day)."""
+    import datetime as dt
+
+    from analysis.config import DataParams
+    from analysis.data.ingest import ingest_transactions
+    from analysis.scoring.modelstage import _event_counts
+
+    purchases = tmp_path / "purchases.parquet"
+    ingest_transactions(DataParams(path=tiny_csv), purchases, today=dt.date(2024, 1, 1))
+    args = (purchases, dt.date(2020, 1, 1), dt.date(2020, 1, 31), dt.date(2020, 2, 29), "D")
+    for counts in (_event_counts(*args), _event_counts(*args, one_row_per_day=True)):
+        first_t, first_n, repeat_t, repeat_n = counts
+        assert first_t.tolist() == [0.0, 9.0, 14.0] and first_n.tolist() == [1, 1, 1]
+        assert repeat_t.tolist() == [7.0, 21.0, 35.0] and repeat_n.tolist() == [1, 1, 1]

@@ -71,7 +71,8 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
 
     customers = run.read_customers("customers_01_rfm.parquet")
     try:
-        stage = modelstage.run_model_stage(run.artifacts / "purchases.parquet", customers, dates, params)
+        stage = modelstage.run_model_stage(run.artifacts / "purchases.parquet", customers, dates, params,
+                                           one_row_per_day=True)
     except modelstage.ModelFitError as exc:  # the other pages are still published; this one says why
         run.write_customers(customers, "customers_02_scores.parquet")
         run.write_json("model.json", modelstage.unavailable_json(dates, exc))
