@@ -154,3 +154,42 @@ def test_a_number_kpi_keeps_its_decimals_in_the_comparison():
         row = history._kpi_row(kpi, 2.31, 2.69, "USD", "en")
     assert (row["direction"], row["good"]) == ("up", True)
     assert "2.69" in row["sentence"] and "2.31" in row["sentence"] and "0.38" in row["sentence"]
+
+
+def _published_run(root, date, customers, retention, revenue_per_buyer, total, aov):
+    import json
+
+    folder = root / date
+    (folder / "artifacts").mkdir(parents=True)
+    (folder / "index.html").write_text("<html></html>")
+    (folder / "manifest.json").write_text(json.dumps({"input": {"path": "shop.csv"},
+                                                      "params": {"report": {"currency": "EUR", "language": "en"}}}))
+    (folder / "artifacts" / "run.json").write_text(json.dumps({"observation_end": date}))
+    (folder / "artifacts" / "kpis.json").write_text(json.dumps({
+        "customers": customers, "active_customers": customers // 2, "retention_rate": retention,
+        "churn_rate": 1 - retention, "revenue_per_buyer": revenue_per_buyer, "average_order_value": aov}))
+    (folder / "artifacts" / "model.json").write_text(json.dumps({"clv": {"total": total}, "final": {"model": "pareto"}}))
+
+
+def test_the_reports_index_lists_the_catalogues_trend_kpis(tmp_path, monkeypatch):
+    """The reports index table: one column per trend KPI of the catalogue, written by unit (by hand, en and EUR);
+    a KPI marked trend in the catalogue appears there without touching the page's template."""
+    import re
+
+    from analysis.business import kpis
+    from analysis.runs import series
+
+    _published_run(tmp_path, "1998-03-31", 23570, 0.368, 52.904, 268096.4, 36.93)
+    _published_run(tmp_path, "1998-06-30", 23570, 0.30, 50.5449, 230113.2, 36.99)
+    page = series.render_index(tmp_path, series.complete_runs(tmp_path))
+    headers = re.findall(r"<th>([^<]*)</th>", page.split('<table class="runs">')[1].split("</thead>")[0])
+    assert headers == ["Data up to", "Customers", "Active customers", "Retention rate", "Churn rate",
+                       "Revenue per customer per period", "Total expected customer value", "Compared with"]
+    newest = page.split('href="1998-06-30/index.html">1998-06-30</a></td>')[1].split("</tr>")[0]
+    assert re.findall(r"<td>([^<]*)</td>", newest) == ["23,570", "11,785", "30.0%", "70.0%", "€50.54", "€230,113", "–"]
+
+    extra = kpis.Kpi("average_order_value", "Average order value", "money", "Revenue / purchase days.", decimals=2,
+                     trend=True)
+    monkeypatch.setattr(kpis, "CATALOGUE", (*kpis.CATALOGUE, extra))
+    page = series.render_index(tmp_path, series.complete_runs(tmp_path))
+    assert "<th>Average order value</th>" in page and "<td>€36.99</td>" in page
