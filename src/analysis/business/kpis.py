@@ -41,6 +41,7 @@ from typing import Iterable, Literal
 import duckdb
 import pandas as pd
 
+from analysis.data import duck
 from analysis.data.summary import _date, exact_sum_sql, purchases_relation
 
 PERIOD_UNITS = {"M": "month", "Q": "quarter"}
@@ -130,8 +131,9 @@ class PurchaseDays:
                  con: duckdb.DuckDBPyConnection | None = None, one_row_per_day: bool = False) -> None:
         """``one_row_per_day``: ``purchases`` is a run's ``purchases.parquet``, which the ingest writes with one
         row per customer and purchase day, so the days need no grouping (at a million customers the grouping
-        was 2-3 s of the data page). Else the lines of a day are added up."""
-        self.con = con or duckdb.connect()
+        was 1.5-3 s of the data page). Else the lines of a day are added up. The temporary table counts against
+        the connection's memory cap (:mod:`analysis.data.duck`) and spills beyond it."""
+        self.con = con or duck.connect()
         self.observation_end = pd.Timestamp(observation_end).date()
         self.table = f"purchase_days_{id(self):x}"
         source = purchases_relation(self.con, purchases)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from analysis.data import duck
 from analysis.config import DataParams
 from analysis.errors import ConfigError, DataValidationError, KitError, format_examples
 from analysis.data.summary import exact_sum_sql
@@ -312,7 +313,7 @@ def _csv_line_problems(src: _Source, delimiter: str | None) -> DataValidationErr
     extra = {"store_rejects": "true", "rejects_limit": str(limit), "skip": "0"}
     if delimiter and "delim" not in dict(src.options):
         extra["delim"] = _literal(delimiter)
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         con.execute(f"SELECT count(*) FROM {src.sql(**extra)}").fetchall()  # fetchall: the query must finish
         rejected = con.execute(
@@ -553,7 +554,7 @@ def ingest_transactions(
     head = _check_file(path)
     src = _open_source(params, path, head)
     today = today or dt.date.today()
-    con = con or duckdb.connect()
+    con = con or duck.connect()
     with _literal_path(path) as link:
         src = dataclasses.replace(src, read_path=link)
         try:

@@ -36,6 +36,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from analysis.data import duck
+
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0}
 
 SUMMARY_COLUMNS = ["frequency", "recency", "T", "monetary_value"]
@@ -195,7 +197,7 @@ def rfm_summary(
         and the descriptive columns ``first_purchase, last_purchase, n_purchases, revenue,
         days_since_last``.
     """
-    con = con or duckdb.connect()
+    con = con or duck.connect()
     unit = days_per_unit(time_unit)
     source = purchases_relation(con, purchases)
     end = _date(observation_end)
@@ -241,7 +243,7 @@ def calibration_holdout_summary(
     """
     if pd.Timestamp(calibration_end) >= pd.Timestamp(observation_end):
         raise ValueError(f"calibration_end {calibration_end} must be before observation_end {observation_end}")
-    con = con or duckdb.connect()
+    con = con or duck.connect()
     unit = days_per_unit(time_unit)
     source = purchases_relation(con, purchases)
     cal, end = _date(calibration_end), _date(observation_end)

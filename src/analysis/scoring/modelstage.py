@@ -31,10 +31,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 
+from analysis.data import duck
 from analysis.reporting import fmt
 from analysis.scoring.clv import ClvResult, customer_lifetime_value, residual_value, to_jsonable
 from analysis.config import RunParams
@@ -157,7 +157,7 @@ def _event_counts(purchases, cohort_start: dt.date, calibration_end: dt.date, ob
     times in units since the cohort start, ascending. Counted in DuckDB: handing over one row per purchase day
     (10M at a million customers) took seconds. ``one_row_per_day``: ``purchases`` is a run's purchases table,
     one row per customer and day already (the DISTINCT was 1-2 s of it at a million customers)."""
-    con = duckdb.connect()
+    con = duck.connect()
     source = purchases_relation(con, purchases)
     unit = days_per_unit(time_unit)
     start, cal, end = _date(cohort_start), _date(calibration_end), _date(observation_end)
