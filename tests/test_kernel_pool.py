@@ -13,6 +13,12 @@ from analysis.reporting.nb import STAGING_ENV
 ROOT = pipeline.Path(__file__).resolve().parents[1]
 
 
+def _alive(km) -> bool:
+    import asyncio
+
+    return km.has_kernel and asyncio.run(km.is_alive())
+
+
 def _notebook(path, *sources):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
@@ -29,14 +35,14 @@ def test_a_kernel_started_ahead_runs_the_notebook_like_its_own_and_is_shut_down(
         "import os, sys\n"
         f"print(os.environ[{STAGING_ENV!r}], os.getcwd(), 'pandas' in sys.modules, sep='|')",
     )
-    pool = kernels.KernelPool(run_dir, ROOT)
+    pool = kernels.KernelPool(run_dir, ROOT, notebooks=1)
     try:
-        pool.next.join()
-        (km,) = pool.ready  # started and warmed up ahead
-        kernels.run_notebook(source, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool,
-                              more=False)
-        assert not km.is_alive()  # shut down after its one notebook
-        assert pool.next is None and not pool.ready  # no kernel started for a notebook that does not follow
+        (started,) = pool.started
+        started.join()
+        km = pool.ready.queue[0]  # started and warmed up ahead
+        kernels.run_notebook(source, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+        assert not _alive(km)  # shut down after its one notebook
+        assert pool.started == [started] and pool.ready.empty() and not pool.live  # none for a notebook to come
     finally:
         pool.close()
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
@@ -50,12 +56,49 @@ def test_a_failing_notebook_shuts_its_kernel_down_and_close_stops_the_one_starte
     run_dir.mkdir()
     source = _notebook(tmp_path / "fails.ipynb", "raise ValueError('broken on purpose')")
     pool = kernels.KernelPool(run_dir, ROOT)
-    pool.next.join()
-    (km,) = pool.ready
+    pool.started[0].join()
+    km = pool.ready.queue[0]
     with pytest.raises(pipeline.StepFailed, match="broken on purpose"):
         kernels.run_notebook(source, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
-    assert not km.is_alive()
-    pool.next.join()
-    (following,) = pool.ready  # started for the next notebook, which will not run now
+    assert not _alive(km)
+    pool.started[1].join()
+    following = pool.ready.queue[0]  # started for the next notebook, which will not run now
     pool.close()
-    assert not following.is_alive() and not pool.ready
+    assert not _alive(following) and pool.ready.empty()
+
+
+def test_two_kernels_started_ahead_serve_two_notebooks_at_once_and_an_abort_stops_them(tmp_path):
+    """Two pages run side by side (analysis.runs.schedule): each takes a kernel of its own; abort() (the run was
+    interrupted) shuts down the kernels of the notebooks still running, which then fail at once."""
+    import threading
+    import time
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    quick = _notebook(tmp_path / "quick.ipynb", "print('quick')")
+    slow = _notebook(tmp_path / "slow.ipynb", "import time\ntime.sleep(120)")
+    pool = kernels.KernelPool(run_dir, ROOT, notebooks=2, warm=2)
+    failed = []
+
+    def run_slow():
+        try:
+            kernels.run_notebook(slow, tmp_path / "slow_out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+        except Exception as exc:  # noqa: BLE001
+            failed.append(exc)
+
+    try:
+        thread = threading.Thread(target=run_slow)
+        thread.start()
+        kernels.run_notebook(quick, tmp_path / "quick_out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+        assert len(pool.started) == 2  # no third kernel: two notebooks in all
+        deadline = time.time() + 60
+        while not pool.live and time.time() < deadline:
+            time.sleep(0.1)
+        (running,) = pool.live
+        started = time.time()
+        pool.abort()
+        thread.join(timeout=60)
+        assert not thread.is_alive() and time.time() - started < 30
+        assert failed and not _alive(running)
+    finally:
+        pool.close()

@@ -177,6 +177,24 @@ def test_every_writer_is_a_step_and_every_reader_a_step_or_a_module():
             assert reader in steps or reader in modules, (entry.name, reader)
 
 
+def test_a_page_runs_after_every_page_whose_artifacts_it_reads():
+    """Pages run side by side unless one reads the other's artifacts (analysis.reporting.pages.PAGES ``reads``):
+    the catalogue's readers and the pages' ``reads`` must agree, or a page could read a file not yet written, and
+    its step key would miss it. Both ways: a page lists no page it does not read."""
+    from analysis.reporting.pages import PAGES, needs
+
+    stems = list(runfolder.NOTEBOOKS)
+    for page in PAGES:
+        written_by = {e.writer for e in runfolder.ARTIFACTS if page.stem in e.readers and e.writer in stems}
+        assert set(page.reads) == written_by, page.stem
+        assert set(needs(page.stem, stems)) >= written_by
+    assert needs("05_campaigns", stems) == ("02_clv_models",)
+    assert needs("04_retention_roi", stems) == ("02_clv_models", "03_segments")
+    assert needs("01_data_and_kpis", stems) == needs("02_clv_models", stems) == ()
+    # an analyst's own notebook, which PAGES does not know, runs after every notebook before it
+    assert needs("06_mine", [*stems, "06_mine"]) == tuple(stems)
+
+
 def test_names_are_unique_and_lookup_resolves_them():
     names = [e.name for e in runfolder.CATALOGUE]
     assert len(names) == len(set(names))

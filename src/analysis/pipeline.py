@@ -34,11 +34,14 @@ from analysis import privacy
 from analysis.config import load_params, params_to_dict, section_digests
 from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: F401 (re-exported)
 from analysis.reporting.html import find_chromium, page_title, render_html, screenshot
-from analysis.runs import console, incremental
+from analysis.reporting.nb import STAGING_ENV
+from analysis.reporting.pages import needs
+from analysis.runs import console, incremental, schedule
 from analysis.runs.kernels import NOTEBOOK_DIR, KernelPool, notebooks, run_notebook
 from analysis.runs.manifest import REPRODUCIBILITY_ENV, git_state, installed_distributions, kit_version, package_versions
 from analysis.runs.publish import (RUN_MARKER, FolderLock, Terminated, check_output_folder, clean_stale, prune_failed,
                                    replace_dir)
+from analysis.runs.schedule import page_jobs
 from analysis.runs.steps import (Steps, as_of_calibration_end, check_sections_read, dependencies, first_purchases_on,
                                  ingest_key, input_files, input_hashes, not_up_to_date, notebook_key, render_key,
                                  resolve_dates, step_config)
@@ -174,7 +177,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
 
         if not render_only:  # the first notebook's kernel starts while the data are read
-            pool = KernelPool(staging, project_dir)
+            pool = KernelPool(staging, project_dir, notebooks=len(nb_list))
         steps.run("ingest", ingest_key(common, code, config_of("ingest")), ingest,
                   f"[1/{total}] ingest: reading {data_path} with {engine}{cut}", config=config_of("ingest")["config"])
         quality = json.loads((artifacts / "data_quality.json").read_text())
@@ -207,16 +210,40 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             check_output_folder(out, project_dir, input_files(params))
             lock = FolderLock(out).acquire()
             steps.reuse = incremental.Reuse(out, enabled=reuse)
-        for i, nb in enumerate(nb_list, start=2):
-            key = notebook_key(common, nb, steps.artifacts_so_far(), config_of(nb.stem))
+        # Each page runs after the pages whose artifacts it reads, two at a time where one does not need the other
+        # (analysis.runs.schedule); its key takes the artifacts of the ingest and of those pages.
+        stems = [nb.stem for nb in nb_list]
+        after = {stem: needs(stem, stems) for stem in stems}
+        jobs = page_jobs(quality["rows_used"])
+        steps.side_by_side = jobs > 1
+        if pool is not None and jobs > 1:
+            pool.prepare()  # a second kernel: the first two pages start together
+            console.echo(f"      {jobs} pages at a time where one does not need the other's results"
+                         f" ({schedule.JOBS_ENV}=1: one at a time)")
 
-            def execute(nb=nb, last=i == len(nb_list) + 1):
+        def page(stem: str) -> None:
+            nb = nb_list[stems.index(stem)]
+            key = notebook_key(common, nb, steps.artifacts_of(("ingest", *after[stem])), config_of(stem))
+
+            def execute():
                 run_notebook(nb, staging / "executed" / nb.name, staging / "params.yaml", staging, project_dir,
-                             pool=pool, more=not last)
-                check_sections_read(staging, nb.stem)
+                             pool=pool, label=f"{stem}: " if jobs > 1 else "")
+                check_sections_read(staging, stem)
 
-            steps.run(nb.stem, key, execute, f"[{i}/{total}] {nb.stem}: executing with papermill",
-                      config=config_of(nb.stem)["config"])
+            steps.run(stem, key, execute, f"[{stems.index(stem) + 2}/{total}] {stem}: executing with papermill",
+                      config=config_of(stem)["config"])
+
+        # for every kernel of the run: run_notebook sets it per notebook, and two may run at once
+        previous_staging = os.environ.get(STAGING_ENV)
+        os.environ[STAGING_ENV] = str(staging)
+        try:
+            schedule.run_in_order(stems, after, page, jobs, abort=pool.abort if pool is not None else None)
+        finally:
+            steps.side_by_side = False
+            if previous_staging is None:
+                os.environ.pop(STAGING_ENV, None)
+            else:
+                os.environ[STAGING_ENV] = previous_staging
 
         # ---- since the last report: compare with the previous run of the series
         series_date = series.folder_date(out)
@@ -294,7 +321,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             "artifacts": {p.relative_to(staging).as_posix(): sha256_of(p)
                           for p in sorted(artifacts.rglob("*")) if p.is_file()},
             "started_at": started_at,
-            "steps": steps.records,
+            "steps": steps.in_order(["ingest", *stems, "compare", "html"]),
             "render_key": render_key(whole, previous),
         }
         manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -9,8 +9,10 @@ the step's result depends on, by content, not by file times:
   (``from analysis.business import kpis`` -> ``business/kpis.py`` -> what it imports ...), through
   sub-packages and relative imports; an import of the package that is not a file stops the
   run (:class:`UnresolvedImport`) rather than leave code out of a key,
-* the artifacts the earlier steps wrote (so when a re-executed step writes the same
-  bytes as before, the steps after it are still reused),
+* the artifacts of the steps it runs after: the ingest and the pages it reads
+  (:func:`analysis.reporting.pages.needs`; so when a re-executed step writes the same
+  bytes as before, the steps after it are still reused, and a page is not re-run for a
+  page it does not read),
 * the installed package versions and the pseudonym key's fingerprint.
 
 The manifest of a run records each step's key and the files it wrote, with their
@@ -30,6 +32,7 @@ import functools
 import hashlib
 import json
 import shutil
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -72,10 +75,21 @@ def _defined_names(path: Path) -> frozenset[str]:
     return _top_level_names(path.read_text(encoding="utf-8"))
 
 
+_PARSING = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    """``ast.parse``, one thread at a time: two report pages may compute their step keys at once
+    (analysis.runs.schedule), and CPython 3.11's parser is not safe to run in two threads ("AST constructor
+    recursion depth mismatch")."""
+    with _PARSING:
+        return ast.parse(source)
+
+
 @functools.lru_cache(maxsize=256)
 def _top_level_names(source: str) -> frozenset[str]:
     names: set[str] = set()
-    for node in ast.parse(source).body:
+    for node in _parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
@@ -94,7 +108,7 @@ def _import_statements(source: str) -> tuple[tuple[int, str | None, tuple[str, .
     of that time."""
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
-        tree = ast.parse("\n".join(lines))
+        tree = _parse("\n".join(lines))
     except SyntaxError:
         return None
     found = []

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import re
+import signal
 import threading
 from pathlib import Path
 
@@ -43,7 +45,7 @@ _PROGRESS = re.compile(r"^\S+ \S+ INFO (analysis\.[\w.]+): (.*)$")
 
 
 @contextlib.contextmanager
-def _progress_from(log: Path, interval: float = 0.5):
+def _progress_from(log: Path, label: str = "", interval: float = 0.5):
     """Echo the progress lines (INFO of the ``analysis.*`` loggers) that a notebook writes to its log
     file while it runs, so a long step shows on the console what it is doing."""
     import threading
@@ -65,7 +67,7 @@ def _progress_from(log: Path, interval: float = 0.5):
             for line in lines + ([pending] if done else []):
                 match = _PROGRESS.match(line.decode("utf-8", "replace"))
                 if match:
-                    console.echo(f"      {match.group(2)}")
+                    console.echo(f"      {label}{match.group(2)}")
             if done:
                 return
 
@@ -90,68 +92,118 @@ WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib.pyplot, duckdb, p
 
 
 class KernelPool:
-    """Starts the kernel of the next notebook while the current one runs (on the other core), with the
-    common libraries already imported, so that a notebook does not wait for its kernel. Each kernel runs one
-    notebook and is shut down after it, as papermill would; a kernel that fails to start is not used (the
-    notebook then starts its own)."""
+    """Starts the kernels of the next notebooks while the current ones run (on the other core), with the
+    common libraries already imported, so that a notebook does not wait for its kernel. ``warm`` kernels are
+    kept starting or ready (one per page that may run at once), and no more than ``notebooks`` are started in all
+    (None: no limit). Each kernel runs one notebook and is shut down after it, as papermill would; a kernel that
+    fails to start is not used (the notebook then starts its own)."""
 
-    def __init__(self, run_dir: Path, cwd: Path) -> None:
+    def __init__(self, run_dir: Path, cwd: Path, notebooks: int | None = None, warm: int = 1) -> None:
         from analysis.reporting.nb import STAGING_ENV
 
         self.env = {**os.environ, STAGING_ENV: str(run_dir)}
         self.cwd = str(cwd)
-        self.next: threading.Thread | None = None
-        self.ready: list = []
-        self.prepare()
+        self.left = notebooks
+        self.lock = threading.Lock()
+        self.started: list[threading.Thread] = []
+        self.ready: queue.Queue = queue.Queue()  # a started kernel, or None for one that failed to start
+        self.waiting = 0  # kernels started (or starting) and not yet taken
+        self.live: set = set()  # kernels taken, running a notebook
+        for _ in range(warm):
+            self.prepare()
 
     def _start(self) -> None:
-        from jupyter_client.manager import KernelManager
+        import asyncio
 
-        km = KernelManager(kernel_name=kernel_name())
+        self.ready.put(asyncio.run(self._warm_kernel()))
+
+    async def _warm_kernel(self):
+        """A started kernel with :data:`WARM_IMPORTS` done, or None. An asynchronous kernel manager, as papermill's
+        own: papermill then notices within a second when the kernel dies (killed by :meth:`abort`, or by the
+        system for want of memory), where with a blocking one it would wait for output for ever."""
+        from jupyter_client.manager import AsyncKernelManager
+
+        km = AsyncKernelManager(kernel_name=kernel_name())
         try:
-            km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
+            await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
             kc = km.client()
             kc.start_channels()
             try:
-                kc.wait_for_ready(timeout=60)
-                reply = kc.execute_interactive(WARM_IMPORTS, silent=True, store_history=False, timeout=120)
+                await kc.wait_for_ready(timeout=60)
+                reply = await kc.execute_interactive(WARM_IMPORTS, silent=True, store_history=False, timeout=120)
                 if reply["content"]["status"] != "ok":
                     raise RuntimeError(reply["content"].get("evalue", "import failed"))
             finally:
                 kc.stop_channels()
-            self.ready.append(km)
+            return km
         except Exception:  # noqa: BLE001 - not worth failing a report for: the notebook starts its own kernel
             if km.has_kernel:
-                km.shutdown_kernel(now=True)
+                await km.shutdown_kernel(now=True)
+            return None
 
     def prepare(self) -> None:
-        """Start a kernel for the next notebook, in the background."""
-        self.next = threading.Thread(target=self._start, name="next-kernel", daemon=True)
-        self.next.start()
+        """Start a kernel for a notebook to come, in the background (none when ``notebooks`` are all served)."""
+        with self.lock:
+            if self.left is not None:
+                if self.left <= 0:
+                    return
+                self.left -= 1
+            self.waiting += 1
+            thread = threading.Thread(target=self._start, name="next-kernel", daemon=True)
+            self.started.append(thread)
+            thread.start()
 
     def take(self, more: bool = True):
-        """The kernel started ahead (or None); with ``more``, start the one after it."""
-        if self.next is not None:
-            self.next.join()
-            self.next = None
-        km = self.ready.pop() if self.ready else None
+        """The first kernel started ahead to be ready (or None: none started, or it failed to start); with
+        ``more``, start one for a notebook after it."""
+        with self.lock:
+            started = self.waiting > 0
+            self.waiting -= started
+        km = self.ready.get() if started else None
+        if km is not None:
+            self.live.add(km)
         if more:
             self.prepare()
         return km
 
+    def done(self, km) -> None:
+        """Shut down the kernel of a notebook that has finished."""
+        self.live.discard(km)
+        _shutdown(km)
+
+    def abort(self) -> None:
+        """Stop the kernels running notebooks now (the run was interrupted): their notebooks fail at once."""
+        for km in list(self.live):
+            # the process is killed from here, not shut down through its manager, which the notebook's thread is
+            # using: papermill then sees a dead kernel within a second, and that thread shuts the manager down
+            pid = getattr(km.provisioner, "pid", None) if km.has_kernel else None
+            if pid:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+
     def close(self) -> None:
-        """Shut down the kernel started for a notebook that did not need it."""
-        if self.next is not None:
-            self.next.join()
-            self.next = None
-        while self.ready:
-            self.ready.pop().shutdown_kernel(now=True)
+        """Shut down the kernels started for notebooks that did not need them."""
+        for thread in self.started:
+            thread.join()
+        while not self.ready.empty():
+            km = self.ready.get()
+            if km is not None:
+                _shutdown(km)
+
+
+def _shutdown(km) -> None:
+    """Shut down a kernel of :class:`KernelPool` (an asynchronous manager) from any thread."""
+    import asyncio
+
+    if km.has_kernel:
+        asyncio.run(km.shutdown_kernel(now=True))
 
 
 def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, cwd: Path,
-                 pool: KernelPool | None = None, more: bool = True) -> None:
+                 pool: KernelPool | None = None, more: bool = True, label: str = "") -> None:
     """Execute one notebook with papermill into ``target``; with ``pool``, in the kernel it started ahead (and,
-    when ``more`` notebooks follow, start the next one)."""
+    when ``more`` notebooks follow, start the next one). ``label`` goes before its progress lines on the console
+    (the page's name, when two pages run at once)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -161,7 +213,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     os.environ[STAGING_ENV] = str(run_dir)  # the kernel inherits it: the notebook writes into run_dir itself
     km = pool.take(more) if pool is not None else None
     try:
-        with _progress_from(run_dir / "logs" / f"{source.stem}.log"):
+        with _progress_from(run_dir / "logs" / f"{source.stem}.log", label):
             pm.execute_notebook(
                 str(source), str(target),
                 parameters={"params_path": str(params_path), "run_dir": str(run_dir)},
@@ -175,8 +227,8 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
             return
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
     finally:
-        if km is not None and km.has_kernel:
-            km.shutdown_kernel(now=True)
+        if km is not None:
+            pool.done(km)
         if previous is None:
             os.environ.pop(STAGING_ENV, None)
         else:

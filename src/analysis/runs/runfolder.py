@@ -174,8 +174,9 @@ ARTIFACTS: tuple[Artifact, ...] = (
              "folder with this file for a run folder; 04 reads it only for a measured uplift; compare reads the "
              "current, the previous and every earlier run's (analysis.runs.history)."),
     # -- 01_data_and_kpis
-    Artifact("customers_01_rfm.parquet", "01_data_and_kpis", ("02_clv_models",),
-             "One row per customer: frequency, recency, T, spend and days since the last purchase.",
+    Artifact("customers_01_rfm.parquet", "01_data_and_kpis", (),
+             "One row per customer: frequency, recency, T, spend and days since the last purchase. For analysts: 02 "
+             "makes the same summary itself, so that it runs alongside 01.",
              columns=RFM_COLUMNS),
     Artifact("kpi_series.csv", "01_data_and_kpis", ("html",),
              "Active, new and retained customers, orders, revenue, retention and churn per KPI period "

@@ -69,7 +69,10 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
     customers unscored and a ``model.json`` that says why)."""
     from analysis.scoring import modelstage
 
-    customers = run.read_customers("customers_01_rfm.parquet")
+    # The same whole-period summary page 01 writes (customers_01_rfm.parquet), made here too so that this page
+    # need not wait for page 01: the two run side by side (analysis.reporting.pages.PAGES).
+    customers = modelstage.customer_summary(run.artifacts / "purchases.parquet", dates["observation_end"], params,
+                                            dates["time_unit"])
     try:
         stage = modelstage.run_model_stage(run.artifacts / "purchases.parquet", customers, dates, params,
                                            one_row_per_day=True)

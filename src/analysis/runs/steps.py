@@ -12,7 +12,7 @@ from typing import Iterable
 
 from analysis.config import SECTIONS, RunParams, params_to_dict
 from analysis.errors import KitError, NotEnoughHistory
-from analysis.reporting.pages import PAGES
+from analysis.reporting.pages import PAGES, needs
 from analysis.runs import console, incremental
 from analysis.runs.kernels import NOTEBOOK_DIR, notebooks
 
@@ -95,12 +95,16 @@ class Steps:
     def __init__(self, staging: Path, reuse: incremental.Reuse, render_only: bool) -> None:
         self.staging, self.reuse, self.render_only = staging, reuse, render_only
         self.records: list[dict] = []
+        #: Steps may run at the same time (analysis.runs.schedule): each step's outputs are then only the files it
+        #: writes by the catalogue, and its lines on the console name it.
+        self.side_by_side = False
 
-    def artifacts_so_far(self) -> dict[str, str]:
-        """``{path: sha256}`` of the artifacts the steps so far wrote (each file has one writer),
-        from their records: hashed once, when written or reused."""
-        return {rel: sha for record in self.records for rel, sha in record.get("outputs", {}).items()
-                if rel.startswith("artifacts/")}
+    def artifacts_of(self, steps: Iterable[str]) -> dict[str, str]:
+        """``{path: sha256}`` of the artifacts steps ``steps`` wrote (each file has one writer), from their
+        records: hashed once, when written or reused."""
+        steps = set(steps)
+        return {rel: sha for record in list(self.records) if record["step"] in steps
+                for rel, sha in record.get("outputs", {}).items() if rel.startswith("artifacts/")}
 
     def run(self, name: str, key: str | None, action, header: str, config: dict[str, str] | None = None) -> bool:
         """Run ``action()`` as step ``name``, unless its outputs can be reused; True if it ran.
@@ -127,7 +131,10 @@ class Steps:
                 before = incremental.snapshot(self.staging)
                 action()
                 if key is not None:
-                    record.update(outputs=incremental.written_since(self.staging, before), reused=False)
+                    written = incremental.written_since(self.staging, before)
+                    if self.side_by_side:  # leave out what the step running alongside wrote meanwhile
+                        written = {rel: sha for rel, sha in written.items() if writer_of(rel) in (name, None)}
+                    record.update(outputs=written, reused=False)
             ok = True
         finally:
             seconds = time.time() - t0
@@ -137,8 +144,13 @@ class Steps:
                           seconds=round(seconds, 3), ok=ok)
             self.records.append(record)
         if reused is None:
-            console.echo(f"      done in {seconds:.1f} s")
+            console.echo(f"      {name + ': ' if self.side_by_side else ''}done in {seconds:.1f} s")
         return reused is None
+
+    def in_order(self, names: list[str]) -> list[dict]:
+        """The records in the order of the steps ``names`` (steps that ran side by side end in any order)."""
+        rank = {name: i for i, name in enumerate(names)}
+        return sorted(self.records, key=lambda record: rank.get(record["step"], len(rank)))
 
     def _why(self, name: str, config: dict[str, str] | None) -> str:
         """' (changed: roi, campaigns)' when the configuration sections step ``name`` reads differ from those of
@@ -150,6 +162,21 @@ class Steps:
         return f" (changed in the configuration: {', '.join(changed)})" if changed else ""
 
 
+def writer_of(rel: str) -> str | None:
+    """The step that writes run-folder file ``rel`` (``executed/<stem>.ipynb`` and ``logs/<stem>.*``: notebook
+    ``stem``; the rest: the catalogue, :mod:`analysis.runs.runfolder`), None for a file the catalogue does not know
+    (an analyst's own artifact)."""
+    from analysis.runs import runfolder
+
+    folder, _, name = rel.partition("/")
+    if folder in ("executed", "logs") and "/" not in name:
+        return name.split(".")[0]
+    try:
+        return runfolder.lookup(rel).writer
+    except KeyError:
+        return None
+
+
 def ingest_key(common: dict, code: list[str], config: dict) -> str:
     """The step key of the ingest step (see :mod:`analysis.runs.incremental`); ``config``: :func:`step_config`."""
     return incremental.digest({**common, **config,
@@ -157,8 +184,9 @@ def ingest_key(common: dict, code: list[str], config: dict) -> str:
 
 
 def notebook_key(common: dict, notebook: Path, artifacts: dict[str, str], config: dict) -> str:
-    """The step key of a notebook step, given the artifacts the steps before it wrote and the part of the
-    configuration it reads (:func:`step_config`)."""
+    """The step key of a notebook step, given the artifacts of the steps it runs after (the ingest and the pages
+    it needs, :func:`analysis.reporting.pages.needs`) and the part of the configuration it reads
+    (:func:`step_config`)."""
     # the notebook's imports, and what puts its text cells in the report language before it runs
     code = sorted(set(incremental.notebook_code(notebook)) | set(incremental.module_closure(["reporting.narrative"])))
     return incremental.digest({**common, **config, "notebook": incremental.sha256_file(notebook),
@@ -190,9 +218,14 @@ def not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path]
     if not isinstance(manifest, dict):
         return "no readable manifest.json"
     records = {s.get("step"): s for s in manifest.get("steps", []) if isinstance(s, dict)}
-    artifacts: dict[str, str] = {}
+    stems = [nb.stem for nb in nb_list]
+
+    def artifacts(stem: str) -> dict[str, str]:
+        return {rel: sha for step in ("ingest", *needs(stem, stems))
+                for rel, sha in ((records.get(step) or {}).get("outputs") or {}).items() if rel.startswith("artifacts/")}
+
     for name, key in [("ingest", lambda: ingest_key(common, code, config_of("ingest")))] + [
-            (nb.stem, lambda nb=nb: notebook_key(common, nb, artifacts, config_of(nb.stem))) for nb in nb_list]:
+            (nb.stem, lambda nb=nb: notebook_key(common, nb, artifacts(nb.stem), config_of(nb.stem))) for nb in nb_list]:
         record = records.get(name) or {}
         if record.get("key") != key():
             return f"step {name} has new inputs"
@@ -200,7 +233,6 @@ def not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path]
         for rel, sha in outputs.items():
             if not (out / rel).is_file() or incremental.sha256_file(out / rel) != sha:
                 return f"{rel} was changed or removed"
-        artifacts.update({rel: sha for rel, sha in outputs.items() if rel.startswith("artifacts/")})
     if manifest.get("render_key") != render_key:
         return "the pages have new inputs (the rendering code, or the previous report)"
     missing = [p for p in ["index.html", *(f"{nb.stem}.html" for nb in nb_list)] if not (out / p).is_file()]

@@ -186,7 +186,7 @@ def _spark_purchases(purchases: str | Path | pd.DataFrame, params: RunParams):
 
 
 def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.date | str,
-                     params: RunParams) -> pd.DataFrame:
+                     params: RunParams, time_unit: str | None = None) -> pd.DataFrame:
     """The whole-period customer summary with the run's engine (``params.engine``).
 
     :func:`analysis.data.summary.rfm_summary` with DuckDB, :func:`analysis.spark_engine.rfm_summary`
@@ -201,8 +201,10 @@ def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.d
         Last day of the period (inclusive).
     params
         The run configuration (``engine``, ``spark``, ``period.time_unit``).
+    time_unit
+        The run's time unit (``run.json``), instead of ``period.time_unit``.
     """
-    unit = params.period.time_unit
+    unit = time_unit or params.period.time_unit
     if params.engine != "spark":
         return rfm_summary(purchases, observation_end, unit)
     from analysis import spark_engine

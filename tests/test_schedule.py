@@ -1,0 +1,100 @@
+"""Pages run in the order they need each other, two at a time where they can (analysis.runs.schedule)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from analysis.errors import ConfigError
+from analysis.runs import schedule
+
+NEEDS = {"a": (), "b": (), "c": ("b",), "d": ("b", "c"), "e": ("b",)}
+
+
+def _recorder(seconds: dict[str, float], fail: str | None = None):
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def run_one(name: str) -> None:
+        with lock:
+            events.append(("start", name))
+        time.sleep(seconds.get(name, 0.05))
+        with lock:
+            events.append(("end", name))
+        if name == fail:
+            raise RuntimeError(f"{name} broke")
+
+    return events, run_one
+
+
+def test_one_at_a_time_runs_in_the_given_order():
+    events, run_one = _recorder({})
+    schedule.run_in_order(list(NEEDS), NEEDS, run_one, jobs=1)
+    assert events == [(what, n) for n in NEEDS for what in ("start", "end")]
+
+
+def test_two_at_a_time_start_together_and_each_waits_for_what_it_needs():
+    events, run_one = _recorder({"a": 0.3, "b": 0.1, "c": 0.2, "d": 0.1, "e": 0.1})
+    schedule.run_in_order(list(NEEDS), NEEDS, run_one, jobs=2)
+    at = {(what, n): i for i, (what, n) in enumerate(events)}
+    assert events[:2] == [("start", "a"), ("start", "b")]  # nothing needed: both at once
+    for name, needed in NEEDS.items():
+        for other in needed:
+            assert at[("end", other)] < at[("start", name)], (name, other)
+    # never more than two at once
+    running = 0
+    for what, _ in events:
+        running += 1 if what == "start" else -1
+        assert running <= 2
+    assert sorted(n for what, n in events if what == "end") == sorted(NEEDS)
+
+
+def test_a_failure_starts_nothing_more_lets_the_running_page_finish_and_is_raised():
+    events, run_one = _recorder({"a": 0.3, "b": 0.05}, fail="b")
+    with pytest.raises(RuntimeError, match="b broke"):
+        schedule.run_in_order(list(NEEDS), NEEDS, run_one, jobs=2)
+    assert ("end", "a") in events  # let finish
+    assert {n for what, n in events if what == "start"} == {"a", "b"}  # c, d, e never started
+
+
+def test_an_interruption_aborts_what_runs(monkeypatch):
+    aborted = threading.Event()
+
+    def run_one(name: str) -> None:
+        if name == "a":
+            raise KeyboardInterrupt  # as if Ctrl-C reached the main thread while it waits
+        aborted.wait(10)
+
+    calls = []
+
+    def abort():
+        calls.append(1)
+        aborted.set()
+
+    # the interruption must reach the waiting main thread: raise it from the wait itself
+    real_wait = threading.Condition.wait
+
+    def wait(self, timeout=None):
+        real_wait(self, 0.2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(threading.Condition, "wait", wait)
+    with pytest.raises(KeyboardInterrupt):
+        schedule.run_in_order(["a", "b"], {"a": (), "b": ()}, run_one, jobs=2, abort=abort)
+    assert calls == [1] and aborted.is_set()
+
+
+def test_jobs_two_on_two_cores_and_small_data_else_one_or_as_set(monkeypatch):
+    monkeypatch.delenv(schedule.JOBS_ENV, raising=False)
+    monkeypatch.setattr(schedule.os, "cpu_count", lambda: 2)
+    assert schedule.page_jobs(70_000) == 2
+    assert schedule.page_jobs(schedule.SIDE_BY_SIDE_MAX_ROWS + 1) == 1
+    monkeypatch.setattr(schedule.os, "cpu_count", lambda: 1)
+    assert schedule.page_jobs(70_000) == 1
+    monkeypatch.setenv(schedule.JOBS_ENV, "2")
+    assert schedule.page_jobs(schedule.SIDE_BY_SIDE_MAX_ROWS * 10) == 2
+    monkeypatch.setenv(schedule.JOBS_ENV, "two")
+    with pytest.raises(ConfigError, match="RETENTION_KIT_JOBS='two'"):
+        schedule.page_jobs(10)
