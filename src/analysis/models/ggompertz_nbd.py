@@ -60,7 +60,7 @@ def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
     integrand-weighted means over each segment of the six positive functions ``ln(1 + tau/alpha)``,
     ``1/(alpha+tau)``, ``tau``, ``tau (E+1)/Q``, ``ln(1 + E/beta)`` and ``1/Q`` (E = e^(b tau) - 1, Q = beta + E),
     of which the derivatives of the log-integrand are made (see :func:`ggompertz_nbd_loglik_and_gradient`), shape
-    (segments, 6).
+    (6, segments).
 
     Gauss-Legendre with 8 nodes on equal panels of v = ln(alpha + tau); each segment gets as many panels as it takes
     for the log-integrand to change by at most ``_SEGMENT_SPREAD`` over one (at most ``_SEGMENT_MAX_PANELS``), which
@@ -72,7 +72,7 @@ def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
            for v in (rx, alpha, b, s, beta)]
     live = np.flatnonzero(lo < hi)
     log_int = np.full(len(lo), -np.inf)
-    means = np.zeros((len(lo), 6)) if gradient else None
+    means = np.zeros((6, len(lo))) if gradient else None
     if not len(live):
         return log_int, means
     rx, alpha, b, s, beta = (v[live] if np.ndim(v) else v for v in per)
@@ -103,7 +103,7 @@ def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
             share = np.exp(l_nodes - log_int[live][segment][:, None])
             for i, g in enumerate((np.log1p(tau / alpha), np.exp(-v), tau, tau * (E + 1.0) / Q, np.log1p(E / beta),
                                    1.0 / Q)):
-                means[live, i] = np.add.reduceat((share * g).sum(axis=1), first)
+                means[i, live] = np.add.reduceat((share * g).sum(axis=1), first)
     return log_int, means
 
 
@@ -112,32 +112,33 @@ _UNDERFLOW = 600.0  # e^-600 is still a normal double
 
 def _half_block_sums(log_terms, mean_terms):
     """For blocks ``(blocks, 2, h)`` of terms ``e^log_terms``: in the left halves the sums from each term to the
-    middle, in the right halves from the middle to each term (in logs), and with ``mean_terms`` (``(blocks, 2, h,
-    6)``, not negative) the term-weighted means over the same terms. Each half is scaled by its largest term and
+    middle, in the right halves from the middle to each term (in logs), and with ``mean_terms`` (``(6, blocks, 2,
+    h)``, not negative) the term-weighted means over the same terms. Each half is scaled by its largest term and
     summed plainly; a half whose terms span more than ``_UNDERFLOW`` nepers (where the small ones would underflow) is
     summed in logs instead."""
-    flip = (lambda a: np.concatenate([a[:, :1, ::-1], a[:, 1:]], axis=1))  # noqa: E731  (left halves run backwards)
-    log_terms = flip(log_terms)
-    top = log_terms.max(axis=-1, keepdims=True)
-    top = np.where(np.isfinite(top), top, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scaled = np.exp(log_terms - top)
-        run = np.cumsum(scaled, axis=-1)
-        log_run = top + np.log(run)
-        mean_run = None
-        if mean_terms is not None:
-            mean_terms = flip(mean_terms)
-            mean_run = np.cumsum(scaled[..., None] * mean_terms, axis=-2) / run[..., None]
-            mean_run = np.where(run[..., None] > 0, mean_run, 0.0)
-        wide = np.any(np.isfinite(log_terms) & (log_terms < top - _UNDERFLOW), axis=-1)  # -inf: exact zeros
-        if wide.any():
-            log_w = log_terms[wide]
-            log_run[wide] = np.logaddexp.accumulate(log_w, axis=-1)
+    log_run = np.empty_like(log_terms)
+    mean_run = None if mean_terms is None else np.empty_like(mean_terms)
+    for half, order in ((0, np.s_[::-1]), (1, np.s_[:])):  # left halves run backwards, to the middle
+        terms = log_terms[:, half, order]
+        top = terms.max(axis=-1, keepdims=True)
+        top = np.where(np.isfinite(top), top, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = np.exp(terms - top)
+            run = np.cumsum(scaled, axis=-1)
+            logs = top + np.log(run)
             if mean_terms is not None:
-                parts = np.logaddexp.accumulate(log_w[..., None] + np.log(mean_terms[wide]), axis=-2)
-                mean_run[wide] = np.where(np.isfinite(log_run[wide])[..., None],
-                                          np.exp(parts - log_run[wide][..., None]), 0.0)
-    return flip(log_run), None if mean_run is None else flip(mean_run)
+                means = mean_terms[:, :, half, order]
+                sums = np.where(run > 0, np.cumsum(scaled * means, axis=-1) / run, 0.0)
+            wide = np.any(np.isfinite(terms) & (terms < top - _UNDERFLOW), axis=-1)  # -inf: exact zeros
+            if wide.any():
+                logs[wide] = np.logaddexp.accumulate(terms[wide], axis=-1)
+                if mean_terms is not None:
+                    parts = np.logaddexp.accumulate(terms[wide] + np.log(means[:, wide]), axis=-1)
+                    sums[:, wide] = np.where(np.isfinite(logs[wide]), np.exp(parts - logs[wide]), 0.0)
+        log_run[:, half, order] = logs
+        if mean_terms is not None:
+            mean_run[:, :, half, order] = sums
+    return log_run, mean_run
 
 
 class _DeadTermPlan:
@@ -184,7 +185,7 @@ class _DeadTermPlan:
         self._mean_tab: np.ndarray | None = None
 
     def dead(self, r, alpha, b, s, beta, gradient: bool = False):
-        """Each row's ln D and, with ``gradient``, the D-weighted means of :func:`_segment_integrals` (rows, 6)."""
+        """Each row's ln D and, with ``gradient``, the D-weighted means of :func:`_segment_integrals` (6, rows)."""
         log_seg, mean_seg = _segment_integrals(self.lo, self.hi, r + self.x, alpha, b, s, beta, gradient)
         # row 0: the segments; row k + 1: level k (the tables are kept between calls: fitting calls often)
         if self._log_tab is None:
@@ -194,26 +195,26 @@ class _DeadTermPlan:
         mean_tab = None
         if gradient:
             if self._mean_tab is None:
-                self._mean_tab = np.zeros((self.levels + 1, self.width, 6))
+                self._mean_tab = np.zeros((6, self.levels + 1, self.width))
             mean_tab = self._mean_tab
-            mean_tab[0, :len(log_seg)] = mean_seg
+            mean_tab[:, 0, :len(log_seg)] = mean_seg
         for k in range(self.levels):
             log_k, mean_k = _half_block_sums(log_tab[0, :-1].reshape(-1, 2, 1 << k),
-                                             None if mean_tab is None else mean_tab[0, :-1].reshape(-1, 2, 1 << k, 6))
+                                             None if mean_tab is None else mean_tab[:, 0, :-1].reshape(6, -1, 2, 1 << k))
             log_tab[k + 1, :-1] = log_k.reshape(-1)
             if gradient:
-                mean_tab[k + 1, :-1] = mean_k.reshape(-1, 6)
+                mean_tab[:, k + 1, :-1] = mean_k.reshape(6, -1)
         log_tab = log_tab.reshape(-1)
         log_a, log_b = log_tab[self.first], log_tab[self.last]
         log_d = np.logaddexp(log_a, log_b)
         if not gradient:
             return log_d, None
-        mean_tab = mean_tab.reshape(-1, 6)
+        mean_tab = mean_tab.reshape(6, -1)
         with np.errstate(invalid="ignore"):
             w_a, w_b = np.exp(log_a - log_d), np.exp(log_b - log_d)
         empty = np.isneginf(log_d)
-        w_a, w_b = np.where(empty, 0.0, w_a)[:, None], np.where(empty, 0.0, w_b)[:, None]
-        return log_d, mean_tab[self.first] * w_a + mean_tab[self.last] * w_b
+        w_a, w_b = np.where(empty, 0.0, w_a), np.where(empty, 0.0, w_b)
+        return log_d, mean_tab[:, self.first] * w_a + mean_tab[:, self.last] * w_b
 
 
 def _log_dead_term(r, alpha, b, s, beta, x, tx, T):
@@ -272,7 +273,7 @@ def ggompertz_nbd_loglik_and_gradient(log_params: np.ndarray, frequency, recency
     # sums over the rows of the weights of A and D (times x), by T for A
     n_alive, n_dead = n * np.exp(alive - bracket), n * np.exp(dead - bracket)
     by_T = [np.bincount(plan.T_of, weights=w, minlength=len(times)) for w in (n_alive, n_alive * x)]
-    m, m_x = np.stack([n_dead, n_dead * x]) @ means  # D-weighted means, summed (times x)
+    m, m_x = (means @ np.stack([n_dead, n_dead * x]).T).T  # D-weighted means, summed (times x)
     a_T, dead_sum = by_T[0], n_dead.sum()
     grad = np.array([
         n_x @ digamma(r + plan.ux) + size * (math.log(alpha) - digamma(r)) - a_T @ log_aT
