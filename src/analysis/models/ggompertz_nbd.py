@@ -110,14 +110,12 @@ def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
 _UNDERFLOW = 600.0  # e^-600 is still a normal double
 
 
-def _half_block_sums(log_terms, mean_terms):
+def _half_block_sums(log_terms, mean_terms, log_run, mean_run) -> None:
     """For blocks ``(blocks, 2, h)`` of terms ``e^log_terms``: in the left halves the sums from each term to the
-    middle, in the right halves from the middle to each term (in logs), and with ``mean_terms`` (``(6, blocks, 2,
-    h)``, not negative) the term-weighted means over the same terms. Each half is scaled by its largest term and
-    summed plainly; a half whose terms span more than ``_UNDERFLOW`` nepers (where the small ones would underflow) is
-    summed in logs instead."""
-    log_run = np.empty_like(log_terms)
-    mean_run = None if mean_terms is None else np.empty_like(mean_terms)
+    middle, in the right halves from the middle to each term (in logs), into ``log_run``, and with ``mean_terms``
+    (``(6, blocks, 2, h)``, not negative) the term-weighted means over the same terms, into ``mean_run``. Each half
+    is scaled by its largest term and summed plainly; a half whose terms span more than ``_UNDERFLOW`` nepers
+    (where the small ones would underflow) is summed in logs instead."""
     for half, order in ((0, np.s_[::-1]), (1, np.s_[:])):  # left halves run backwards, to the middle
         terms = log_terms[:, half, order]
         top = terms.max(axis=-1, keepdims=True)
@@ -138,7 +136,6 @@ def _half_block_sums(log_terms, mean_terms):
         log_run[:, half, order] = logs
         if mean_terms is not None:
             mean_run[:, :, half, order] = sums
-    return log_run, mean_run
 
 
 class _DeadTermPlan:
@@ -199,11 +196,11 @@ class _DeadTermPlan:
             mean_tab = self._mean_tab
             mean_tab[:, 0, :len(log_seg)] = mean_seg
         for k in range(self.levels):
-            log_k, mean_k = _half_block_sums(log_tab[0, :-1].reshape(-1, 2, 1 << k),
-                                             None if mean_tab is None else mean_tab[:, 0, :-1].reshape(6, -1, 2, 1 << k))
-            log_tab[k + 1, :-1] = log_k.reshape(-1)
-            if gradient:
-                mean_tab[:, k + 1, :-1] = mean_k.reshape(6, -1)
+            def blocks(row: int, k: int = k):  # views of a table row as blocks of 2 halves of 2^k
+                means = None if mean_tab is None else mean_tab[:, row, :-1].reshape(6, -1, 2, 1 << k)
+                return log_tab[row, :-1].reshape(-1, 2, 1 << k), means
+
+            _half_block_sums(*blocks(0), *blocks(k + 1))
         log_tab = log_tab.reshape(-1)
         log_a, log_b = log_tab[self.first], log_tab[self.last]
         log_d = np.logaddexp(log_a, log_b)
