@@ -148,8 +148,9 @@ class _DeadTermPlan:
     from the middle to it (right half) is kept; a row's first and last segment i < j fall in different halves of
     one block (k the highest bit in which i and j differ), so its sum is the sum of two table entries. Every term
     is added, never subtracted (a difference of prefix sums would cancel for a short range next to a large
-    integral), and in logs, so nothing overflows. Rows with t_x = T get -inf. What depends on the rows alone is
-    computed here, once; :meth:`dead` does the rest for given parameters.
+    integral), each half-block scaled by its largest term or summed in logs (:func:`_half_block_sums`), so nothing
+    overflows or underflows. Rows with t_x = T get -inf. What depends on the rows alone is computed here, once;
+    :meth:`dead` does the rest for given parameters.
     """
 
     def __init__(self, x, tx, T) -> None:
