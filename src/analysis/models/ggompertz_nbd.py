@@ -160,23 +160,41 @@ class _DeadTermPlan:
         self.times, time_of = np.unique(np.concatenate([tx, T]), return_inverse=True)
         self.T_of = time_of[self.size:]
         key = np.concatenate([self.x_of, self.x_of]).astype(np.int64) * len(self.times) + time_of
-        keys, where = np.unique(key, return_inverse=True)
-        start, end = where[:self.size], where[self.size:]
+        keys, where = np.unique(key, return_inverse=True)  # the breakpoints, by x and time
+        group = keys // len(self.times)
+        # each x's breakpoints get consecutive slots inside one bin of ``bin_size`` (a power of two): no x crosses
+        # a bin's edge, so a row's first and last slot differ in the bits below log2(bin_size) only, which bounds
+        # the levels of the table (x's packed into bins first-fit, largest first)
+        counts = np.bincount(group, minlength=len(self.ux))
+        bin_size = 1 << int(max(int(counts.max(initial=1)) - 1, 0)).bit_length()
+        room, base = np.zeros(0, dtype=np.int64), np.zeros(len(counts), dtype=np.int64)
+        for g in np.argsort(-counts, kind="stable"):
+            fits = np.flatnonzero(room >= counts[g])
+            if len(fits):
+                b = fits[0]
+            else:
+                b, room = len(room), np.append(room, bin_size)
+            base[g] = b * bin_size + bin_size - room[b]
+            room[b] -= counts[g]
+        slots = max(len(room), 1) * bin_size
+        slot = base[group] + np.arange(len(keys)) - np.searchsorted(group, group)
+        start, end = slot[where[:self.size]], slot[where[self.size:]]
         ranged = (tx < T) & (end > start)
-        # segment p runs from breakpoint p to p + 1; it is integrated only if some row covers it (then both
-        # breakpoints belong to that row's x)
-        cover = np.cumsum(np.bincount(start[ranged], minlength=len(keys))
-                          - np.bincount(end[ranged], minlength=len(keys)))[:-1]
-        at = self.times[keys % len(self.times)]
+        # the segment in slot p runs from the breakpoint in slot p to the one in p + 1; it is integrated only if
+        # some row covers it (then both breakpoints belong to that row's x)
+        cover = np.cumsum(np.bincount(start[ranged], minlength=slots + 1)
+                          - np.bincount(end[ranged], minlength=slots + 1))[:slots]
+        at, self.x = np.zeros(slots + 1), np.zeros(slots)
+        at[slot] = self.times[keys % len(self.times)]
+        self.x[slot] = self.ux[group]
         used = cover > 0
         self.lo, self.hi = np.where(used, at[:-1], 0.0), np.where(used, at[1:], 0.0)
-        self.x = self.ux[keys[:-1] // len(self.times)]
         # each row's first and last segment i <= j and the level k of their block (-1: one segment); table row 0
         # holds the segments, row k + 1 level k; the last column stays empty
         i, j = np.where(ranged, start, 0), np.where(ranged, end - 1, 0)
         level = np.frexp((i ^ j).astype(float))[1] - 1
         self.levels = int(level.max(initial=-1)) + 1
-        self.width = -(-len(self.lo) // (1 << self.levels)) * (1 << self.levels) + 1
+        self.width = slots + 1
         self.first = np.where(ranged, (level + 1) * self.width + i, self.width - 1)
         self.last = np.where(ranged & (level >= 0), (level + 1) * self.width + j, self.width - 1)
         self._log_tab: np.ndarray | None = None
