@@ -53,6 +53,7 @@ def _log_density(b, s, beta, t):
 _SEGMENT_NODES, _SEGMENT_WEIGHTS = np.polynomial.legendre.leggauss(8)
 _SEGMENT_SPREAD = 2.0  # largest rise or fall of the log-integrand over one panel of a segment (in nepers)
 _SEGMENT_MAX_PANELS = 256
+_PANEL_BUDGET_PER_SEGMENT, _PANEL_BUDGET = 4, 50_000  # all panels of one call at most: bounds time and memory
 
 
 def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
@@ -65,7 +66,10 @@ def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
     Gauss-Legendre with 8 nodes on equal panels of v = ln(alpha + tau); each segment gets as many panels as it takes
     for the log-integrand to change by at most ``_SEGMENT_SPREAD`` over one (at most ``_SEGMENT_MAX_PANELS``), which
     the terms ``-(rx-1) v``, ``b tau`` and ``-(s+1) ln Q``, each monotone, bound. (On an exponential, 8 nodes over a
-    change of 2 are exact to 1e-15.) Parameters are scalars or arrays of the segments' shape."""
+    change of 2 are exact to 1e-15.) Where all segments together would need more than ``_PANEL_BUDGET_PER_SEGMENT``
+    panels each plus ``_PANEL_BUDGET``, which happens only at parameters far from any maximum, each segment's panels
+    are cut in proportion (less accurate there, and bounded in time and memory). Parameters are scalars or arrays
+    of the segments' shape."""
     lo, hi = np.broadcast_arrays(np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
     lo, hi = lo.reshape(-1), hi.reshape(-1)
     per = [np.broadcast_to(np.asarray(v, dtype=float), lo.shape) if np.ndim(v) else float(v)
@@ -83,6 +87,9 @@ def _segment_integrals(lo, hi, rx, alpha, b, s, beta, gradient: bool):
                   + (s + 1.0) * (np.log(beta + np.expm1(b * hi)) - np.log(beta + np.expm1(b * lo))))
         panels = np.clip(np.ceil(spread / _SEGMENT_SPREAD), 1, _SEGMENT_MAX_PANELS)
     panels = np.where(np.isfinite(panels), panels, _SEGMENT_MAX_PANELS).astype(np.int64)
+    budget = _PANEL_BUDGET_PER_SEGMENT * len(live) + _PANEL_BUDGET
+    if panels.sum() > budget:  # far from any maximum (b of 1e5 and more, tried by the optimizer's line search)
+        panels = np.maximum(panels * budget // panels.sum(), 1)
     first = np.concatenate([[0], np.cumsum(panels)[:-1]])
     segment = np.repeat(np.arange(len(lo)), panels)
     width = ((v1 - v0) / panels)[segment]
