@@ -176,8 +176,8 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             (artifacts / "data_quality.json").write_text(json.dumps(record, indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
 
-        if not render_only:  # the first notebook's kernel starts while the data are read
-            pool = KernelPool(staging, project_dir, notebooks=len(nb_list))
+        if not render_only:  # the first notebooks' kernels start while the data are read (two if two may run at once)
+            pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(0), 2))
         steps.run("ingest", ingest_key(common, code, config_of("ingest")), ingest,
                   f"[1/{total}] ingest: reading {data_path} with {engine}{cut}", config=config_of("ingest")["config"])
         quality = json.loads((artifacts / "data_quality.json").read_text())
@@ -216,8 +216,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         after = {stem: needs(stem, stems) for stem in stems}
         jobs = page_jobs(quality["rows_used"])
         steps.side_by_side = jobs > 1
-        if pool is not None and jobs > 1:
-            pool.prepare()  # a second kernel: the first two pages start together
+        if jobs > 1:
             console.echo(f"      {jobs} pages at a time where one does not need the other's results"
                          f" ({schedule.JOBS_ENV}=1: one at a time)")
 
@@ -322,6 +321,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                           for p in sorted(artifacts.rglob("*")) if p.is_file()},
             "started_at": started_at,
             "steps": steps.in_order(["ingest", *stems, "compare", "html"]),
+            "pages_at_once": jobs,
             "render_key": render_key(whole, previous),
         }
         manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -2,8 +2,8 @@
 
 A page needs the pages whose artifacts it reads (:func:`analysis.reporting.pages.needs`). On a machine with two
 cores, page 01 runs alongside 02, and 05 alongside 03 and 04: each kernel is one process, so the pages use both
-cores. On big data (:data:`SIDE_BY_SIDE_MAX_ROWS`) they run one after the other, as two kernels at once would
-need twice the memory.
+cores. On big data (:data:`SIDE_BY_SIDE_MAX_ROWS`) they run one after the other: each page's own threads
+already use both cores there, and two kernels at once would need more memory.
 """
 
 from __future__ import annotations
@@ -14,9 +14,12 @@ from collections.abc import Callable, Sequence
 
 from analysis.errors import ConfigError
 
-#: Above this many purchase rows the pages run one at a time: two kernels at once need about twice the memory
-#: of one (1M customers with 10.4M purchase days: 2.5 GB for the whole run one at a time).
-SIDE_BY_SIDE_MAX_ROWS = 20_000_000
+#: Above this many purchase rows the pages run one at a time. Measured on 2 cores (bench/report_path.py, one run
+#: each way, alternated, under the same load): 100k customers (1.07M rows) 28.7 and 31.0 s side by side against
+#: 33.4 and 35.1 s one at a time, the same peak memory; 1M customers (10.7M rows) 84 and 91 s against 60 and
+#: 97 s, and 3.5 GB against 2.4 GB: there the two pages' own threads (DuckDB, the model fits, the CLV band)
+#: already fill both cores, and two at once only compete.
+SIDE_BY_SIDE_MAX_ROWS = 2_000_000
 
 #: Set to 1 to run the pages one at a time, to 2 to run them side by side whatever the size of the data.
 JOBS_ENV = "RETENTION_KIT_JOBS"
