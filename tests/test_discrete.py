@@ -11,11 +11,16 @@ from the simulation, never from the kit's output.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from analysis.config import load_params
 from analysis.errors import ConfigError
@@ -171,3 +176,81 @@ def test_the_period_alone_is_enough_and_off_is_the_default(tmp_path):
     path.write_text("data: {path: donations.csv}\n")
     assert load_params(path).models.discrete is None
 
+
+# ---------------------------------------------------------------- the model page, in English and in Dutch
+
+
+def _text(page: str) -> str:
+    from test_locale_pages import _visible_text
+
+    return re.sub(r"\s+", " ", _visible_text(page))
+
+
+def _number(text: str, lang: str) -> float:
+    thousands, decimal = (",", ".") if lang == "en" else (".", ",")
+    return float(text.replace(thousands, "").replace(decimal, "."))
+
+
+@pytest.mark.slow
+def test_the_model_page_shows_bgbb_in_plain_words_in_english_and_dutch(donors, tmp_path):
+    from test_locale_pages import ENGLISH_NUMBER, ENGLISH_WORDS, _prose
+    from test_own_data import _env
+    from analysis.runs import runfolder
+
+    # in Dutch, a yearly renewal at a fixed fee: the spend model cannot be fitted (every amount is the same), so the
+    # page has no purchase model, says so, and still shows BG/BB, which needs neither
+    donors.log.to_csv(tmp_path / "en.csv", index=False)
+    donors.log.assign(amount=50.0).to_csv(tmp_path / "nl.csv", index=False)
+    pages, runs = {}, {}
+    for lang in ("en", "nl"):
+        params = tmp_path / f"params_{lang}.yaml"
+        params.write_text(yaml.safe_dump({
+            "data": {"path": str(tmp_path / f"{lang}.csv")},
+            "period": {"observation_end": f"{LAST}-12-31", "calibration_end": f"{CALIBRATION}-12-31"},
+            "models": {"n_draws": 20, "discrete": {"period": "Y", "horizon_periods": 5}},
+            "report": {"language": lang}}))
+        runs[lang] = tmp_path / f"run_{lang}"
+        result = subprocess.run([sys.executable, "-m", "analysis.pipeline", "run", "--params", str(params), "--out",
+                                 str(runs[lang])], capture_output=True, text=True, timeout=900, env=_env())
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        pages[lang] = (runs[lang] / "02_clv_models.html").read_text(encoding="utf-8")
+
+    english = _text(pages["en"])
+    assert "One chance to buy per year: the BG/BB model" in english
+    check = re.search(r"in the 5 years it had not seen, BG/BB expected ([\d,]+) repeat purchases from the customers who"
+                      r" had bought by Dec 31, 2001; ([\d,]+) happened", english)
+    assert check, english[english.find("One chance"):][:1500]
+    expected, actual = (_number(v, "en") for v in check.groups())
+    assert actual == _holdout_actual(donors) and expected == pytest.approx(actual, rel=0.05)
+    multi = re.search(r"Of the ([\d,]+) times a customer bought in a year, ([\d,]+) \(", english)
+    assert multi and _number(multi.group(2), "en") == donors.twice
+    for key, value in TRUE.items():  # the analysts' table: all data, with the interval
+        row = re.search(rf"all data, up to Dec 31, 2006 {key} ([\d.]+) ([\d.]+) - ([\d.]+)", english)
+        assert row, key
+        low, high = float(row.group(2)), float(row.group(3))
+        assert low < value < high, key
+    means = re.search(r"on average alpha / \(alpha \+ beta\) = (\d+)%\); .*?on average gamma / \(gamma \+ delta\) ="
+                      r" (\d+)%\), on all data", english)
+    assert means and abs(int(means.group(1)) - 61.6) <= 3 and abs(int(means.group(2)) - 19.1) <= 3
+    scored = pd.read_parquet(runs["en"] / "artifacts" / "customers_02_bgbb.parquet")
+    assert list(scored.columns) == ["customer_id", "frequency", "recency", "n", "p_alive", "expected_transactions"]
+    assert len(scored) == len(donors.years) and scored["n"].eq(LAST - FIRST).all()
+    recorded = json.loads((runs["en"] / "artifacts" / "model.json").read_text())["discrete"]
+    assert recorded["holdout"]["actual"] == actual and recorded["multi_purchase_periods"] == donors.twice
+    assert not runfolder.check_run(runs["en"])
+
+    dutch = _text(pages["nl"])
+    assert "Op deze gegevens kon geen aankoopmodel worden geschat" in dutch
+    assert json.loads((runs["nl"] / "artifacts" / "model.json").read_text())["unavailable"]
+    assert dutch.find("Op deze gegevens kon geen") < dutch.find("Eén kans om te kopen per jaar: het BG/BB-model")
+    assert f"het werden er {int(actual):,}".replace(",", ".") in dutch
+    assert "BG/BB: geschatte parameters en de toetsing" in dutch
+    assert not runfolder.check_run(runs["nl"])
+    # the BG/BB section and its analysts' part, in Dutch words and Dutch numbers (the note before it is the
+    # kit's note of a page without a purchase model)
+    prose = re.sub(r"\s+", " ", _prose(pages["nl"]))
+    section = prose[prose.find("Eén kans"):]
+    assert len(section) > 1500
+    english_words = sorted({w for w in re.findall(r"[A-Za-z']+", section) if w.lower() in ENGLISH_WORDS})
+    assert not english_words, section
+    assert not ENGLISH_NUMBER.search(section), section
