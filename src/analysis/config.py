@@ -160,6 +160,31 @@ class CovariateParams(_Strict):
                                       " column.")
 
 
+class DiscreteParams(_Strict):
+    """BG/BB on page 02, for customers with one chance to buy per period (analysis.scoring.discrete)."""
+
+    period: Literal["Y", "Q", "M", "W"] = Field(
+        description="The period that gives a customer one chance to buy: Y (year: a yearly donation drive, an annual"
+        " event), Q (quarter), M (month) or W (week, Monday to Sunday). Several purchases in one period count once.")
+    horizon_periods: int | None = Field(
+        default=None, gt=0, le=520, description="Periods ahead of the expected transactions; null: the CLV horizon"
+        " (clv.horizon_months) in periods, at least one.")
+
+    @field_validator("period", mode="before")
+    @classmethod
+    def _known_period(cls, value):
+        if value not in ("Y", "Q", "M", "W"):
+            raise ValueError(f"must be Y (year), Q (quarter), M (month) or W (week), got {value!r}")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _period_alone(cls, value):
+        if isinstance(value, str):  # models.discrete: Y, a shorthand for {period: Y}
+            return {"period": value}
+        return value
+
+
 ModelName = Literal[MODEL_NAMES]
 """A registered purchase model (:mod:`analysis.models.registry`)."""
 ModelChoice = Literal[(*MODEL_NAMES, "auto")]
@@ -184,6 +209,9 @@ class ModelParams(_Strict):
     covariates: CovariateParams | None = Field(
         default=None, description="Customer characteristics (acquisition channel, first order value, region, ...):"
         " page 02 estimates how each changes the pace of buying and of dropping out (Pareto/NBD with covariates).")
+    discrete: DiscreteParams | None = Field(
+        default=None, description="For customers with one chance to buy per period (yearly donations, annual events,"
+        " renewals): page 02 adds BG/BB on whole periods, checked on the holdout periods. null: off.")
 
 
 class ClvParams(_Strict):

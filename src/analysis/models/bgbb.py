@@ -9,8 +9,8 @@ customer drops out with probability theta ~ beta(gamma, delta).
 
 This is the library model (the notebook API): :func:`summary_by_opportunities` makes the histories from a
 transaction log, :func:`fit` estimates the parameters on distinct histories with counts, and
-:class:`BGBBFit` gives P(alive), expected transactions, the distribution of transactions and DERT. The
-report pages model continuous time (:mod:`analysis.models.registry`); a discrete-time page is not built.
+:class:`BGBBFit` gives P(alive), expected transactions, the distribution of transactions and DERT. On the
+report, ``models.discrete`` adds it to page 02 next to the continuous models (:mod:`analysis.scoring.discrete`).
 """
 
 from __future__ import annotations

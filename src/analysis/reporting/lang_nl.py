@@ -1095,6 +1095,92 @@ LABELS: dict[str, str] = {
         "Wat te proberen: zoek naar extreme bestedingen (bulk- of groothandelsorders, fouten in de gegevens, terugbetalingen"
         " geboekt als verkoop) en verwijder ze of rapporteer die klanten apart, en controleer of data.columns.amount het"
         " bedrag van de bestelling is.",
+    # page 02: BG/BB on whole periods (models.discrete; analysis.scoring.discrete)
+    'year': 'jaar',
+    'years': 'jaren',
+    'quarter': 'kwartaal',
+    'quarters': 'kwartalen',
+    'month': 'maand',
+    'in the next year': 'in het volgende jaar',
+    'in the next quarter': 'in het volgende kwartaal',
+    'in the next month': 'in de volgende maand',
+    'in the next week': 'in de volgende week',
+    '## One chance to buy per {period}: the BG/BB model': '## Eén kans om te kopen per {period}: het BG/BB-model',
+    'Some customers can buy only once per {period}: a yearly donation drive, an annual event, a renewal. The BG/BB model'
+    ' (Fader, Hardie & Shang 2010) counts in how many {periods} since their first purchase each customer bought. While'
+    ' still a customer, each customer has their own chance of buying in a {period}; at the start of any {period} they'
+    ' may quietly drop out for good. The model learnt from the {periods} from {start} up to {end} and is checked on the'
+    ' {periods} after that, up to {last}.':
+        'Sommige klanten kunnen maar één keer per {period} kopen: een jaarlijkse inzamelingsactie, een jaarlijks'
+        ' evenement, een verlenging. Het BG/BB-model (Fader, Hardie & Shang 2010) telt in hoeveel {periods} sinds hun'
+        ' eerste aankoop elke klant kocht. Zolang iemand klant is, heeft elke klant een eigen kans om in een {period} te'
+        ' kopen; aan het begin van een {period} kan een klant ongemerkt voorgoed afhaken. Het model leerde van de {periods} van'
+        ' {start} tot en met {end} en is getoetst op de {periods} daarna, tot en met {last}.',
+    'BG/BB could not be fitted on these data: it learns from customers who bought in more than one {period}, and too'
+    ' few did. (The analyst finds the reason in artifacts/model.json.)':
+        'BG/BB kon op deze gegevens niet geschat worden: het leert van klanten die in meer dan één {period} kochten,'
+        ' en dat deden er te weinig. (De analist vindt de reden in artifacts/model.json.)',
+    '**Check:** in the {n} {periods} it had not seen, BG/BB expected {expected} repeat purchases from the customers who'
+    ' had bought by {end}; {actual} happened ({error}).':
+        '**Toetsing:** in de {n} {periods} die het niet kende, verwachtte BG/BB {expected} herhaalaankopen van de'
+        ' klanten die vóór of op {end} hadden gekocht; het werden er {actual} ({error}).',
+    'BG/BB holdout check': 'Toetsing BG/BB',
+    'Expected against actual repeat purchases in the {n} {periods} the model had not seen (at most one per customer and'
+    ' {period}).':
+        'Verwachte tegenover werkelijke herhaalaankopen in de {n} {periods} die het model niet kende (hoogstens één per'
+        ' klant per {period}).',
+    'No whole {period} lies between the calibration end and the end of the data, so BG/BB is not checked on a holdout:'
+    ' set `period.calibration_end` to the last day of a {period} before the last.':
+        'Tussen het einde van de kalibratie en het einde van de gegevens ligt geen hele {period}, dus BG/BB is niet'
+        ' getoetst: zet `period.calibration_end` op de laatste dag van een {period} vóór de laatste.',
+    'Likely still active (BG/BB)': 'Waarschijnlijk nog actief (BG/BB)',
+    'Share of customers whose chance of still being a customer {following} is {threshold} or more.':
+        'Aandeel klanten met een kans van {threshold} of meer dat ze {following} nog klant zijn.',
+    'Expected purchases (BG/BB)': 'Verwachte aankopen (BG/BB)',
+    'From the {customers} customers in the next {n} {periods}, at most one per customer and {period}.':
+        'Van de {customers} klanten in de komende {n} {periods}, hoogstens één per klant per {period}.',
+    'On average a customer has a {mean} chance of still being a customer {following}, and is expected to buy in {per}'
+    ' of the next {n} {periods}.':
+        'Gemiddeld heeft een klant {mean} kans om {following} nog klant te zijn, en koopt naar verwachting'
+        ' in {per} van de komende {n} {periods}.',
+    'Of the {total} times a customer bought in a {period}, {multi} ({share}) had purchases on more than one day. BG/BB'
+    ' counts one purchase per {period}, so it loses little here.':
+        'Van de {total} keren dat een klant in een {period} kocht, waren er {multi} ({share}) met aankopen op meer dan'
+        ' één dag. BG/BB telt één aankoop per {period}, dus het mist hier weinig.',
+    'These data do not fit the one-chance-per-{period} view: of the {total} times a customer bought in a {period},'
+    ' {multi} ({share}) had purchases on more than one day, and BG/BB counts those as one purchase. Its figures'
+    ' undercount the buying; the models on the rest of this page count every purchase day. Choose a longer period'
+    ' (`models.discrete.period`), or leave out `models.discrete`.':
+        'Deze gegevens passen niet bij het beeld van één kans per {period}: van de {total} keren dat een klant in een'
+        ' {period} kocht, waren er {multi} ({share}) met aankopen op meer dan één dag, en BG/BB telt die als één'
+        ' aankoop. Zijn cijfers tellen dus te weinig aankopen; de modellen op de rest van deze pagina tellen elke'
+        ' aankoopdag. Kies een langere periode (`models.discrete.period`), of laat `models.discrete` weg.',
+    '### BG/BB: fitted parameters and the holdout check': '### BG/BB: geschatte parameters en de toetsing',
+    'Fitted on': 'Geschat op',
+    'calibration, up to {end}': 'kalibratie, tot en met {end}',
+    'all data, up to {end}': 'alle gegevens, tot en met {end}',
+    'alpha and beta: how likely a customer is to buy in a {period} while still a customer (on average alpha / (alpha +'
+    ' beta) = {buy}); gamma and delta: how likely to drop out at the start of a {period} (on average gamma / (gamma + delta) ='
+    ' {drop}), on all data. Intervals from the curvature of the log-likelihood at its maximum.':
+        'alpha en beta: hoe waarschijnlijk een klant in een {period} koopt zolang hij klant is (gemiddeld alpha /'
+        ' (alpha + beta) = {buy}); gamma en delta: hoe waarschijnlijk hij aan het begin van een {period} afhaakt (gemiddeld gamma /'
+        ' (gamma + delta) = {drop}), op alle gegevens. Intervallen uit de kromming van de log-likelihood in het'
+        ' maximum.',
+    'BG/BB holdout check: periods with a purchase, by past buying':
+        'Toetsing BG/BB: perioden met een aankoop, naar koopgedrag in het verleden',
+    'periods with a repeat purchase in the calibration': 'perioden met een herhaalaankoop in de kalibratie',
+    'periods with a purchase in the holdout (count)': 'perioden met een aankoop in de toetsperiode (aantal)',
+    'Customers grouped by the number of {periods} in which they bought again during the calibration; bars compare the'
+    ' {periods} in which they bought in the holdout with what BG/BB expected.':
+        'Klanten gegroepeerd naar het aantal {periods} waarin ze tijdens de kalibratie opnieuw kochten; de staven'
+        ' vergelijken de {periods} waarin ze in de toetsperiode kochten met wat BG/BB verwachtte.',
+    'Periods with a repeat purchase in calibration': 'Perioden met een herhaalaankoop in de kalibratie',
+    'Actual holdout purchases': 'Werkelijke aankopen (toets)',
+    'Expected holdout purchases': 'Verwachte aankopen (toets)',
+    "Each customer's BG/BB figures (chance of still being a customer {following}, expected purchases in the next {n}"
+    " {periods}) are in artifacts/customers_02_bgbb.parquet.":
+        'De BG/BB-cijfers per klant (kans om {following} nog klant te zijn, verwachte aankopen in de'
+        ' komende {n} {periods}) staan in artifacts/customers_02_bgbb.parquet.',
 }
 
 

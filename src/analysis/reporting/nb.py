@@ -293,9 +293,12 @@ class PageEnds(Exception):
     pipeline publishes the page as far as it got (the note says why) and carries on."""
 
 
-def end_page(text: str) -> None:
-    """Show ``text`` as a note and end the page here (see :class:`PageEnds`)."""
+def end_page(text: str, then=None) -> None:
+    """Show ``text`` as a note and end the page here (see :class:`PageEnds`); ``then``: a function that shows what
+    the page still has to say after the note (page 02 without a purchase model: BG/BB)."""
     note(text)
+    if then is not None:
+        then()
     raise PageEnds(text)
 
 

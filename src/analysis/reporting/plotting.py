@@ -129,6 +129,15 @@ def plot_holdout_by_frequency(table: pd.DataFrame, ax=None):
                          "repeat purchases in the holdout (count)")
 
 
+def plot_bgbb_holdout(table: pd.DataFrame, ax=None):
+    """BG/BB's holdout check (:meth:`analysis.scoring.discrete.DiscreteStage.holdout_table`): actual and expected
+    periods with a purchase in the holdout, by periods with a repeat purchase in the calibration."""
+    return _grouped_bars(_ax(ax), table["bin"], {"actual": table["actual"], "expected": table["expected"]},
+                         "BG/BB holdout check: periods with a purchase, by past buying",
+                         "periods with a repeat purchase in the calibration", "periods with a purchase in the holdout"
+                         " (count)")
+
+
 def plot_repeat_counts(table: pd.DataFrame, ax=None):
     """Customers by number of repeat purchases in the calibration period: actual, and expected by each model
     (columns named by model label; FHL 2005a, Figure 3)."""

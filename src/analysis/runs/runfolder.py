@@ -205,6 +205,14 @@ ARTIFACTS: tuple[Artifact, ...] = (
              columns=("period_start", "period_end", "phase", "actual", "expected", "cumulative_actual",
                       "cumulative_expected"),
              optional=_MODEL_FITTED),
+    Artifact("customers_02_bgbb.parquet", "02_clv_models", (),
+             "BG/BB on whole periods (models.discrete; analysis.scoring.discrete): each customer's periods with a "
+             "repeat purchase (frequency), the last of them (recency) and the periods since the first (n), all "
+             "counted from the period of the first purchase; P(alive) at the next period and the expected "
+             "transactions in the next models.discrete.horizon_periods. For analysts; nothing in the kit reads it.",
+             columns=("customer_id", "frequency", "recency", "n", "p_alive", "expected_transactions"),
+             optional="only when models.discrete is set and BG/BB could be fitted (with or without the purchase"
+                      " model)"),
     # -- 03_segments
     Artifact("customers.parquet", "03_segments", ("04_retention_roi", "compare", "html", "pipeline"),
              "The final customer table: scores plus RFM, ABC, CLV tier and value x risk segments. Real customer "

@@ -22,6 +22,7 @@ import pandas as pd
 if TYPE_CHECKING:  # pragma: no cover
     from analysis.config import RunParams
     from analysis.reporting.nb import Run
+    from analysis.scoring.discrete import DiscreteStage
     from analysis.scoring.modelstage import ModelStage
 
 
@@ -62,11 +63,14 @@ class ClvModels:
     stage: "ModelStage | None"
     customers: pd.DataFrame
     unavailable: str | None = None
+    discrete: "DiscreteStage | None" = None
+    """BG/BB on whole periods, when ``models.discrete`` is set."""
 
 
 def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
     """Writes ``customers_02_scores.parquet``, ``model.json`` and ``tracking.csv`` (without a model: the
-    customers unscored and a ``model.json`` that says why)."""
+    customers unscored and a ``model.json`` that says why); with ``models.discrete`` also BG/BB's
+    ``customers_02_bgbb.parquet`` and its entry ``discrete`` in ``model.json``."""
     from analysis.scoring import modelstage
 
     # The same whole-period summary page 01 writes (customers_01_rfm.parquet), made here too so that this page
@@ -78,14 +82,36 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
                                            one_row_per_day=True)
     except modelstage.ModelFitError as exc:  # the other pages are still published; this one says why
         run.write_customers(customers, "customers_02_scores.parquet")
-        run.write_json("model.json", modelstage.unavailable_json(dates, exc))
-        return ClvModels(stage=None, customers=customers, unavailable=modelstage.unavailable_text(exc))
+        # BG/BB (models.discrete) needs neither the purchase nor the spend model: the page still shows it
+        bgbb = _write_model(params, run, dates, modelstage.unavailable_json(dates, exc))
+        return ClvModels(stage=None, customers=customers, unavailable=modelstage.unavailable_text(exc), discrete=bgbb)
     scores = stage.clv.customers
     customers = customers.drop(columns=[c for c in scores.columns if c in customers]).join(scores)
     run.write_customers(customers, "customers_02_scores.parquet")
-    run.write_json("model.json", stage.to_json(dates))
+    bgbb = _write_model(params, run, dates, stage.to_json(dates))
     stage.tracking.to_csv(run.artifacts / "tracking.csv", index=False)
-    return ClvModels(stage=stage, customers=customers)
+    return ClvModels(stage=stage, customers=customers, discrete=bgbb)
+
+
+def _write_model(params: "RunParams", run: "Run", dates: dict, model_json: dict) -> "DiscreteStage | None":
+    """Write ``model.json``; with ``models.discrete`` first BG/BB on its whole periods
+    (:mod:`analysis.scoring.discrete`), under ``model_json["discrete"]`` and in ``customers_02_bgbb.parquet``.
+    Without it (None) ``model.json`` is ``model_json`` as it is."""
+    spec = params.models.discrete
+    if spec is None:
+        run.write_json("model.json", model_json)
+        return None
+    from analysis.scoring import discrete
+
+    purchases = pd.read_parquet(run.artifacts / "purchases.parquet", columns=["customer_id", "date"])
+    horizon = discrete.horizon_periods(spec.period, spec.horizon_periods, params.clv.horizon_months)
+    bgbb = discrete.run_discrete_stage(purchases.astype({"customer_id": str}),
+                                       dt.date.fromisoformat(dates["calibration_end"]),
+                                       dt.date.fromisoformat(dates["observation_end"]), spec.period, horizon)
+    if bgbb.customers is not None:
+        run.write_customers(bgbb.customers, "customers_02_bgbb.parquet")
+    run.write_json("model.json", {**model_json, "discrete": bgbb.to_json()})
+    return bgbb
 
 
 @dataclass
