@@ -225,6 +225,9 @@ def test_evaluate_scenarios_one_row_per_scenario():
     assert table.loc["at_risk", "net_gain"] == pytest.approx(20.4)
     assert table.loc["best_3", "net_gain"] == pytest.approx(23.0)
     assert table.loc["best_3", "target"] == "best 3 by expected incremental profit"
+    # the targets ranked once beforehand (as page 04 does) give the same hand-checked figures
+    targets = {s.name: roi.select_targets(customers(), s) for s in params.scenarios}
+    pd.testing.assert_frame_equal(roi.evaluate_scenarios(customers(), params, targets), table)
 
 
 def test_scenario_targets_contact_list():
@@ -235,6 +238,8 @@ def test_scenario_targets_contact_list():
     assert {"value_risk_segment", "abc_class", "p_alive", "clv"} <= set(targets.columns)
     assert targets.loc["C003", "clv"] == 3.9  # carried over by id, unchanged
     assert targets["expected_incremental_profit"].tolist() == pytest.approx([17.0, 3.4])
+    given = roi.scenario_targets(customers(), scenario({"best_n": 2}), pd.Index(["C001", "C003"], name="customer_id"))
+    pd.testing.assert_frame_equal(given, targets)
 
 
 # ----------------------------------------------------------------- cost per retained

@@ -611,14 +611,16 @@ def _summarise(economics: pd.DataFrame, scenario: Scenario) -> dict[str, object]
     }
 
 
-def evaluate_scenario(customers: pd.DataFrame, scenario: Scenario) -> pd.Series:
-    """Campaign figures for one scenario (one row of :func:`evaluate_scenarios`)."""
-    ids = select_targets(customers, scenario)
+def evaluate_scenario(customers: pd.DataFrame, scenario: Scenario, ids: pd.Index | None = None) -> pd.Series:
+    """Campaign figures for one scenario (one row of :func:`evaluate_scenarios`); ``ids``: its targets, when
+    :func:`select_targets` already gave them."""
+    ids = select_targets(customers, scenario) if ids is None else ids
     economics = customer_economics(customers.loc[ids], scenario)
     return pd.Series(_summarise(economics, scenario), name=scenario.name)
 
 
-def evaluate_scenarios(customers: pd.DataFrame, params: RoiParams) -> pd.DataFrame:
+def evaluate_scenarios(customers: pd.DataFrame, params: RoiParams,
+                       targets: dict[str, pd.Index] | None = None) -> pd.DataFrame:
     """Campaign figures for every scenario: the ``roi.csv`` table.
 
     Parameters
@@ -627,6 +629,9 @@ def evaluate_scenarios(customers: pd.DataFrame, params: RoiParams) -> pd.DataFra
         Customer scores indexed by ``customer_id`` (see :func:`customer_economics`).
     params : RoiParams
         Scenarios to evaluate.
+    targets : dict, optional
+        Each scenario's targets (scenario name -> :func:`select_targets`), when already selected: ranking every
+        customer is the costly part.
 
     Returns
     -------
@@ -643,12 +648,12 @@ def evaluate_scenarios(customers: pd.DataFrame, params: RoiParams) -> pd.DataFra
         same customers contacted) and ``cost_per_retained_customer``
         (total_cost / expected_customers_retained).  See ``FORMULA_TEXT``.
     """
-    rows = [evaluate_scenario(customers, s) for s in params.scenarios]
+    rows = [evaluate_scenario(customers, s, (targets or {}).get(s.name)) for s in params.scenarios]
     table = pd.DataFrame(rows).set_index("scenario")
     return table.astype({"customers_targeted": int, "horizon_months": int})
 
 
-def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def scenario_targets(customers: pd.DataFrame, scenario: Scenario, ids: pd.Index | None = None) -> pd.DataFrame:
     """Ranked contact list for a scenario (``artifacts/targets_<name>.csv``).
 
     Parameters
@@ -657,6 +662,8 @@ def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
         Customer scores indexed by ``customer_id``; must include ``clv``.
     scenario : Scenario
         The campaign.
+    ids : pandas.Index, optional
+        Its targets, when :func:`select_targets` already gave them.
 
     Returns
     -------
@@ -667,7 +674,7 @@ def scenario_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFram
         ``expected_retained`` and ``expected_incremental_profit``.
     """
     _validate_customers(customers, ("clv",))
-    ids = select_targets(customers, scenario)
+    ids = select_targets(customers, scenario) if ids is None else ids
     economics = customer_economics(customers.loc[ids], scenario)
     present = [c for c in contact_list_segments() if c in customers.columns]
     out = customers.loc[ids, [*present, "p_alive", "clv"]].join(

@@ -176,12 +176,15 @@ def retention_roi(params: "RunParams", run: "Run") -> RetentionRoi | None:
         before_start = campaigns.scorer(params, run.artifacts / "purchases.parquet", run.read_json("model.json"))
         roi_params, uplift_sources, _ = campaigns.resolve_uplifts(
             params, purchases, dt.date.fromisoformat(run.read_json("run.json")["observation_end"]), before_start)
-    table = roi.evaluate_scenarios(customers, roi_params)
+    # each scenario's customers ranked once, for its figures and its contact list
+    targets = {s.name: roi.select_targets(customers, s) for s in roi_params.scenarios}
+    table = roi.evaluate_scenarios(customers, roi_params, targets)
     run.write_csv(table, "roi.csv")
     # The contact lists carry keyed pseudonyms, not customer ids (see analysis.privacy).
     pseudo = privacy.Pseudonymiser.from_params(params.privacy)
     for scenario in roi_params.scenarios:
-        run.write_csv(pseudo.frame(roi.scenario_targets(customers, scenario)), f"targets_{scenario.name}.csv")
+        run.write_csv(pseudo.frame(roi.scenario_targets(customers, scenario, targets[scenario.name])),
+                      f"targets_{scenario.name}.csv")
     return RetentionRoi(customers=customers, table=table, roi_params=roi_params, uplift_sources=uplift_sources)
 
 
