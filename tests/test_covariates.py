@@ -117,6 +117,49 @@ def test_categories_are_fitted_per_combination_with_the_same_result(name, monkey
             assert grouped.gamma_ci[process][c] == pytest.approx(per_customer.gamma_ci[process][c], abs=1e-2)
 
 
+# the model's log-likelihood per customer, as the papers write it: Pareto/NBD note 009 eq. (22), BG/NBD FHL (2005a)
+# eq. (6), MBG/NBD Batislam et al. (2007); the gradient per row is checked against its central differences
+ROW_POINTS = {
+    "pareto": [(0.6, 8.0, 0.8, 12.0), (2.5, 1.5, 0.3, 40.0), (0.15, 30.0, 3.0, 2.0)],
+    "bgnbd": [(0.8, 6.0, 0.9, 3.0), (2.5, 1.5, 0.3, 12.0), (0.15, 30.0, 4.0, 0.7)],
+    "mbgnbd": [(0.8, 6.0, 0.9, 3.0), (2.5, 1.5, 0.3, 12.0), (0.15, 30.0, 4.0, 0.7)],
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROW_POINTS))
+def test_the_gradient_per_row_matches_central_differences_of_the_log_likelihood(name):
+    from analysis.models.registry import get
+
+    model = get(name)
+    rng = np.random.default_rng(5)
+    size = 400
+    x = rng.poisson(1.5, size).astype(float)
+    T = rng.uniform(5, 60, size).round(1)
+    tx = np.where(x > 0, (T * rng.uniform(0.0, 1.0, size)).round(1), 0.0)
+    tx[:10] = np.where(x[:10] > 0, T[:10], 0.0)  # bought at the very end: t_x = T
+    x[-10:], tx[-10:] = 25.0, T[-10:] * 0.9  # heavy buyers
+    for point in ROW_POINTS[name]:
+        # every row its own parameters, around the point (as a continuous covariate makes them)
+        log_rows = [np.log(v) + rng.normal(0.0, 0.4, size) for v in point]
+        ll, grad = model.loglik_and_gradient_rows(log_rows, x, tx, T)
+        assert grad.shape == (size, 4)
+        expected_ll = model.log_likelihood([np.exp(v) for v in log_rows], x, tx, T)
+        np.testing.assert_allclose(ll, expected_ll, rtol=1e-12, atol=1e-10)
+        h = 1e-5
+        for k in range(4):
+            up = [v + h * (j == k) for j, v in enumerate(log_rows)]
+            down = [v - h * (j == k) for j, v in enumerate(log_rows)]
+            numeric = (model.log_likelihood([np.exp(v) for v in up], x, tx, T)
+                       - model.log_likelihood([np.exp(v) for v in down], x, tx, T)) / (2 * h)
+            np.testing.assert_allclose(grad[:, k], numeric, rtol=1e-5, atol=1e-7, err_msg=f"{name} {point} {k}")
+        # the same parameters for every row: the rows add up to the model's summed likelihood and gradient
+        weights = rng.integers(1, 5, size).astype(float)
+        ll_one, grad_one = model.loglik_and_gradient_rows([np.log(v) for v in point], x, tx, T)
+        total, gradient = model.loglik_and_gradient(x, tx, T, weights)(np.log(point))
+        assert weights @ ll_one == pytest.approx(total, rel=1e-12)
+        np.testing.assert_allclose(weights @ grad_one, gradient, rtol=1e-9, atol=1e-9)
+
+
 def test_covariates_are_checked_like_the_transaction_file():
     rng = np.random.default_rng(1)
     cov = _covariates(rng, 50)
