@@ -299,6 +299,10 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         # log theta_ik.
         z_rows = np.ascontiguousarray(z_all[:, slot_columns].T)  # (coefficients, rows)
         nz_rows = z_rows * n  # weighted by the customers each row stands for
+        # The optimizer compares sums over up to a million rows whose differences near the maximum are below
+        # the rounding of the sums themselves (its line searches then fail over and over): each row's
+        # log-likelihood is taken relative to its value at the start, which leaves the maximum where it is.
+        offset = np.zeros(len(x))
 
         def loglik_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
             # each row's log-parameters: log theta_0k + sign_k * z'gamma_process(k)
@@ -306,7 +310,11 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
             with np.errstate(all="ignore"):
                 ll_rows, g_rows = model.loglik_and_gradient_rows(log_rows, x, tx, T)
                 g_gamma = ((nz_rows @ g_rows) * link.T).sum(axis=1)
-                return float(n @ ll_rows), np.concatenate([n @ g_rows, g_gamma])
+                return float(n @ (ll_rows - offset)), np.concatenate([n @ g_rows, g_gamma])
+
+        with np.errstate(all="ignore"):
+            start_rows = model.loglik_and_gradient_rows(list(base.log_params), x, tx, T)[0]
+        offset = np.where(np.isfinite(start_rows), start_rows, 0.0)
 
     if loglik_and_gradient is not None:
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
