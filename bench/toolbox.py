@@ -9,8 +9,9 @@ Usage (from the project folder)::
 Each (size, step) runs in a fresh ``python`` subprocess (its own peak memory, from ``os.wait4``); the time is
 measured inside it, after the imports and the summary (which ``bench/run.py`` times). GGompertz/NBD uses
 numerical integration and is run up to ``--slow-max`` customers (default 1M; before issue #17's segment sums it
-took many minutes at 1M and the default was 100k). The covariate fit (a 0/1 column: per combination of
-categories, with the analytic gradient) runs at every size. Results go to ``bench/results_toolbox.json``; medians are printed.
+took many minutes at 1M and the default was 100k). The covariate fits (a 0/1 column: per combination of
+categories; a standard normal column: per customer; both with the analytic gradient) run at every size. Results
+go to ``bench/results_toolbox.json``; medians are printed.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(HERE))
 
 STEPS = ["fit_bgnbd", "fit_pareto", "fit_mbgnbd", "fit_ggompertz", "dert_bgnbd", "dert_pareto", "covariates_pareto",
-         "bgbb_summary", "bgbb_fit"]
+         "covariates_pareto_normal", "covariates_bgnbd_normal", "bgbb_summary", "bgbb_fit"]
 SLOW = {"fit_ggompertz"}
 
 
@@ -91,11 +92,16 @@ def worker(step: str, size: int, out: str) -> int:
             values = models.dert(name, fit.params, 0.10, x, tx, T, time_unit=TIME_UNIT)
             seconds = time.perf_counter() - t0
             info = {"total": float(values.sum())}
-        else:  # covariates: a 0/1 column drawn independently of buying (its effects should come out near 0)
+        else:  # covariates drawn independently of buying (their effects should come out near 0): a 0/1 column, or
+            # with "_normal" a standard normal one (continuous: every customer has their own parameters)
             from analysis.models.covariates import fit_with_covariates
 
+            name, _, variant = name.partition("_")
             rng = np.random.default_rng(SEED)
-            cov = pd.DataFrame({"online": (rng.random(len(s)) < 0.5).astype(float)}, index=s.index)
+            if variant == "normal":
+                cov = pd.DataFrame({"z": rng.standard_normal(len(s))}, index=s.index)
+            else:
+                cov = pd.DataFrame({"online": (rng.random(len(s)) < 0.5).astype(float)}, index=s.index)
             t0 = time.perf_counter()
             fit = fit_with_covariates(s, name, cov, time_unit=TIME_UNIT)
             seconds = time.perf_counter() - t0

@@ -105,6 +105,11 @@ def nbd_pmf(n, r, alpha, time):
     return stats.nbinom.pmf(n, r, alpha / (alpha + time))
 
 
+def has_row_gradient(model: "TransactionModel") -> bool:
+    """Whether ``model`` implements :meth:`TransactionModel.loglik_and_gradient_rows`."""
+    return type(model).loglik_and_gradient_rows is not TransactionModel.loglik_and_gradient_rows
+
+
 class TransactionModel:
     """A buy-till-you-die model of repeat purchases in continuous time, described by a customer's history
     ``(x, t_x, T)``: repeat purchases, time of the last one and age, all from the first purchase on.
@@ -152,6 +157,13 @@ class TransactionModel:
     def loglik_and_gradient(self, x, tx, T, n) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
         """The weighted sample log-likelihood of the rows ``(x, t_x, T)`` with counts ``n`` and its gradient in the
         log-parameters, as a function of the log-parameters (work that depends on the rows alone is done once)."""
+        raise NotImplementedError
+
+    def loglik_and_gradient_rows(self, log_params, x, tx, T) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's log-likelihood (shape ``(n,)``) and its gradient in the log-parameters (shape ``(n, k)``),
+        with the log-parameters given per row (arrays that broadcast against the rows): what a fit with a
+        continuous covariate needs (:mod:`analysis.models.covariates`). A model without it is fitted there with
+        numerical derivatives (see :func:`has_row_gradient`)."""
         raise NotImplementedError
 
     def loglik_gradient(self, x, tx, T, n) -> Callable[[np.ndarray], np.ndarray]:

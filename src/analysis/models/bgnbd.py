@@ -10,7 +10,7 @@ analytic gradient :func:`bg_family_loglik_and_gradient`, shared with MBG/NBD (:m
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -105,15 +105,7 @@ def bg_family_loglik_and_gradient(
     g_a = nx @ (digamma(a + b) - psi_abxc)
     g_b = nx @ (digamma(b + ux + c) - digamma(b) + digamma(a + b) - psi_abxc)
     # the two-term part, per row
-    log_aT, log_atx = np.log(alpha + T), np.log(alpha + tx)
-    b_shift = b + (np.maximum(x, 1.0) - 1.0 if c == 0.0 else x + c - 1.0)
-    alive = -(r + x) * log_aT
-    dead = math.log(a) - np.log(b_shift) - (r + x) * log_atx
-    if c == 0.0:
-        dead = np.where(x > 0, dead, -np.inf)
-    both = np.logaddexp(alive, dead)
-    w_dead = np.exp(dead - both)
-    w_alive = 1.0 - w_dead
+    both, w_alive, w_dead, log_aT, log_atx, b_shift = _bg_family_two_terms(r, alpha, math.log(a), b, x, tx, T, c)
     ll += n @ both
     g_r -= n @ (w_alive * log_aT + w_dead * log_atx)
     g_alpha -= n @ ((r + x) * (w_alive / (alpha + T) + w_dead / (alpha + tx)))
@@ -121,6 +113,71 @@ def bg_family_loglik_and_gradient(
     g_a += nw.sum() / a
     g_b -= nw @ (1.0 / b_shift)
     return float(ll), np.array([g_r * r, g_alpha * alpha, g_a * a, g_b * b])
+
+
+def _bg_family_two_terms(r, alpha, log_a, b, x, tx, T, c: float) -> tuple[np.ndarray, ...]:
+    """Per row, the log-sum-exp term of :func:`bg_family_loglik_and_gradient`, ``logaddexp(alive, dead)``, with
+    the weights ``w_alive`` and ``w_dead`` into which its derivatives split, ``ln(alpha+T)``, ``ln(alpha+t_x)``
+    and ``b + x + c - 1`` (BG/NBD: ``b + x - 1``, and no dead term when x = 0). Parameters: scalars or arrays
+    that broadcast against the rows."""
+    log_aT, log_atx = np.log(alpha + T), np.log(alpha + tx)
+    b_shift = b + (np.maximum(x, 1.0) - 1.0 if c == 0.0 else x + c - 1.0)
+    alive = -(r + x) * log_aT
+    dead = log_a - np.log(b_shift) - (r + x) * log_atx
+    if c == 0.0:
+        dead = np.where(x > 0, dead, -np.inf)
+    both = np.logaddexp(alive, dead)
+    w_dead = np.exp(dead - both)
+    w_alive = 1.0 - w_dead
+    return both, w_alive, w_dead, log_aT, log_atx, b_shift
+
+
+def bg_family_loglik_and_gradient_rows(
+    model: str, log_params: Sequence, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's BG/NBD or MBG/NBD log-likelihood and its gradient in ``log(r, alpha, a, b)``, with parameters
+    that may differ from row to row (a customer's own, given their covariates: note 019).
+
+    The terms of :func:`bg_family_loglik_and_gradient` (FHL 2005a, eq. (6); Batislam et al. 2007) per row,
+    without the weights and the sums::
+
+        d ln L / d r     = psi(r+x) - psi(r) + ln alpha - w_alive ln(alpha+T) - w_dead ln(alpha+t_x)
+        d ln L / d alpha = r/alpha - (r+x) (w_alive/(alpha+T) + w_dead/(alpha+t_x))
+        d ln L / d a     = psi(a+b) - psi(a+b+x+c) + w_dead/a
+        d ln L / d b     = psi(b+x+c) - psi(b) + psi(a+b) - psi(a+b+x+c) - w_dead/(b+x+c-1)
+
+    times the parameter (the gradient in the log-parameters).
+
+    Parameters
+    ----------
+    model
+        ``"bgnbd"`` or ``"mbgnbd"``.
+    log_params
+        ``log(r, alpha, a, b)``: four scalars or arrays that broadcast against the rows.
+    frequency, recency, T
+        x, t_x and T per row.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``ln L`` per row (shape ``(n,)``) and its gradient per row (shape ``(n, 4)``).
+    """
+    from scipy.special import digamma
+
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    log_r, log_alpha, log_a, log_b = (np.asarray(v, dtype=float) for v in log_params)
+    r, alpha, a, b = np.exp(log_r), np.exp(log_alpha), np.exp(log_a), np.exp(log_b)
+    c = 1.0 if model == "mbgnbd" else 0.0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        both, w_alive, w_dead, log_aT, log_atx, b_shift = _bg_family_two_terms(r, alpha, log_a, b, x, tx, T, c)
+        ll = gammaln(r + x) + betaln(a, b + x + c) - gammaln(r) + r * log_alpha - betaln(a, b) + both
+        psi_ab, psi_abxc = digamma(a + b), digamma(a + b + x + c)
+        g_r = digamma(r + x) - digamma(r) + log_alpha - (w_alive * log_aT + w_dead * log_atx)
+        g_alpha = r / alpha - (r + x) * (w_alive / (alpha + T) + w_dead / (alpha + tx))
+        g_a = psi_ab - psi_abxc + w_dead / a
+        g_b = digamma(b + x + c) - digamma(b) + psi_ab - psi_abxc - w_dead / b_shift
+    grad = np.stack(np.broadcast_arrays(g_r * r, g_alpha * alpha, g_a * a, g_b * b)).T  # columns contiguous
+    return ll + np.zeros(x.shape), grad
 
 
 def _bg_family_alive_expectation(
@@ -191,6 +248,9 @@ class BGNBD(TransactionModel):
     def loglik_and_gradient(self, x, tx, T, n):
         by_x = _by_value(x, n)
         return lambda log_theta: bg_family_loglik_and_gradient(self.name, log_theta, x, tx, T, n, by_x=by_x)
+
+    def loglik_and_gradient_rows(self, log_params, x, tx, T):
+        return bg_family_loglik_and_gradient_rows(self.name, log_params, x, tx, T)
 
     def _b_shift(self, b, x):
         """b + x - 1 for a customer with repeat purchases (the argument of P(alive)'s odds)."""

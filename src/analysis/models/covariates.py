@@ -11,8 +11,18 @@ Given z, each customer's likelihood is the model's own with their parameters, so
 applies per customer.
 
 The fit maximises the summed log-likelihood over the distinct (x, t_x, T, z) rows, by BFGS from the fit without
-covariates (gamma = 0) with central-difference gradients; the intervals come from the curvature of the
-log-likelihood. Library only (the notebook API): the report pages do not use covariates yet.
+covariates (gamma = 0); the intervals come from the curvature of the log-likelihood. The gradient follows by the
+chain rule from the model's own gradient in its log-parameters: with up to :data:`MAX_PATTERNS` distinct covariate
+rows (categories) the model's summed gradient per combination; beyond that (a continuous covariate, every
+customer with their own parameters) the model's gradient per row
+(:meth:`~analysis.models.base.TransactionModel.loglik_and_gradient_rows`: Pareto/NBD, BG/NBD, MBG/NBD). A model
+without one (GGompertz/NBD) takes central differences of the whole log-likelihood there, far slower.
+
+Beside the notebook API, the report uses this module when ``models.covariates`` names a file of customer
+characteristics: :func:`read_covariates` reads it and :mod:`analysis.scoring.modelstage` fits Pareto/NBD with
+covariates on all data (DuckDB engine), whose effects page 02 shows (cell ``cell-covariates``) and
+``model.json`` keeps under ``covariates``; pages 03 and 04 group the customers by the characteristics as
+:func:`read_characteristics` reads them.
 """
 
 from __future__ import annotations
@@ -28,7 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.errors import DataValidationError, ModelFitError, format_examples, rows_of
-from analysis.models.base import _resolve_time_unit, _validate_summary
+from analysis.models.base import _resolve_time_unit, _validate_summary, has_row_gradient
 from analysis.models.fitted import fit_model
 from analysis.models.fitting import (_gradient_hessian, _minimize, _numerical_gradient_hessian, _weighted_rows,
                                      distinct_rows)
@@ -37,7 +47,8 @@ from analysis.models.registry import REGISTRY, get
 _log = logging.getLogger("analysis.models")
 
 #: Up to this many distinct covariate rows (combinations of categories) the fit works per combination, with the
-#: model's analytic gradient; beyond it (a continuous covariate) per customer, with numerical derivatives.
+#: model's analytic gradient; beyond it (a continuous covariate) per customer, with the model's analytic gradient
+#: per row (numerical derivatives for a model without one).
 MAX_PATTERNS = 64
 
 
@@ -248,15 +259,23 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         return _individual(model, theta[:k0], lin)
 
     total = float(n.sum())
+
+    def nll_per_customer(theta: np.ndarray) -> float:
+        with np.errstate(all="ignore"):
+            value = -float(n @ model.log_likelihood(individual(theta), x, tx, T))
+        return value if np.isfinite(value) else np.inf
+
+    # link[k, j]: the sign with which coefficient j (a process and a covariate) acts on parameter k, or 0
+    links = [model.covariate_links.get(k, (None, 0.0)) for k in names]
+    link = np.array([[sign if process == p else 0.0 for p, _ in slots] for process, sign in links])
+    slot_columns = [col[c] for _, c in slots]
     pattern_rows, pattern_of = distinct_rows([z_all[:, j] for j in range(z_all.shape[1])])
+    loglik_and_gradient = None
+    nll = nll_per_customer
     if len(pattern_rows) <= MAX_PATTERNS:
         # Few distinct covariate rows (categories): within each, every customer has the same parameters, so
         # the model's own likelihood-and-gradient on that group's rows serves, and the chain rule gives the
         # gradient in the coefficients (log theta_k = base_k + sign_k * z'gamma_process(k)).
-        # link[k, j]: the sign with which coefficient j (a process and a covariate) acts on parameter k, or 0
-        links = [model.covariate_links.get(k, (None, 0.0)) for k in names]
-        link = np.array([[sign if process == p else 0.0 for p, _ in slots] for process, sign in links])
-        slot_columns = [col[c] for _, c in slots]
         groups = [(model.loglik_and_gradient(x[m], tx[m], T[m], n[m]), link * z_all[row, slot_columns])
                   for m, row in ((pattern_of == g, row) for g, row in enumerate(pattern_rows))]
 
@@ -273,7 +292,31 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         def nll(theta: np.ndarray) -> float:
             value = -loglik_and_gradient(theta)[0]
             return value if np.isfinite(value) else np.inf
+    elif has_row_gradient(model):
+        # A continuous covariate: every customer has their own parameters. The model's gradient per row in its
+        # log-parameters gives the gradient in the coefficients by the chain rule: d ln L_i / d gamma_j =
+        # sum_k (d ln L_i / d log theta_ik) * link[k, j] * z_ij, and d ln L_i / d log theta_0k = d ln L_i / d
+        # log theta_ik.
+        z_rows = np.ascontiguousarray(z_all[:, slot_columns].T)  # (coefficients, rows)
+        nz_rows = z_rows * n  # weighted by the customers each row stands for
+        # The optimizer compares sums over up to a million rows whose differences near the maximum are below
+        # the rounding of the sums themselves (its line searches then fail over and over): each row's
+        # log-likelihood is taken relative to its value at the start, which leaves the maximum where it is.
+        offset = np.zeros(len(x))
 
+        def loglik_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            # each row's log-parameters: log theta_0k + sign_k * z'gamma_process(k)
+            log_rows = [theta[k] + (link[k] * theta[k0:]) @ z_rows if link[k].any() else theta[k] for k in range(k0)]
+            with np.errstate(all="ignore"):
+                ll_rows, g_rows = model.loglik_and_gradient_rows(log_rows, x, tx, T)
+                g_gamma = ((nz_rows @ g_rows) * link.T).sum(axis=1)
+                return float(n @ (ll_rows - offset)), np.concatenate([n @ g_rows, g_gamma])
+
+        with np.errstate(all="ignore"):
+            start_rows = model.loglik_and_gradient_rows(list(base.log_params), x, tx, T)[0]
+        offset = np.where(np.isfinite(start_rows), start_rows, 0.0)
+
+    if loglik_and_gradient is not None:
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             ll, grad = loglik_and_gradient(theta)
             ok = np.isfinite(ll) and np.all(np.isfinite(grad))
@@ -281,12 +324,7 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
 
         def hessian(theta: np.ndarray) -> np.ndarray:
             return _gradient_hessian(lambda t: -loglik_and_gradient(t)[1], theta)[1]
-    else:  # a continuous covariate: every customer has their own parameters
-        def nll(theta: np.ndarray) -> float:
-            with np.errstate(all="ignore"):
-                value = -float(n @ model.log_likelihood(individual(theta), x, tx, T))
-            return value if np.isfinite(value) else np.inf
-
+    else:  # a continuous covariate and a model without a gradient per row: central differences
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             f0, h = nll(theta) / total, 1e-6
             grad = np.array([(nll(theta + h * e) - nll(theta - h * e)) / (2 * h * total) for e in np.eye(len(theta))])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -183,21 +183,9 @@ def pareto_nbd_loglik_and_gradient(
     ll = nx @ gammaln(r + ux) + total * (-gammaln(r) + r * math.log(alpha) + s * math.log(beta))
     g_r = nx @ digamma(r + ux) + total * (-digamma(r) + math.log(alpha))
     g_alpha, g_s, g_beta = total * r / alpha, total * math.log(beta), total * s / beta
-    log_aT, log_bT = np.log(alpha + T), np.log(beta + T)
-    alive = -(r + x) * log_aT - s * log_bT
     gap = plan.gap
-    # ln G and the six shifted versions the gradient needs, computed side by side on the cores (numpy and
-    # scipy's hyp2f1 release the GIL): each is the same arithmetic as one after the other
-    h_r, h_s = 1e-6 * max(r, 1e-3), 1e-6 * max(s, 1e-3)
-    shifted = ((r, alpha, s, beta, 0.0), (r, alpha, s, beta, 1.0), (r, alpha, s + 1.0, beta, 0.0),
-               (r + h_r, alpha, s, beta, 0.0), (r - h_r, alpha, s, beta, 0.0),
-               (r, alpha, s + h_s, beta, 0.0), (r, alpha, s - h_s, beta, 0.0))
-    gaps = list(_pool().map(lambda a: plan.log_gap(*a[:4], dx=a[4]), shifted))
-    lg = np.full(len(x), -np.inf)
-    lg[gap] = gaps[0]
-    dead = math.log(s) + lg
-    both = np.logaddexp(alive, dead)
-    w = np.where(gap, np.exp(dead - both), 0.0)
+    gaps, h_r, h_s = _pareto_shifted_gaps(r, alpha, s, beta, plan.log_gap)
+    both, w, log_aT, log_bT, lg = _pareto_mix(r, alpha, s, beta, x, T, gap, gaps[0], math.log(s))
     w_alive = 1.0 - w
     ll += n @ both
     g_r -= n @ (w_alive * log_aT)
@@ -205,16 +193,108 @@ def pareto_nbd_loglik_and_gradient(
     g_s -= n @ (w_alive * log_bT)
     g_beta -= n @ (w_alive * s / (beta + T))
     if gap.any():
-        xs, nw, lgs = x[gap], (n * w)[gap], lg[gap]
-        d_alpha = -(r + xs) * np.exp(gaps[1] - lgs)
-        d_beta = -(s + 1.0) * np.exp(gaps[2] - lgs)
-        d_r = (gaps[3] - gaps[4]) / (2 * h_r)
-        d_s = (gaps[5] - gaps[6]) / (2 * h_s)
+        nw = (n * w)[gap]
+        d_r, d_alpha, d_s, d_beta = _pareto_gap_derivatives(r, s, x[gap], lg[gap], gaps, h_r, h_s)
         g_r += nw @ d_r
         g_alpha += nw @ d_alpha
         g_s += nw @ (1.0 / s + d_s)
         g_beta += nw @ d_beta
     return float(ll), np.array([g_r * r, g_alpha * alpha, g_s * s, g_beta * beta])
+
+
+def pareto_nbd_loglik_and_gradient_rows(
+    log_params: Sequence, frequency: np.ndarray, recency: np.ndarray, T: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's Pareto/NBD log-likelihood and its gradient in ``log(r, alpha, s, beta)``, with parameters
+    that may differ from row to row (a customer's own, given their covariates: note 019).
+
+    The terms of :func:`pareto_nbd_loglik_and_gradient` (Fader & Hardie 2005, note 009, eq. (22)) per row,
+    without the weights and the sums: the same closed forms for ``ln G`` and its derivatives in alpha and beta,
+    and the same central differences of ``ln G`` in r and s. As there, only the closed form is used (no
+    quadrature fallback).
+
+    Parameters
+    ----------
+    log_params
+        ``log(r, alpha, s, beta)``: four scalars or arrays that broadcast against the rows.
+    frequency, recency, T
+        x, t_x and T per row.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``ln L`` per row (shape ``(n,)``) and its gradient per row (shape ``(n, 4)``).
+    """
+    from scipy.special import digamma
+
+    x, tx, T = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+    r, alpha, s, beta = (np.broadcast_to(np.exp(np.asarray(v, dtype=float)), x.shape) for v in log_params)
+    gap = tx < T
+    on_gap = (x[gap], tx[gap], T[gap])
+
+    def log_gap(r_, alpha_, s_, beta_, dx: float = 0.0) -> np.ndarray:
+        """ln G on the rows with t_x < T, each with its own parameters (closed form only)."""
+        xs, txs, Ts = on_gap
+        r_, alpha_, s_, beta_ = (v[gap] for v in (r_, alpha_, s_, beta_))
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            lt_x = _pareto_log_tail(r_, alpha_, s_, beta_, xs + dx, txs)
+            lt_T = _pareto_log_tail(r_, alpha_, s_, beta_, xs + dx, Ts)
+            return lt_x + _log1mexp(np.minimum(lt_T - lt_x, 0.0))
+
+    gaps, h_r, h_s = _pareto_shifted_gaps(r, alpha, s, beta, log_gap)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        both, w, log_aT, log_bT, lg = _pareto_mix(r, alpha, s, beta, x, T, gap, gaps[0], np.log(s))
+        w_alive = 1.0 - w
+        log_alpha, log_beta = np.log(alpha), np.log(beta)
+        ll = gammaln(r + x) - gammaln(r) + r * log_alpha + s * log_beta + both
+        g_r = digamma(r + x) - digamma(r) + log_alpha - w_alive * log_aT
+        g_alpha = r / alpha - w_alive * (r + x) / (alpha + T)
+        g_s = log_beta - w_alive * log_bT
+        g_beta = s / beta - w_alive * s / (beta + T)
+        if gap.any():
+            d_r, d_alpha, d_s, d_beta = _pareto_gap_derivatives(r[gap], s[gap], x[gap], lg[gap], gaps, h_r[gap],
+                                                                h_s[gap])
+            wg = w[gap]
+            g_r[gap] += wg * d_r
+            g_alpha[gap] += wg * d_alpha
+            g_s[gap] += wg * (1.0 / s[gap] + d_s)
+            g_beta[gap] += wg * d_beta
+    return ll, np.stack([g_r * r, g_alpha * alpha, g_s * s, g_beta * beta]).T  # columns contiguous
+
+
+def _pareto_shifted_gaps(r, alpha, s, beta, log_gap) -> tuple[list[np.ndarray], object, object]:
+    """ln G on the rows with t_x < T and the six shifted versions the gradient needs (x + 1, s + 1, and r and s
+    up and down by a relative step ``h``), computed side by side on the cores (numpy and scipy's hyp2f1 release
+    the GIL): each is the same arithmetic as one after the other. Returns them with the steps ``h_r, h_s``."""
+    h_r, h_s = 1e-6 * np.maximum(r, 1e-3), 1e-6 * np.maximum(s, 1e-3)
+    shifted = ((r, alpha, s, beta, 0.0), (r, alpha, s, beta, 1.0), (r, alpha, s + 1.0, beta, 0.0),
+               (r + h_r, alpha, s, beta, 0.0), (r - h_r, alpha, s, beta, 0.0),
+               (r, alpha, s + h_s, beta, 0.0), (r, alpha, s - h_s, beta, 0.0))
+    return list(_pool().map(lambda a: log_gap(*a[:4], dx=a[4]), shifted)), h_r, h_s
+
+
+def _pareto_mix(r, alpha, s, beta, x, T, gap, log_gap, log_s) -> tuple[np.ndarray, ...]:
+    """Per row: ``logaddexp(A, D)`` (the likelihood's two terms, see :func:`pareto_nbd_loglik_and_gradient`),
+    the weight ``w = exp(D - logaddexp(A, D))`` of the dead term (0 where t_x = T), ``ln(alpha+T)``,
+    ``ln(beta+T)`` and ``ln G`` (-inf where t_x = T)."""
+    log_aT, log_bT = np.log(alpha + T), np.log(beta + T)
+    alive = -(r + x) * log_aT - s * log_bT
+    lg = np.full(len(x), -np.inf)
+    lg[gap] = log_gap
+    dead = log_s + lg
+    both = np.logaddexp(alive, dead)
+    w = np.where(gap, np.exp(dead - both), 0.0)
+    return both, w, log_aT, log_bT, lg
+
+
+def _pareto_gap_derivatives(r, s, x, lg, gaps, h_r, h_s) -> tuple[np.ndarray, ...]:
+    """d ln G / d(r, alpha, s, beta) on the rows with t_x < T, from :func:`_pareto_shifted_gaps` (``r, s, h_r,
+    h_s``: scalars, or arrays on those rows)."""
+    d_alpha = -(r + x) * np.exp(gaps[1] - lg)
+    d_beta = -(s + 1.0) * np.exp(gaps[2] - lg)
+    d_r = (gaps[3] - gaps[4]) / (2 * h_r)
+    d_s = (gaps[5] - gaps[6]) / (2 * h_s)
+    return d_r, d_alpha, d_s, d_beta
 
 
 _POOL: ThreadPoolExecutor | None = None
@@ -310,6 +390,9 @@ class ParetoNBD(TransactionModel):
     def loglik_and_gradient(self, x, tx, T, n):
         plan = _ParetoGapPlan(x, tx, T, n)
         return lambda log_theta: pareto_nbd_loglik_and_gradient(log_theta, x, tx, T, n, plan=plan)
+
+    def loglik_and_gradient_rows(self, log_params, x, tx, T):
+        return pareto_nbd_loglik_and_gradient_rows(log_params, x, tx, T)
 
     def p_alive(self, params, x, tx, T):
         """Note 009, eq. (34): ``1 / (1 + s (alpha+T)^(r+x) (beta+T)^s Δ)`` with
