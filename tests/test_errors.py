@@ -79,6 +79,7 @@ PLAIN_RAISES = {
     ("config.py", "_separators_differ"): "pydantic validator of data.thousands/decimal",
     ("config.py", "_not_in_the_future"): "pydantic validator of the period dates",
     ("config.py", "_calibration_before_end"): "pydantic validator of the period dates",
+    ("config.py", "_known_period"): "pydantic validator of models.discrete.period",
     ("config.py", "_known_language"): "pydantic validator of report.language",
     ("config.py", "_campaign_names_unique"): "pydantic validator of campaigns and roi scenarios",
     ("config.py", "_scenario_horizons_match"): "pydantic validator of roi scenario horizons",
