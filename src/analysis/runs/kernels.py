@@ -153,17 +153,16 @@ class KernelPool:
             self.started.append(thread)
             thread.start()
 
-    def take(self, more: bool = True):
-        """The first kernel started ahead to be ready (or None: none started, or it failed to start); with
-        ``more``, start one for a notebook after it."""
+    def take(self):
+        """The first kernel started ahead to be ready (or None: none started, or it failed to start); a kernel
+        for a notebook after it starts in its place (up to ``notebooks`` in all)."""
         with self.lock:
             started = self.waiting > 0
             self.waiting -= started
         km = self.ready.get() if started else None
         if km is not None:
             self.live.add(km)
-        if more:
-            self.prepare()
+        self.prepare()
         return km
 
     def done(self, km) -> None:
@@ -200,9 +199,9 @@ def _shutdown(km) -> None:
 
 
 def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, cwd: Path,
-                 pool: KernelPool | None = None, more: bool = True, label: str = "") -> None:
-    """Execute one notebook with papermill into ``target``; with ``pool``, in the kernel it started ahead (and,
-    when ``more`` notebooks follow, start the next one). ``label`` goes before its progress lines on the console
+                 pool: KernelPool | None = None, label: str = "") -> None:
+    """Execute one notebook with papermill into ``target``; with ``pool``, in the kernel it started ahead (which
+    starts one for a notebook to come). ``label`` goes before its progress lines on the console
     (the page's name, when two pages run at once)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -211,7 +210,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
 
     previous = os.environ.get(STAGING_ENV)
     os.environ[STAGING_ENV] = str(run_dir)  # the kernel inherits it: the notebook writes into run_dir itself
-    km = pool.take(more) if pool is not None else None
+    km = pool.take() if pool is not None else None
     try:
         with _progress_from(run_dir / "logs" / f"{source.stem}.log", label):
             pm.execute_notebook(
