@@ -102,3 +102,53 @@ def test_two_kernels_started_ahead_serve_two_notebooks_at_once_and_an_abort_stop
         assert failed and not _alive(running)
     finally:
         pool.close()
+
+
+def test_a_kernel_serves_the_next_notebook_as_a_fresh_kernel_would_and_a_failed_one_is_replaced(tmp_path):
+    """Kernels are reused (their imports are paid once): the next notebook runs in the same process, but finds
+    nothing of the notebook before it (names, figures, the log handler, the cell counter, rc settings); a kernel
+    whose notebook failed is shut down and a fresh one serves the notebook after it."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    first = _notebook(
+        tmp_path / "first.ipynb",
+        "import os, logging, matplotlib, matplotlib.pyplot as plt\n"
+        "secret = 42\n"
+        "fig = plt.figure()\n"
+        "matplotlib.rcParams['lines.linewidth'] = 9\n"
+        f"logging.getLogger().addHandler(logging.FileHandler({str(tmp_path / 'first.log')!r}))\n"
+        "print(os.getpid())",
+    )
+    probe = ("import os, logging, matplotlib, matplotlib.pyplot as plt\n"
+             "print(os.getpid(), 'secret' in globals(), len(plt.get_fignums()), len(logging.getLogger().handlers),"
+             " matplotlib.rcParams['lines.linewidth'], sep='|')")
+    second = _notebook(tmp_path / "second.ipynb", probe)
+    fails = _notebook(tmp_path / "fails.ipynb", "import os\nprint(os.getpid())\nraise ValueError('broken on purpose')")
+    third = _notebook(tmp_path / "third.ipynb", probe)
+
+    def run(source):
+        out = tmp_path / f"{source.stem}_out.ipynb"
+        kernels.run_notebook(source, out, tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+        cells = nbformat.read(out, as_version=4).cells
+        return [c.execution_count for c in cells], "".join(o.get("text", "") for o in cells[-1].get("outputs", []))
+
+    pool = kernels.KernelPool(run_dir, ROOT, notebooks=4, warm=1)
+    try:
+        counts, pid = run(first)
+        counts2, printed = run(second)
+        with pytest.raises(pipeline.StepFailed, match="broken on purpose"):
+            run(fails)
+        counts3, printed3 = run(third)
+        assert len(pool.started) == 4  # one kernel started, reset twice, one started after the failure
+    finally:
+        pool.close()
+    assert counts == counts2 == counts3 == [1, 2]  # papermill's parameters cell, then the notebook's
+    fresh = _notebook(tmp_path / "fresh.ipynb", probe)
+    kernels.run_notebook(fresh, tmp_path / "fresh_out.ipynb", tmp_path / "params.yaml", run_dir, ROOT)
+    expected = "".join(o.get("text", "") for c in nbformat.read(tmp_path / "fresh_out.ipynb", as_version=4).cells
+                       for o in c.get("outputs", [])).strip().split("|")[1:]
+    pid2, *state = printed.strip().split("|")
+    assert pid2 == pid.strip()  # the same process ...
+    assert state == expected == ["False", "0", "0", "1.5"]  # ... which looks like a fresh kernel
+    pid3, *state3 = printed3.strip().split("|")
+    assert pid3 != pid.strip() and state3 == expected

@@ -91,23 +91,44 @@ WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib.pyplot, duckdb, p
                 "import analysis.reporting.nb, analysis.reporting.plotting, analysis.models")
 
 
+#: What a kernel runs between two notebooks (:meth:`KernelPool.done`): the next notebook finds it as a fresh kernel
+#: with :data:`WARM_IMPORTS` done would be, apart from the modules already imported. Its figures are closed and its
+#: log file handlers closed; IPython's reset empties the namespace and the output history and starts a new history
+#: session with the cell counter at 1 (so the executed notebook is the one a fresh kernel gives); the freed memory
+#: goes back to the system (glibc's ``malloc_trim``; a no-op elsewhere). Every notebook's ``nb.start`` sets the language, the number
+#: notation, the plot style and the log file again.
+RESET = ("import logging as __logging, matplotlib as __mpl, matplotlib.pyplot as __plt\n"
+         "__plt.close('all')\n"
+         "for __h in __logging.getLogger().handlers[:]:\n"
+         "    __logging.getLogger().removeHandler(__h); __h.close()\n"
+         "__mpl.rc_file_defaults()\n"
+         "get_ipython().reset(new_session=True)\n"
+         "__import__('gc').collect()\n"
+         "try:\n"
+         "    __import__('ctypes').CDLL('libc.so.6').malloc_trim(0)\n"
+         "except (OSError, AttributeError):\n"
+         "    pass\n")
+
+
 class KernelPool:
-    """Starts the kernels of the next notebooks while the current ones run (on the other core), with the
-    common libraries already imported, so that a notebook does not wait for its kernel. ``warm`` kernels are
-    kept starting or ready (one per page that may run at once), and no more than ``notebooks`` are started in all
-    (None: no limit). Each kernel runs one notebook and is shut down after it, as papermill would; a kernel that
-    fails to start is not used (the notebook then starts its own)."""
+    """Kernels for the run's notebooks, started ahead with the common libraries imported, so that a notebook does
+    not wait for its kernel. ``warm`` kernels start at once (one per page that may run at once) and no more than
+    ``notebooks`` are started in all (None: no limit). A kernel whose notebook ran to its end is reset
+    (:data:`RESET`) and serves a notebook to come: the imports (about 2 s of CPU per kernel) are paid once per kernel,
+    not once per notebook. A kernel whose notebook failed is shut down, and one is started in its place while
+    notebooks remain. A kernel that fails to start or to reset is not used (the notebook then starts its own)."""
 
     def __init__(self, run_dir: Path, cwd: Path, notebooks: int | None = None, warm: int = 1) -> None:
         from analysis.reporting.nb import STAGING_ENV
 
         self.env = {**os.environ, STAGING_ENV: str(run_dir)}
         self.cwd = str(cwd)
-        self.left = notebooks
+        self.left = notebooks  # notebooks not yet given a kernel (None: no limit)
+        self.starts = notebooks  # kernels that may still be started (None: no limit)
         self.lock = threading.Lock()
         self.started: list[threading.Thread] = []
         self.ready: queue.Queue = queue.Queue()  # a started kernel, or None for one that failed to start
-        self.waiting = 0  # kernels started (or starting) and not yet taken
+        self.waiting = 0  # kernels started, starting or being reset, and not yet taken
         self.live: set = set()  # kernels taken, running a notebook
         for _ in range(warm):
             self.prepare()
@@ -126,49 +147,84 @@ class KernelPool:
         km = AsyncKernelManager(kernel_name=kernel_name())
         try:
             await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
-            kc = km.client()
-            kc.start_channels()
-            try:
-                await kc.wait_for_ready(timeout=60)
-                reply = await kc.execute_interactive(WARM_IMPORTS, silent=True, store_history=False, timeout=120)
-                if reply["content"]["status"] != "ok":
-                    raise RuntimeError(reply["content"].get("evalue", "import failed"))
-            finally:
-                kc.stop_channels()
-            return km
+            return await self._run_silently(km, WARM_IMPORTS)
         except Exception:  # noqa: BLE001 - not worth failing a report for: the notebook starts its own kernel
             if km.has_kernel:
                 await km.shutdown_kernel(now=True)
             return None
 
+    @staticmethod
+    async def _run_silently(km, code: str):
+        """Run ``code`` in the kernel of ``km`` without output or history; returns ``km``, or raises."""
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=120)
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(reply["content"].get("evalue", "failed"))
+        finally:
+            kc.stop_channels()
+        return km
+
+    def _reset(self, km) -> None:
+        import asyncio
+
+        async def reset():
+            try:
+                if not await km.is_alive():
+                    raise RuntimeError("the kernel is gone")
+                return await self._run_silently(km, RESET)
+            except Exception:  # noqa: BLE001 - the notebook then starts its own kernel
+                if km.has_kernel:
+                    await km.shutdown_kernel(now=True)
+                return None
+
+        self.ready.put(asyncio.run(reset()))
+
+    def _background(self, target, *args) -> None:
+        """Run ``target`` for a kernel to be taken later (one more waiting); the caller holds the lock."""
+        self.waiting += 1
+        thread = threading.Thread(target=target, args=args, name="next-kernel", daemon=True)
+        self.started.append(thread)
+        thread.start()
+
+    def _more_wanted(self) -> bool:
+        """Whether a notebook to come may find no kernel waiting for it (the caller holds the lock)."""
+        return self.left is None or self.left > self.waiting
+
     def prepare(self) -> None:
         """Start a kernel for a notebook to come, in the background (none when ``notebooks`` are all served)."""
         with self.lock:
-            if self.left is not None:
-                if self.left <= 0:
+            if self.starts is not None:
+                if self.starts <= 0 or not self._more_wanted():
                     return
-                self.left -= 1
-            self.waiting += 1
-            thread = threading.Thread(target=self._start, name="next-kernel", daemon=True)
-            self.started.append(thread)
-            thread.start()
+                self.starts -= 1
+            self._background(self._start)
 
     def take(self):
-        """The first kernel started ahead to be ready (or None: none started, or it failed to start); a kernel
-        for a notebook after it starts in its place (up to ``notebooks`` in all)."""
+        """The first kernel to be ready (or None: none waiting, or it failed to start or to reset)."""
         with self.lock:
             started = self.waiting > 0
             self.waiting -= started
+            if self.left is not None:
+                self.left = max(self.left - 1, 0)
         km = self.ready.get() if started else None
         if km is not None:
             self.live.add(km)
-        self.prepare()
         return km
 
-    def done(self, km) -> None:
-        """Shut down the kernel of a notebook that has finished."""
+    def done(self, km, reuse: bool = True) -> None:
+        """The notebook of ``km`` has finished. With ``reuse`` (it ran to its end) the kernel is reset for a
+        notebook to come, if one may need it; otherwise it is shut down, and one started in its place if needed."""
         self.live.discard(km)
-        _shutdown(km)
+        with self.lock:
+            keep = reuse and self._more_wanted()
+            if keep:
+                self._background(self._reset, km)
+        if not keep:
+            _shutdown(km)
+            self.prepare()
 
     def abort(self) -> None:
         """Stop the kernels running notebooks now (the run was interrupted): their notebooks fail at once."""
@@ -181,8 +237,8 @@ class KernelPool:
                     os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
-        """Shut down the kernels started for notebooks that did not need them."""
-        for thread in self.started:
+        """Shut down the kernels started or reset for notebooks that did not need them."""
+        for thread in list(self.started):
             thread.join()
         while not self.ready.empty():
             km = self.ready.get()
@@ -200,8 +256,8 @@ def _shutdown(km) -> None:
 
 def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, cwd: Path,
                  pool: KernelPool | None = None, label: str = "") -> None:
-    """Execute one notebook with papermill into ``target``; with ``pool``, in the kernel it started ahead (which
-    starts one for a notebook to come). ``label`` goes before its progress lines on the console
+    """Execute one notebook with papermill into ``target``; with ``pool``, in a kernel of the pool, which gets it
+    back afterwards (reset for the next notebook if this one ran to its end). ``label`` goes before its progress lines on the console
     (the page's name, when two pages run at once)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -211,6 +267,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     previous = os.environ.get(STAGING_ENV)
     os.environ[STAGING_ENV] = str(run_dir)  # the kernel inherits it: the notebook writes into run_dir itself
     km = pool.take() if pool is not None else None
+    finished = False  # ran to its end (or ended its page on purpose): its kernel may serve the next notebook
     try:
         with _progress_from(run_dir / "logs" / f"{source.stem}.log", label):
             pm.execute_notebook(
@@ -220,14 +277,16 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
                 request_save_on_cell_execute=False, extra_arguments=KERNEL_ARGUMENTS,
                 **({"km": km} if km is not None else {}),
             )
+        finished = True
     except PapermillExecutionError as exc:
         if exc.ename == "PageEnds":  # the notebook ended its page early, on purpose (analysis.reporting.nb.end_page)
             console.echo(f"      the page ends early: {exc.evalue}")
+            finished = True
             return
         raise StepFailed(f"{exc.ename}: {exc.evalue}") from exc
     finally:
         if km is not None:
-            pool.done(km)
+            pool.done(km, reuse=finished)
         if previous is None:
             os.environ.pop(STAGING_ENV, None)
         else:
