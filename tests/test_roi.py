@@ -415,3 +415,25 @@ def test_a_scenario_label_is_what_readers_see():
     assert labels == ["email_best_5000", "Voucher for the\nbest customers", "Voucher for the\nbest customers"]
     assert len(ax.patches) == 3  # one bar each, even with the same label twice
     plt.close(fig)
+
+
+def test_a_long_curve_is_drawn_through_its_envelope_and_a_short_one_point_by_point():
+    """A million customers' targeting curve is drawn through each run's first, lowest, highest and last point:
+    every run of consecutive points keeps its range (the drawn line covers the same pixels), the ends and the
+    peak are kept, and the points stay in order. CDNOW-sized curves are drawn as they are."""
+    rng = np.random.default_rng(7)
+    n = 1_000_001
+    x = np.arange(n)
+    y = np.cumsum(rng.normal(size=n))
+    ex, ey = roi.line_envelope(x, y, buckets=1_000)
+    assert len(ex) <= 4 * 1_000 and np.all(np.diff(ex) > 0)
+    assert ex[0] == 0 and ex[-1] == n - 1 and y[ex].tolist() == ey.tolist()
+    assert ey.max() == y.max() and ey.min() == y.min()
+    size = -(-n // 1_000)
+    for start in (0, size * 500, size * 999):  # a run at the start, the middle and the end: same range
+        run = slice(start, min(start + size, n))
+        inside = (ex >= run.start) & (ex < run.stop)
+        assert ey[inside].min() == y[run].min() and ey[inside].max() == y[run].max()
+    short = np.arange(23_571, dtype=float)
+    sx, sy = roi.line_envelope(short, short ** 0.5)
+    assert len(sx) == 23_571

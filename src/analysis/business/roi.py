@@ -956,6 +956,32 @@ def plot_sensitivity(
     return ax
 
 
+#: Lines with more points than this are drawn through their envelope (:func:`line_envelope`); CDNOW's 23,570
+#: customers are drawn point by point.
+LINE_POINTS_MAX = 50_000
+
+
+def line_envelope(x: np.ndarray, y: np.ndarray, buckets: int = 10_000) -> tuple[np.ndarray, np.ndarray]:
+    """The points of a line with more than :data:`LINE_POINTS_MAX` points that a chart can show: the line is cut
+    into ``buckets`` runs of consecutive points, and of each run the first, the lowest, the highest and the last
+    point are kept, in their order. At a 900-pixel-wide chart a run of a million customers' curve is a tenth of a
+    pixel wide, so the drawn line is the same; matplotlib drew the million points in 2-3 s."""
+    x, y = np.asarray(x), np.asarray(y, dtype=float)
+    n = len(y)
+    if n <= LINE_POINTS_MAX:
+        return x, y
+    size = -(-n // buckets)
+    rows = -(-n // size)
+    padded = np.full(rows * size, np.nan)
+    padded[:n] = y
+    table = padded.reshape(rows, size)
+    base = np.arange(rows) * size
+    keep = np.concatenate([base, base + np.nanargmin(table, axis=1), base + np.nanargmax(table, axis=1),
+                           np.minimum(base + size, n) - 1])
+    keep = np.unique(keep)
+    return x[keep], y[keep]
+
+
 def plot_targeting_curve(
     result: TargetingCurve, *, currency: str | None = None, ax: Axes | None = None
 ) -> Axes:
@@ -978,7 +1004,7 @@ def plot_targeting_curve(
     curve = result.curve
     x = np.concatenate([[0], curve["n_targeted"].to_numpy()])
     y = np.concatenate([[0.0], curve["cumulative_net_gain"].to_numpy(dtype=float)])
-    ax.plot(x, y, color="#264653")
+    ax.plot(*line_envelope(x, y), color="#264653")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.axvline(result.best_n, color="#e76f51", linestyle="--",
                label=say("Best: contact {n} customers, net gain {gain}", n=fmt.current().integer(result.best_n),
