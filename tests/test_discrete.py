@@ -241,6 +241,9 @@ def test_the_model_page_shows_bgbb_in_plain_words_in_english_and_dutch(donors, t
 
     dutch = _text(pages["nl"])
     assert "Op deze gegevens kon geen aankoopmodel worden geschat" in dutch
+    # the note does not deny the chance of staying that BG/BB then gives each customer
+    assert "De kans dat een klant nog klant is, komt van het BG/BB-model hieronder" in dutch
+    assert "geen kans op blijven per klant" not in dutch
     assert json.loads((runs["nl"] / "artifacts" / "model.json").read_text())["unavailable"]
     assert dutch.find("Op deze gegevens kon geen") < dutch.find("Eén kans om te kopen per jaar: het BG/BB-model")
     assert f"het werden er {int(actual):,}".replace(",", ".") in dutch

@@ -1041,6 +1041,16 @@ LABELS: dict[str, str] = {
     'it starts on {start}, after the last day of these data ({end}): there is nothing to measure yet':
         'ze begint op {start}, na de laatste dag van deze gegevens ({end}): er is nog niets te meten',
     'No purchase model could be fitted on these data, so this report has no customer lifetime values,'
+    ' no segments by value and no campaign figures. {advice} Each customer\'s chance of still being a'
+    ' customer comes from the BG/BB model below, which counts the periods with a purchase. The data'
+    ' quality and retention figures (page 01 and the summary) do not need a model and are complete.'
+    " (The analyst finds each model's reason in artifacts/model.json.)":
+        'Op deze gegevens kon geen aankoopmodel worden geschat, dus dit rapport heeft geen '
+        'klantwaarden, geen waardesegmenten en geen campagnecijfers. {advice} De kans dat een klant nog '
+        'klant is, komt van het BG/BB-model hieronder, dat de perioden met een aankoop telt. De '
+        'datakwaliteit en de cijfers over klantbehoud (pagina 01 en de samenvatting) hebben geen model '
+        'nodig en zijn volledig. (De analist vindt de reden per model in artifacts/model.json.)',
+    'No purchase model could be fitted on these data, so this report has no customer lifetime values,'
     ' no chance-of-staying per customer, no segments by value and no campaign figures. {advice} The '
     'data quality and retention figures (page 01 and the summary) do not need a model and are '
     "complete. (The analyst finds each model's reason in artifacts/model.json.)":

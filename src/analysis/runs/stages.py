@@ -84,7 +84,9 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
         run.write_customers(customers, "customers_02_scores.parquet")
         # BG/BB (models.discrete) needs neither the purchase nor the spend model: the page still shows it
         bgbb = _write_model(params, run, dates, modelstage.unavailable_json(dates, exc))
-        return ClvModels(stage=None, customers=customers, unavailable=modelstage.unavailable_text(exc), discrete=bgbb)
+        with_bgbb = bgbb is not None and bgbb.fit is not None
+        return ClvModels(stage=None, customers=customers, unavailable=modelstage.unavailable_text(exc, with_bgbb),
+                         discrete=bgbb)
     scores = stage.clv.customers
     customers = customers.drop(columns=[c for c in scores.columns if c in customers]).join(scores)
     run.write_customers(customers, "customers_02_scores.parquet")

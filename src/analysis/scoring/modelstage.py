@@ -568,8 +568,16 @@ def unavailable_json(dates: dict, exc: ModelFitError) -> dict:
             "observation_end": dates["observation_end"]}
 
 
-def unavailable_text(exc: ModelFitError) -> str:
-    """The model page's plain-words note when no purchase model could be fitted."""
+def unavailable_text(exc: ModelFitError, with_bgbb: bool = False) -> str:
+    """The model page's plain-words note when no purchase model could be fitted. ``with_bgbb``: the page then shows
+    BG/BB (``models.discrete``), which does give each customer a chance of still being a customer."""
+    if with_bgbb:
+        return say("No purchase model could be fitted on these data, so this report has no customer lifetime values,"
+                   " no segments by value and no campaign figures. {advice} Each customer's chance of still being a"
+                   " customer comes from the BG/BB model below, which counts the periods with a purchase. The data"
+                   " quality and retention figures (page 01 and the summary) do not need a model and are complete."
+                   " (The analyst finds each model's reason in artifacts/model.json.)",
+                   advice=getattr(exc, "advice", str(exc)))
     return say("No purchase model could be fitted on these data, so this report has no customer lifetime values, no"
                " chance-of-staying per customer, no segments by value and no campaign figures. {advice} The data"
                " quality and retention figures (page 01 and the summary) do not need a model and are complete. (The"
