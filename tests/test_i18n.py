@@ -6,6 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import re  # noqa: E402
+
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
@@ -166,3 +168,37 @@ def test_say_fills_in_the_dutch_template():
         "Omzet in juni 1998 / de 1.234 klanten die toen kochten.")
     assert say("Revenue in {latest} / the {n} customers who bought in it.", "en", latest="June 1998", n="1,234") == (
         "Revenue in June 1998 / the 1,234 customers who bought in it.")
+
+
+def test_why_a_model_failed_reads_in_dutch_with_dutch_numbers():
+    """The fits write their reasons in English; on a Dutch page the model-failure notes show them through the
+    catalogue's patterns. Real failures of the kit's own checks, not copies of their text."""
+    import numpy as np
+
+    from analysis.errors import ModelFitError
+    from analysis.models import fitting
+    from analysis.models.gamma_gamma import fit_gamma_gamma
+    from analysis.scoring.modelstage import plain_failure
+
+    def reason(call) -> str:
+        with pytest.raises(ModelFitError) as info:
+            call()
+        return str(info.value)
+
+    flat = lambda t: float((t[0] - 1.0) ** 2)  # noqa: E731 - no curvature in the second parameter
+    failures = [
+        reason(lambda: fitting._check_estimates("BG/NBD", {"r": 0.5, "alpha": 3.2e9}, 20.0, "W")),
+        reason(lambda: fitting._check_estimates("BG/NBD", {"r": 0.5, "alpha": float("nan")}, 20.0, "W")),
+        reason(lambda: fitting._covariance_and_ci("Pareto/NBD", ["r", "alpha"], np.array([1.0, 0.5]), flat, 0.95,
+                                                  "W", False)),
+        reason(lambda: fit_gamma_gamma(pd.DataFrame({"frequency": [1, 2, 3], "monetary_value": [10.0, 12.5, 9.0]},
+                                                    index=pd.Index(["a", "b", "c"], name="customer_id")))),
+    ]
+    english = ("the ", "estimate", "optimizer", "is flat", "not finite", "customers with", "What to try")
+    for message in failures:
+        dutch = plain_failure(message, "nl")
+        assert not any(word in dutch for word in english), (message, dutch)
+        assert not re.search(r"\d\.\d", dutch), dutch  # 3,2e+09, not 3.2e+09
+        assert plain_failure(message, "en") == plain_failure(message, "en").strip() and "What to try" not in \
+            plain_failure(message, "en")
+    assert "onwaarschijnlijk groot" in plain_failure(failures[0], "nl") and "3,2e+09" in plain_failure(failures[0], "nl")

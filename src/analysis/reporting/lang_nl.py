@@ -1195,6 +1195,44 @@ LABELS: dict[str, str] = {
 
 
 PATTERNS: list[tuple[str, str]] = [
+    # why a model could not be fitted (analysis.scoring.modelstage.plain_failure: numbers already in Dutch notation)
+    (r"^the log-likelihood is not finite around the estimate$", "de log-likelihood is niet eindig rond de schatting"),
+    (r"^the log-likelihood is flat or not at a maximum at the estimate \(Hessian not positive definite, smallest"
+     r" eigenvalue (\S+)\), so standard errors are undefined$",
+     r"de log-likelihood is vlak of heeft geen maximum bij de schatting (de Hessiaan is niet positief definiet,"
+     r" kleinste eigenwaarde \1), dus er zijn geen standaardfouten"),
+    (r"^the data do not pin down the parameters \(the standard error of log\((\w+)\) is (\S+), i\.e\. its confidence"
+     r" interval spans more than a factor of 10\.000 either way\)$",
+     r"de gegevens leggen de parameters niet vast (de standaardfout van log(\1) is \2: het betrouwbaarheidsinterval"
+     r" reikt meer dan een factor 10.000 naar beide kanten)"),
+    (r"^the optimizer stopped away from the maximum of the likelihood \(a Newton step would move a parameter by (\S+)"
+     r" standard errors\)$",
+     r"de optimalisatie stopte niet bij het maximum van de likelihood (een Newton-stap zou een parameter \1"
+     r" standaardfouten verschuiven)"),
+    (r"^the estimates are not finite positive numbers \((.*)\)$", r"de schattingen zijn geen eindige positieve getallen (\1)"),
+    (r"^the estimate (\w+) = (\S+) is implausibly large \(the optimizer ran off to the edge of the parameter space\)$",
+     r"de schatting \1 = \2 is onwaarschijnlijk groot (de optimalisatie liep naar de rand van de parameterruimte)"),
+    (r"^the estimate (\w+) = (\S+) is implausibly small \(the optimizer ran off to the edge of the parameter space\)$",
+     r"de schatting \1 = \2 is onwaarschijnlijk klein (de optimalisatie liep naar de rand van de parameterruimte)"),
+    (r"^the optimizer did not converge \(it ran off to infinity\)$",
+     "de optimalisatie convergeerde niet (ze liep weg naar oneindig)"),
+    (r"^the log-likelihood at the estimates is not finite \((.*)\)$", r"de log-likelihood bij de schattingen is niet eindig (\1)"),
+    (r"^every customer made their first purchase on the last day of the period, so nothing about repeat buying can be"
+     r" learnt yet\. Use a later observation or calibration end$",
+     "elke klant deed de eerste aankoop op de laatste dag van de periode, dus over herhaalaankopen valt nog niets te"
+     " leren. Kies een later einde van de observatie- of calibratieperiode"),
+    (r"^only (\S+) repeat customers with positive spend; at least 10 are needed$",
+     r"maar \1 terugkerende klanten met een positief bedrag; er zijn er minstens 10 nodig"),
+    (r"^the estimate q = (\S+) is <= 1\. The mean spend of the population, p\*v/\(q-1\), is then infinite \(the spend"
+     r" distribution has too heavy a right tail\), so expected spend and CLV are undefined$",
+     r"de schatting q = \1 is <= 1. Het gemiddelde bedrag van de populatie, p*v/(q-1), is dan oneindig (de verdeling"
+     r" van de bedragen heeft een te zware rechterstaart), dus verwacht bedrag en CLV zijn niet gedefinieerd"),
+    (r"^the estimate (\w) = (\S+) is implausibly large: the spends do not look like one population of customers whose"
+     r" order values vary around their own average \(typically a few accounts spend orders of magnitude more than the"
+     r" rest\)$",
+     r"de schatting \1 = \2 is onwaarschijnlijk groot: de bedragen lijken niet op één populatie klanten van wie de"
+     r" orderwaarden rond hun eigen gemiddelde schommelen (meestal besteden een paar accounts ordes van grootte meer"
+     r" dan de rest)"),
     (r"^Customers who bought, per month$", "Klanten die kochten, per maand"),
     (r"^Customers who bought, per quarter$", "Klanten die kochten, per kwartaal"),
     (r"^Retention and churn per month$", "Klantbehoud en churn per maand"),
