@@ -152,3 +152,53 @@ def test_a_kernel_serves_the_next_notebook_as_a_fresh_kernel_would_and_a_failed_
     assert state == expected == ["False", "0", "0", "1.5"]  # ... which looks like a fresh kernel
     pid3, *state3 = printed3.strip().split("|")
     assert pid3 != pid.strip() and state3 == expected
+
+
+def _kernel_children() -> list[int]:
+    """Kernel processes started by this test process."""
+    import os
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == os.getpid() and b"ipykernel" in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def test_kernels_started_before_the_run_folder_has_a_name_get_it_and_an_unused_pool_closes_at_once(tmp_path):
+    """`python -m analysis.pipeline run` starts two kernels before the kit is imported (kernels.early_pool), before
+    the run folder is named: a notebook's kernel gets the folder when it is taken. A pool no run needed (every page
+    reused, or the command stopped) is closed without waiting for its kernels to finish starting, and leaves no
+    kernel process behind."""
+    import time
+
+    assert kernels.early_pool(["index", "--reports", "reports"], cwd=ROOT) is None
+    assert kernels.early_pool(["run", "--help"], cwd=ROOT) is None
+    assert kernels.early_pool(["run"], cwd=tmp_path) is None  # no notebooks there
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    probe = _notebook(tmp_path / "probe.ipynb", "import os\nprint(os.environ.get(%r))" % STAGING_ENV)
+    pool = kernels.early_pool(["run", "--params", "params/default.yaml"], cwd=ROOT)
+    try:
+        assert STAGING_ENV not in pool.env and len(pool.started) == 2
+        kernels.run_notebook(probe, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+    finally:
+        pool.close()
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", [])).strip() == str(run_dir)
+    assert not _kernel_children()
+
+    unused = kernels.early_pool(["run"], cwd=ROOT)
+    time.sleep(0.5)  # the kernel processes are starting
+    started = time.time()
+    unused.close()
+    assert time.time() - started < 1.5 and unused.ready.empty()  # a warm start takes 2 s or more
+    assert not _kernel_children()

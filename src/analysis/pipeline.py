@@ -30,24 +30,43 @@ import time
 import traceback
 from pathlib import Path
 
-from analysis import privacy
-from analysis.config import load_params, params_to_dict, section_digests
-from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: F401 (re-exported)
-from analysis.reporting.html import find_chromium, page_title, render_html, screenshot
-from analysis.reporting.nb import STAGING_ENV
-from analysis.reporting.pages import needs
-from analysis.runs import console, incremental, schedule
-from analysis.runs.kernels import NOTEBOOK_DIR, KernelPool, notebooks, run_notebook
-from analysis.runs.manifest import REPRODUCIBILITY_ENV, git_state, installed_distributions, kit_version, package_versions
-from analysis.runs.publish import (RUN_MARKER, FolderLock, Terminated, check_output_folder, clean_stale, prune_failed,
+from analysis.runs.kernels import early_pool
+
+#: ``python -m analysis.pipeline run``: the notebooks' kernels start now, while the rest of the kit is imported
+#: (about 1 s), and the run takes them (:func:`_run`); the pages of a CDNOW report then wait about that much less.
+if __name__ == "__main__":
+    sys.modules.setdefault("rfc3987_syntax", None)  # before the kernels' threads import anything (see main())
+_EARLY_POOL = early_pool(sys.argv[1:]) if __name__ == "__main__" else None
+
+from analysis import privacy  # noqa: E402
+from analysis.config import load_params, params_to_dict, section_digests  # noqa: E402
+from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: E402, F401 (re-exported)
+from analysis.reporting.html import find_chromium, page_title, render_html, screenshot  # noqa: E402
+from analysis.reporting.nb import STAGING_ENV  # noqa: E402
+from analysis.reporting.pages import needs  # noqa: E402
+from analysis.runs import console, incremental, schedule  # noqa: E402
+from analysis.runs.kernels import NOTEBOOK_DIR, KernelPool, notebooks, run_notebook  # noqa: E402
+from analysis.runs.manifest import REPRODUCIBILITY_ENV, git_state, installed_distributions, kit_version, package_versions  # noqa: E402
+from analysis.runs.publish import (RUN_MARKER, FolderLock, Terminated, check_output_folder, clean_stale, prune_failed,  # noqa: E402
                                    replace_dir)
-from analysis.runs.schedule import page_jobs
-from analysis.runs.steps import (Steps, as_of_calibration_end, check_sections_read, dependencies, first_purchases_on,
+from analysis.runs.schedule import page_jobs  # noqa: E402
+from analysis.runs.steps import (Steps, as_of_calibration_end, check_sections_read, dependencies, first_purchases_on,  # noqa: E402
                                  ingest_key, input_files, input_hashes, not_up_to_date, notebook_key, render_key,
                                  resolve_dates, step_config)
 
 
 sha256_of = incremental.sha256_file
+
+
+def _take_early_pool(project_dir: Path) -> KernelPool | None:
+    """The pool started when the command began (:data:`_EARLY_POOL`), for the first run of this process in the
+    folder it was started for; None otherwise."""
+    global _EARLY_POOL
+    pool, _EARLY_POOL = _EARLY_POOL, None
+    if pool is not None and Path(pool.cwd).resolve() != project_dir:
+        pool.close()
+        return None
+    return pool
 
 
 def series_root(params_path: Path, project_dir: Path) -> Path:
@@ -176,8 +195,10 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             (artifacts / "data_quality.json").write_text(json.dumps(record, indent=2) + "\n")
             (artifacts / "run.json").write_text(json.dumps(dates, indent=2) + "\n")
 
-        if not render_only:  # the first notebooks' kernels start while the data are read (two if two may run at once)
-            pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(0), 2))
+        if not render_only:  # the first notebooks' kernels start while the data are read (two if two may run at once),
+            pool = _take_early_pool(project_dir)  # or earlier, while the kit was imported
+            if pool is None:
+                pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(0), 2))
         steps.run("ingest", ingest_key(common, code, config_of("ingest")), ingest,
                   f"[1/{total}] ingest: reading {data_path} with {engine}{cut}", config=config_of("ingest")["config"])
         quality = json.loads((artifacts / "data_quality.json").read_text())
@@ -508,7 +529,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_code = main()
+    try:
+        exit_code = main()
+    finally:
+        if _EARLY_POOL is not None:  # no run took it (the command stopped before): its kernels end with it
+            _EARLY_POOL.close()
     if "pyspark" in sys.modules:  # let Spark's own exit handlers stop its JVM
         sys.exit(exit_code)
     # DuckDB and pyarrow together can abort at interpreter exit ("terminate called without an active

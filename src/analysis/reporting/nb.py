@@ -90,8 +90,7 @@ class Run:
         return path
 
 
-STAGING_ENV = "RETENTION_KIT_STAGING"
-"""Set by the pipeline for the notebooks it executes: the run folder it is building."""
+from analysis.runs.runfolder import STAGING_ENV  # noqa: E402  (set by the pipeline: the run folder it builds)
 
 
 def working_folder(params_path: Path, run_dir: Path) -> Path:

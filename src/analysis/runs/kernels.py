@@ -13,6 +13,7 @@ from pathlib import Path
 
 from analysis.errors import StepFailed
 from analysis.runs import console
+from analysis.runs.runfolder import STAGING_ENV
 
 
 PROJECT_KERNEL = "retention-kit"
@@ -118,10 +119,8 @@ class KernelPool:
     not once per notebook. A kernel whose notebook failed is shut down, and one is started in its place while
     notebooks remain. A kernel that fails to start or to reset is not used (the notebook then starts its own)."""
 
-    def __init__(self, run_dir: Path, cwd: Path, notebooks: int | None = None, warm: int = 1) -> None:
-        from analysis.reporting.nb import STAGING_ENV
-
-        self.env = {**os.environ, STAGING_ENV: str(run_dir)}
+    def __init__(self, run_dir: Path | None, cwd: Path, notebooks: int | None = None, warm: int = 1) -> None:
+        self.env = {**os.environ, **({STAGING_ENV: str(run_dir)} if run_dir is not None else {})}
         self.cwd = str(cwd)
         self.left = notebooks  # notebooks not yet given a kernel (None: no limit)
         self.starts = notebooks  # kernels that may still be started (None: no limit)
@@ -130,26 +129,39 @@ class KernelPool:
         self.ready: queue.Queue = queue.Queue()  # a started kernel, or None for one that failed to start
         self.waiting = 0  # kernels started, starting or being reset, and not yet taken
         self.live: set = set()  # kernels taken, running a notebook
+        self.starting: set = set()  # (event loop, task) of each kernel being started, for close() to cancel
         for _ in range(warm):
             self.prepare()
 
     def _start(self) -> None:
         import asyncio
 
-        self.ready.put(asyncio.run(self._warm_kernel()))
+        async def start():
+            me = (asyncio.get_running_loop(), asyncio.current_task())
+            with self.lock:
+                self.starting.add(me)
+            try:
+                return await self._warm_kernel()
+            finally:
+                with self.lock:
+                    self.starting.discard(me)
+
+        self.ready.put(asyncio.run(start()))
 
     async def _warm_kernel(self):
         """A started kernel with :data:`WARM_IMPORTS` done, or None. An asynchronous kernel manager, as papermill's
         own: papermill then notices within a second when the kernel dies (killed by :meth:`abort`, or by the
         system for want of memory), where with a blocking one it would wait for output for ever."""
+        import asyncio
+
         from jupyter_client.manager import AsyncKernelManager
 
         km = AsyncKernelManager(kernel_name=kernel_name())
         try:
             await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
             return await self._run_silently(km, WARM_IMPORTS)
-        except Exception:  # noqa: BLE001 - not worth failing a report for: the notebook starts its own kernel
-            if km.has_kernel:
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the notebook then starts its own kernel;
+            if km.has_kernel:                             # cancelled: the run needs no more kernels (close())
                 await km.shutdown_kernel(now=True)
             return None
 
@@ -202,14 +214,25 @@ class KernelPool:
                 self.starts -= 1
             self._background(self._start)
 
-    def take(self):
-        """The first kernel to be ready (or None: none waiting, or it failed to start or to reset)."""
+    def take(self, run_dir: Path | None = None):
+        """The first kernel to be ready (or None: none waiting, or it failed to start or to reset), with
+        :data:`STAGING_ENV` set to ``run_dir`` in it when given (a pool may start before the run folder has a
+        name: :func:`early_pool`)."""
+        import asyncio
+
         with self.lock:
             started = self.waiting > 0
             self.waiting -= started
             if self.left is not None:
                 self.left = max(self.left - 1, 0)
         km = self.ready.get() if started else None
+        if km is not None and run_dir is not None and self.env.get(STAGING_ENV) != str(run_dir):
+            setting = f"__import__('os').environ[{STAGING_ENV!r}] = {str(run_dir)!r}"
+            try:
+                asyncio.run(self._run_silently(km, setting))
+            except Exception:  # noqa: BLE001 - the notebook then starts its own kernel
+                _shutdown(km)
+                km = None
         if km is not None:
             self.live.add(km)
         return km
@@ -237,13 +260,31 @@ class KernelPool:
                     os.kill(pid, signal.SIGKILL)
 
     def close(self) -> None:
-        """Shut down the kernels started or reset for notebooks that did not need them."""
+        """Shut down the kernels started or reset for notebooks that did not need them; those still starting are
+        cancelled (a run that reused every page, or stopped early, does not wait for them)."""
+        with self.lock:
+            for loop, task in self.starting:
+                loop.call_soon_threadsafe(task.cancel)
         for thread in list(self.started):
             thread.join()
         while not self.ready.empty():
             km = self.ready.get()
             if km is not None:
                 _shutdown(km)
+
+
+def early_pool(argv: list[str], cwd: Path | None = None) -> KernelPool | None:
+    """For ``python -m analysis.pipeline run ...`` (``argv`` without the program): a pool whose two kernels start at
+    once, while the pipeline itself is still importing the kit (about 1 s), before the run folder has a name.
+    None for the other commands, which execute no notebook."""
+    if not argv or argv[0] != "run" or "-h" in argv or "--help" in argv:
+        return None
+    cwd = cwd or Path.cwd()
+    try:
+        count = len(notebooks(cwd / NOTEBOOK_DIR))
+    except StepFailed:  # no notebooks here: the run says so itself
+        return None
+    return KernelPool(None, cwd, notebooks=count, warm=min(count, 2))
 
 
 def _shutdown(km) -> None:
@@ -262,11 +303,9 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from analysis.reporting.nb import STAGING_ENV
-
     previous = os.environ.get(STAGING_ENV)
     os.environ[STAGING_ENV] = str(run_dir)  # the kernel inherits it: the notebook writes into run_dir itself
-    km = pool.take() if pool is not None else None
+    km = pool.take(run_dir) if pool is not None else None
     finished = False  # ran to its end (or ended its page on purpose): its kernel may serve the next notebook
     try:
         with _progress_from(run_dir / "logs" / f"{source.stem}.log", label):

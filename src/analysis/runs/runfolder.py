@@ -60,6 +60,10 @@ from pathlib import Path
 
 from analysis.reporting.pages import PAGES
 
+STAGING_ENV = "RETENTION_KIT_STAGING"
+"""Set by the pipeline for the notebooks it executes: the run folder it is building (here, in a module that
+imports nothing heavy, so that the kernels can be started before the rest of the kit is imported)."""
+
 __all__ = ["Artifact", "ARTIFACTS", "RUN_FILES", "CATALOGUE", "NOTEBOOKS", "STEPS", "PIPELINE", "PLACEHOLDERS",
            "lookup", "check_run", "read_json", "table_columns"]
 
