@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -191,6 +192,39 @@ def _number(text: str, lang: str) -> float:
     return float(text.replace(thousands, "").replace(decimal, "."))
 
 
+def test_the_model_page_asks_about_one_chance_a_year_only_when_nearly_everyone_bought_once_a_year(donors, tmp_path):
+    """94% of the simulated donors who gave again gave no more gifts after their first than calendar years from
+    their first gift to their last (2% of donor-years have a second gift): the continuous models' page says BG/BB
+    is made for such data. The daily web shop's customers buy
+    several times a year: no note."""
+    from analysis.data.ingest import ingest_transactions
+    from analysis.data.summary import rfm_summary
+    from analysis.reporting import fmt
+    from analysis.scoring.modelstage import once_a_year_note
+    from webshop import params_for, write_webshop
+
+    log = donors.log.assign(date=pd.to_datetime(donors.log["date"]))
+    summary = rfm_summary(log, f"{LAST}-12-31", "W")
+    days = log.drop_duplicates(["customer_id", "date"]).groupby("customer_id")["date"]  # counted here by hand
+    repeats, years = days.size() - 1, days.max().dt.year - days.min().dt.year
+    repeat = repeats.index[repeats > 0]
+    once = [d for d in repeat if repeats[d] <= years[d]]
+    with fmt.using("en"):
+        note = once_a_year_note(summary, bgbb_shown=False)
+        assert note.startswith(f"Of the {len(repeat):,} customers who bought again, {round(100 * len(once) / len(repeat))}%"
+                               " bought again no more often than once a year")
+        assert "models.discrete: Y" in note
+        assert "further down this page" in once_a_year_note(summary, bgbb_shown=True)
+        shop = write_webshop(tmp_path / "shop.csv")
+        (tmp_path / "shop.yaml").write_text(params_for(shop, Path(__file__).resolve().parents[1] / "params" / "default.yaml"),
+                                             encoding="utf-8")
+        ingest_transactions(load_params(tmp_path / "shop.yaml").data, tmp_path / "purchases.parquet")
+        shop_summary = rfm_summary(tmp_path / "purchases.parquet", shop.end, "D")
+        assert (shop_summary["frequency"] >= 1).sum() > 500 and once_a_year_note(shop_summary, bgbb_shown=False) is None
+    with fmt.using("nl"):
+        assert once_a_year_note(summary, bgbb_shown=False).startswith("Van de ")
+
+
 @pytest.mark.slow
 def test_the_model_page_shows_bgbb_in_plain_words_in_english_and_dutch(donors, tmp_path):
     from test_locale_pages import ENGLISH_NUMBER, ENGLISH_WORDS, _prose
@@ -217,6 +251,9 @@ def test_the_model_page_shows_bgbb_in_plain_words_in_english_and_dutch(donors, t
 
     english = _text(pages["en"])
     assert "One chance to buy per year: the BG/BB model" in english
+    # the continuous models above it: the page says they are not made for one chance a year (94% of the donors)
+    assert re.search(r"Of the [\d,]+ customers who bought again, 9\d% bought again no more often than once a year", english)
+    assert "the BG/BB model further down this page is" in english
     check = re.search(r"in the 5 years it had not seen, BG/BB expected ([\d,]+) repeat purchases from the customers who"
                       r" had bought by Dec 31, 2001; ([\d,]+) happened", english)
     assert check, english[english.find("One chance"):][:1500]

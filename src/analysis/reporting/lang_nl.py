@@ -1040,6 +1040,26 @@ LABELS: dict[str, str] = {
         'klantnummers van beide groepen geschreven zijn zoals in het transactiebestand',
     'it starts on {start}, after the last day of these data ({end}): there is nothing to measure yet':
         'ze begint op {start}, na de laatste dag van deze gegevens ({end}): er is nog niets te meten',
+    'Of the {n} customers who bought again, {share} bought again no more often than once a year: no more'
+    ' repeat purchases than calendar years from their first purchase to their last. If customers'
+    ' have one chance to buy per year (an annual event, a yearly donation or renewal), the models above,'
+    ' which let a customer buy on any day, are not made for these data; the BG/BB model further down'
+    ' this page is.':
+        'Van de {n} klanten die opnieuw kochten, kocht {share} niet vaker dan eens per jaar opnieuw: niet meer '
+        'herhaalaankopen dan kalenderjaren van hun eerste tot hun laatste aankoop. Als klanten '
+        'één kans per jaar hebben om te kopen (een jaarlijks evenement, een jaarlijkse gift of verlenging), zijn '
+        'de modellen hierboven, waarin een klant op elke dag kan kopen, niet voor deze gegevens gemaakt; het '
+        'BG/BB-model verderop op deze pagina wel.',
+    'Of the {n} customers who bought again, {share} bought again no more often than once a year: no more'
+    ' repeat purchases than calendar years from their first purchase to their last. If customers'
+    ' have one chance to buy per year (an annual event, a yearly donation or renewal), the models on this'
+    ' page, which let a customer buy on any day, are not made for these data; the BG/BB model is (for the'
+    ' analyst: models.discrete: Y in the run configuration).':
+        'Van de {n} klanten die opnieuw kochten, kocht {share} niet vaker dan eens per jaar opnieuw: niet meer '
+        'herhaalaankopen dan kalenderjaren van hun eerste tot hun laatste aankoop. Als klanten '
+        'één kans per jaar hebben om te kopen (een jaarlijks evenement, een jaarlijkse gift of verlenging), zijn '
+        'de modellen op deze pagina, waarin een klant op elke dag kan kopen, niet voor deze gegevens gemaakt; het '
+        'BG/BB-model wel (voor de analist: models.discrete: Y in de runconfiguratie).',
     'No purchase model could be fitted on these data, so this report has no customer lifetime values,'
     ' no segments by value and no campaign figures. {advice} Each customer\'s chance of still being a'
     ' customer comes from the BG/BB model below, which counts the periods with a purchase. The data'
