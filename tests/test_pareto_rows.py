@@ -144,3 +144,21 @@ def test_a_continuous_covariate_gives_the_fit_of_the_closed_form(monkeypatch):
             assert fit.gamma_ci[process][c] == pytest.approx(closed.gamma_ci[process][c], abs=1e-4)
     assert 0.25 < fit.gamma["purchase"]["value"] < 0.55 and -0.5 < fit.gamma["dropout"]["value"] < -0.1
 
+
+def test_the_optimizer_can_stop_at_the_first_point_that_meets_its_tolerance():
+    """``first_stationary``: BFGS stops at the first point it evaluates whose gradient meets the tolerance, even
+    where the value there is not below the last accepted one (rounding near the maximum of a large sum)."""
+    from analysis.models.fitting import _GTOL, _minimize
+
+    A = np.array([[3.0, 1.0], [1.0, 2.0]])
+    seen = []
+
+    def objective(v):
+        grad = A @ (v - 1.0)
+        seen.append((np.array(v), np.max(np.abs(grad))))
+        return 0.5 * (v - 1.0) @ A @ (v - 1.0) + 1e-13 * math.sin(1e6 * v[0]), grad  # a ripple of rounding size
+
+    res = _minimize(objective, np.array([-2.0, 4.0]), first_stationary=True)
+    first = next(v for v, g in seen if g <= _GTOL)
+    assert res.success and np.array_equal(res.x, first) and np.array_equal(seen[-1][0], first)
+    np.testing.assert_allclose(res.x, [1.0, 1.0], atol=1e-9)
