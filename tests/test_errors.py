@@ -23,6 +23,7 @@ NOT_USER_ERRORS = {
     ("runs/publish.py", "Terminated"): "carries SIGTERM (a BaseException, so nothing catches it by accident)",
     ("runs/incremental.py", "UnresolvedImport"): "a mistake in the kit's own imports, caught by its tests",
     ("config.py", "_DuplicateKey"): "internal to the YAML loader, turned into a ConfigError there",
+    ("models/fitting.py", "_Stationary"): "control flow: ends BFGS at a point that meets its tolerance, caught there",
 }
 EXCEPTION_BASES = {"Exception", "BaseException", "ValueError", "ImportError", "KitError", "YAMLError",
                    *(name for name, obj in vars(errors).items() if isinstance(obj, type)

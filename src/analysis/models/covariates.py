@@ -40,7 +40,7 @@ from scipy import stats
 from analysis.errors import DataValidationError, ModelFitError, format_examples, rows_of
 from analysis.models.base import _resolve_time_unit, _validate_summary, has_row_gradient
 from analysis.models.fitted import fit_model
-from analysis.models.fitting import (_gradient_hessian, _minimize, _numerical_gradient_hessian, _weighted_rows,
+from analysis.models.fitting import (_hessian_of_gradient, _minimize, _numerical_gradient_hessian, _weighted_rows,
                                      distinct_rows)
 from analysis.models.registry import REGISTRY, get
 
@@ -270,8 +270,10 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
     link = np.array([[sign if process == p else 0.0 for p, _ in slots] for process, sign in links])
     slot_columns = [col[c] for _, c in slots]
     pattern_rows, pattern_of = distinct_rows([z_all[:, j] for j in range(z_all.shape[1])])
+    start = np.concatenate([base.log_params, np.zeros(len(slots))])
     loglik_and_gradient = None
     nll = nll_per_customer
+    per_row = False  # the fit per customer with the model's gradient per row
     if len(pattern_rows) <= MAX_PATTERNS:
         # Few distinct covariate rows (categories): within each, every customer has the same parameters, so
         # the model's own likelihood-and-gradient on that group's rows serves, and the chain rule gives the
@@ -304,17 +306,25 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
         # log-likelihood is taken relative to its value at the start, which leaves the maximum where it is.
         offset = np.zeros(len(x))
 
-        def loglik_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            # each row's log-parameters: log theta_0k + sign_k * z'gamma_process(k)
-            log_rows = [theta[k] + (link[k] * theta[k0:]) @ z_rows if link[k].any() else theta[k] for k in range(k0)]
+        def summed(ll_rows: np.ndarray, g_rows: np.ndarray) -> tuple[float, np.ndarray]:
             with np.errstate(all="ignore"):
-                ll_rows, g_rows = model.loglik_and_gradient_rows(log_rows, x, tx, T)
                 g_gamma = ((nz_rows @ g_rows) * link.T).sum(axis=1)
                 return float(n @ (ll_rows - offset)), np.concatenate([n @ g_rows, g_gamma])
 
+        def loglik_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            if np.array_equal(theta, at_start[0]):
+                return at_start[1]
+            # each row's log-parameters: log theta_0k + sign_k * z'gamma_process(k)
+            log_rows = [theta[k] + (link[k] * theta[k0:]) @ z_rows if link[k].any() else theta[k] for k in range(k0)]
+            with np.errstate(all="ignore"):
+                return summed(*model.loglik_and_gradient_rows(log_rows, x, tx, T))
+
         with np.errstate(all="ignore"):
-            start_rows = model.loglik_and_gradient_rows(list(base.log_params), x, tx, T)[0]
+            start_rows, start_gradient_rows = model.loglik_and_gradient_rows(list(base.log_params), x, tx, T)
         offset = np.where(np.isfinite(start_rows), start_rows, 0.0)
+        # the optimizer starts there (gamma = 0): its first call gets these rows rather than computing them again
+        at_start = (start, summed(start_rows, start_gradient_rows))
+        per_row = True
 
     if loglik_and_gradient is not None:
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -323,7 +333,7 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
             return (-ll / total, -grad / total) if ok else (np.inf, np.zeros_like(theta))
 
         def hessian(theta: np.ndarray) -> np.ndarray:
-            return _gradient_hessian(lambda t: -loglik_and_gradient(t)[1], theta)[1]
+            return _hessian_of_gradient(lambda t: -loglik_and_gradient(t)[1], theta)
     else:  # a continuous covariate and a model without a gradient per row: central differences
         def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
             f0, h = nll(theta) / total, 1e-6
@@ -335,8 +345,8 @@ def fit_with_covariates(summary: pd.DataFrame, name: str, covariates: pd.DataFra
 
     _log.info("%s with covariates: fitting on %s distinct rows (%s combinations of the covariates) of %s customers",
               model.label, f"{len(n):,}", f"{len(pattern_rows):,}", f"{int(total):,}")
-    start = np.concatenate([base.log_params, np.zeros(len(slots))])
-    theta = np.asarray(_minimize(objective, start).x, dtype=float)
+    # per customer, near the maximum the summed value changes below its rounding (see _minimize)
+    theta = np.asarray(_minimize(objective, start, first_stationary=per_row).x, dtype=float)
     loglik = -nll(theta)
     if not np.isfinite(loglik) or loglik < base.loglik - 1e-6:
         raise ModelFitError(f"{model.label} with covariates: the optimizer did not improve on the fit without"

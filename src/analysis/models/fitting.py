@@ -29,21 +29,61 @@ def _by_value(x: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.
 
 def _gradient_hessian(grad: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, h: float = 1e-4):
     """Gradient at ``x0`` and the Hessian by central differences of the analytic gradient."""
+    H = _hessian_of_gradient(grad, x0, h)
+    return grad(x0), H
+
+
+def _hessian_of_gradient(grad: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """The Hessian at ``x0`` by central differences of the analytic gradient (symmetrised)."""
     k = len(x0)
     H = np.empty((k, k))
     for i in range(k):
         step = np.zeros(k)
         step[i] = h
         H[i] = (grad(x0 + step) - grad(x0 - step)) / (2 * h)
-    return grad(x0), (H + H.T) / 2
+    return (H + H.T) / 2
 
 
-def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray):
-    """BFGS on ``objective`` (value and gradient), as lifetimes' fitters call it, with a tighter tolerance."""
-    from scipy.optimize import minimize
+_GTOL = 1e-9  # the optimizer's tolerance on the largest component of the gradient
 
-    with np.errstate(all="ignore"):
-        return minimize(objective, x0, jac=True, method="BFGS", options={"gtol": 1e-9, "maxiter": 2000})
+
+class _Stationary(Exception):
+    """Raised inside :func:`_minimize` at a point whose gradient meets the tolerance."""
+
+    def __init__(self, x: np.ndarray, value: float, grad: np.ndarray) -> None:
+        super().__init__()
+        self.x, self.value, self.grad = x, value, grad
+
+
+def _minimize(objective: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray, *,
+              first_stationary: bool = False):
+    """BFGS on ``objective`` (value and gradient), as lifetimes' fitters call it, with a tighter tolerance.
+
+    BFGS tests the tolerance only at the points its line searches accept. With ``first_stationary`` it stops at
+    the first point it evaluates whose gradient meets the tolerance: near the maximum of a sum over a million
+    customers, each with their own parameters, the changes of the value fall below its rounding, no step is
+    accepted any more, and BFGS spends most of its evaluations in failing line searches beside points that meet
+    the tolerance (the fit with a continuous covariate at 1M: 86 evaluations, the first such point at the 23rd).
+    """
+    from scipy.optimize import OptimizeResult, minimize
+
+    options = {"gtol": _GTOL, "maxiter": 2000}
+    if not first_stationary:
+        with np.errstate(all="ignore"):
+            return minimize(objective, x0, jac=True, method="BFGS", options=options)
+
+    def watched(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = objective(x)
+        if np.isfinite(value) and np.max(np.abs(grad)) <= _GTOL:
+            raise _Stationary(np.array(x, dtype=float), value, grad)
+        return value, grad
+
+    try:
+        with np.errstate(all="ignore"):
+            return minimize(watched, x0, jac=True, method="BFGS", options=options)
+    except _Stationary as stop:
+        return OptimizeResult(x=stop.x, fun=stop.value, jac=stop.grad, success=True,
+                              message="the gradient meets the tolerance at an evaluated point")
 
 
 def _numerical_gradient_hessian(f: Callable[[np.ndarray], float], x0: np.ndarray, h: float = 1e-3):
