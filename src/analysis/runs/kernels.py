@@ -152,47 +152,39 @@ class KernelPool:
         """A started kernel with :data:`WARM_IMPORTS` done, or None. An asynchronous kernel manager, as papermill's
         own: papermill then notices within a second when the kernel dies (killed by :meth:`abort`, or by the
         system for want of memory), where with a blocking one it would wait for output for ever."""
-        import asyncio
-
         from jupyter_client.manager import AsyncKernelManager
 
         km = AsyncKernelManager(kernel_name=kernel_name())
+        return await self._run_or_none(km, WARM_IMPORTS, start=True)
+
+    async def _run_or_none(self, km, code: str, start: bool = False):
+        """Run ``code`` in the kernel of ``km`` (started first with ``start``) without output or history and return
+        ``km``; if that fails (a kernel that is gone included) or is cancelled (:meth:`close`), shut the kernel
+        down and return None: the notebook then starts its own kernel."""
+        import asyncio
+
         try:
-            await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
-            return await self._run_silently(km, WARM_IMPORTS)
-        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - the notebook then starts its own kernel;
-            if km.has_kernel:                             # cancelled: the run needs no more kernels (close())
+            if start:
+                await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
+            kc = km.client()
+            kc.start_channels()
+            try:
+                await kc.wait_for_ready(timeout=60)  # raises within a second for a kernel that died
+                reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=120)
+                if reply["content"]["status"] != "ok":
+                    raise RuntimeError(reply["content"].get("evalue", "failed"))
+            finally:
+                kc.stop_channels()
+            return km
+        except (Exception, asyncio.CancelledError):  # noqa: BLE001 - not worth failing a report for
+            if km.has_kernel:
                 await km.shutdown_kernel(now=True)
             return None
-
-    @staticmethod
-    async def _run_silently(km, code: str):
-        """Run ``code`` in the kernel of ``km`` without output or history; returns ``km``, or raises."""
-        kc = km.client()
-        kc.start_channels()
-        try:
-            await kc.wait_for_ready(timeout=60)
-            reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=120)
-            if reply["content"]["status"] != "ok":
-                raise RuntimeError(reply["content"].get("evalue", "failed"))
-        finally:
-            kc.stop_channels()
-        return km
 
     def _reset(self, km) -> None:
         import asyncio
 
-        async def reset():
-            try:
-                if not await km.is_alive():
-                    raise RuntimeError("the kernel is gone")
-                return await self._run_silently(km, RESET)
-            except Exception:  # noqa: BLE001 - the notebook then starts its own kernel
-                if km.has_kernel:
-                    await km.shutdown_kernel(now=True)
-                return None
-
-        self.ready.put(asyncio.run(reset()))
+        self.ready.put(asyncio.run(self._run_or_none(km, RESET)))
 
     def _background(self, target, *args) -> None:
         """Run ``target`` for a kernel to be taken later (one more waiting); the caller holds the lock."""
@@ -227,12 +219,7 @@ class KernelPool:
                 self.left = max(self.left - 1, 0)
         km = self.ready.get() if started else None
         if km is not None and run_dir is not None and self.env.get(STAGING_ENV) != str(run_dir):
-            setting = f"__import__('os').environ[{STAGING_ENV!r}] = {str(run_dir)!r}"
-            try:
-                asyncio.run(self._run_silently(km, setting))
-            except Exception:  # noqa: BLE001 - the notebook then starts its own kernel
-                _shutdown(km)
-                km = None
+            km = asyncio.run(self._run_or_none(km, f"__import__('os').environ[{STAGING_ENV!r}] = {str(run_dir)!r}"))
         if km is not None:
             self.live.add(km)
         return km
