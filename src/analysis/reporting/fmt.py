@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import re
 from dataclasses import dataclass
 
 from analysis.reporting.i18n import CATALOGUES
@@ -75,6 +76,16 @@ class Formatter:
         return LOCALES[self.language]
 
     # -------------------------------------------------------------- numbers
+
+    def numbers_in(self, text: str) -> str:
+        """``text`` with every number written in English notation ('0.73', '10,000', '1.2e+09': the kit's own
+        messages) in this report's symbols: '0,73', '10.000', '1,2e+09' under nl. The digits stay as they are."""
+        from babel.numbers import get_decimal_symbol, get_group_symbol
+
+        symbols = {".": get_decimal_symbol(self.locale), ",": get_group_symbol(self.locale)}
+        if symbols == {".": ".", ",": ","}:
+            return text
+        return re.sub(r"\d[\d,]*(?:\.\d+)?", lambda m: "".join(symbols.get(ch, ch) for ch in m.group()), text)
 
     def integer(self, value) -> str:
         """23570 -> '23,570' (en) or '23.570' (nl)."""

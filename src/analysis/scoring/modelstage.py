@@ -692,18 +692,13 @@ def plain_failure(message: str, lang: str | None = None) -> str:
     """The reason of a :class:`ModelFitError` without its model label and its "What to try" advice, in ``lang``
     (default: the report language), its numbers in that language's notation: the fits write their reasons in
     English, and the catalogue's patterns (:data:`analysis.reporting.lang_nl.PATTERNS`) translate the known ones."""
-    import re
-
     from analysis.reporting.i18n import translate
 
     reason = message.split(" What to try:")[0].strip()
     if ": " in reason[:20]:
         reason = reason.split(": ", 1)[1]
-    reason = reason.rstrip(".")
     lang = lang or fmt.current().language
-    if lang != "en" and fmt.Formatter(lang).number(1234.5, 1) != "1,234.5":  # swap the separators: 0.73 -> 0,73
-        reason = re.sub(r"\d[\d,]*(?:\.\d+)?", lambda m: m.group().translate(str.maketrans(",.", ".,")), reason)
-    return translate(reason, lang)
+    return translate(fmt.Formatter(lang).numbers_in(reason.rstrip(".")), lang)
 
 
 # The spend model is fitted without a penalty: lifetimes' penalty on p, q and v is in the currency unit
