@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -98,3 +99,25 @@ def test_jobs_two_on_two_cores_and_small_data_else_one_or_as_set(monkeypatch):
     monkeypatch.setenv(schedule.JOBS_ENV, "two")
     with pytest.raises(ConfigError, match="RETENTION_KIT_JOBS='two'"):
         schedule.page_jobs(10)
+
+
+def test_lines_echoed_by_two_pages_at_once_never_run_into_each_other(capfd):
+    """Two pages run side by side and each echoes its progress from its own thread: every line arrives whole,
+    on a line of its own (print wrote the text and the line end separately, and two '[2/8] ... [3/8] ...' lines
+    once ran together)."""
+    import threading
+
+    from analysis.runs import console
+
+    def page(name: str) -> None:
+        for i in range(3000):
+            console.echo(f"[{name}] {name}: line {i} of the page")
+
+    threads = [threading.Thread(target=page, args=(n,)) for n in ("01_data_and_kpis", "02_clv_models")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    lines = capfd.readouterr().out.splitlines()
+    assert len(lines) == 6000
+    assert all(re.fullmatch(r"\[(\w+)\] \1: line \d+ of the page", line) for line in lines)

@@ -4,15 +4,22 @@ because ``make -j2`` interleaves the output of two runs."""
 from __future__ import annotations
 
 import contextlib
+import sys
+import threading
 
 #: Put before every console line (the as-of date in runs of a backfill).
 _prefix = ""
+_lock = threading.Lock()  # two pages at once (analysis.runs.schedule) echo from two threads
 
 
 def echo(message: str) -> None:
-    """Print ``message`` (one or more lines) to the console at once, each line prefixed."""
+    """Print ``message`` (one or more lines) to the console at once, each line prefixed: text and line end in one
+    write, so that lines echoed from two threads never run into each other (print writes them separately)."""
     lines = message.split("\n")
-    print("\n".join(f"{_prefix}{line}" if line.strip() else line for line in lines), flush=True)
+    text = "\n".join(f"{_prefix}{line}" if line.strip() else line for line in lines) + "\n"
+    with _lock:
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 @contextlib.contextmanager
