@@ -221,6 +221,16 @@ def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], 
         return _write_index(run_dir, params, pages, manifest, since_html)
 
 
+def _customer_values(path: Path) -> pd.DataFrame | None:
+    """The customer table's ``clv`` column, all the summary's tiles and findings read of it (None without the table;
+    no column without a model): the whole table, a million customers' ids and segment names, took 1.2 s to read."""
+    if not path.exists():
+        return None
+    import pyarrow.parquet as pq
+
+    return pd.read_parquet(path, columns=[c for c in ("clv",) if c in pq.read_schema(path).names])
+
+
 def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict,
                  since_html: str) -> Path:
     artifacts = run_dir / "artifacts"
@@ -228,8 +238,7 @@ def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]],
     kpis = _read_json(artifacts / "kpis.json")
     model = _read_json(artifacts / "model.json")
     quality = _read_json(artifacts / "data_quality.json")
-    customers = (pd.read_parquet(artifacts / "customers.parquet").set_index("customer_id")
-                 if (artifacts / "customers.parquet").exists() else None)
+    customers = _customer_values(artifacts / "customers.parquet")
     at_risk = pd.read_csv(artifacts / "at_risk_high_value.csv") if (artifacts / "at_risk_high_value.csv").exists() else None
     roi = pd.read_csv(artifacts / "roi.csv") if (artifacts / "roi.csv").exists() else None
     horizon = params.clv.horizon_months
