@@ -566,3 +566,16 @@ def test_a_new_registry_entry_reaches_the_table_the_profiles_and_the_contact_lis
     sizes = profiles[profiles["segmentation"] == "order_size"].set_index("segment")["customers"]
     assert sizes.to_dict() == {s: expected.count(s) for s in dict.fromkeys(sorted(expected))}
     assert roi.contact_list_segments()[-1] == "order_size"
+
+
+def test_assign_segments_leaves_its_input_alone(customers):
+    """assign_segments shares the input's columns instead of copying them (#13): the input table keeps its
+    columns and values, also when it already has segment columns that are set again."""
+    before = customers.copy()
+    assign_segments(customers, SegmentParams(), END)
+    pd.testing.assert_frame_equal(customers, before)
+    with_old = customers.assign(rfm_segment="stale", clv_tier="stale")
+    kept = with_old.copy()
+    out = assign_segments(with_old, SegmentParams(), END)
+    pd.testing.assert_frame_equal(with_old, kept)
+    assert (out["clv_tier"] != "stale").all() and (out["rfm_segment"] != "stale").all()

@@ -397,9 +397,10 @@ def rfm_segment_names(r: pd.Series, f: pd.Series, m: pd.Series) -> pd.Series:
     for s in (r, f, m):
         if len(s) and not s.between(1, 5).all():
             raise ValueError(f"RFM scores must be 1-5 for the segment grid; got {sorted(s.unique())}")
-    fm = (f.astype("int64") + m.astype("int64")) // 2
-    names = [RFM_SEGMENT_GRID[int(ri)][int(fmi) - 1] for ri, fmi in zip(r, fm)]
-    return _ordered(pd.Series(names, index=r.index, dtype=object, name="rfm_segment"), RFM_SEGMENTS)
+    fm = (f.to_numpy(dtype=np.int64) + m.to_numpy(dtype=np.int64)) // 2
+    # the grid as category positions, looked up for all customers at once (a name per customer took 0.3 s at 1M)
+    grid = np.array([[RFM_SEGMENTS.index(name) for name in RFM_SEGMENT_GRID[score]] for score in range(1, 6)])
+    return _from_codes(grid[r.to_numpy(dtype=np.int64) - 1, fm - 1], RFM_SEGMENTS, r.index, "rfm_segment")
 
 
 # --------------------------------------------------------------------------
@@ -609,7 +610,9 @@ def assign_segments(
         Each customer is in exactly one segment of each segmentation.
     """
     _require(customers, ("last_purchase", "n_purchases", "revenue", "clv", "p_alive"))
-    out = customers.copy()
+    # a new table that shares the input's columns (the columns below are set, never written into: pandas gives
+    # ``out[col] = ...`` a new array, so ``customers`` is not changed); a deep copy took 0.8 s at 1M customers
+    out = customers.copy(deep=False)
     for segmentation in REGISTRY:
         if segmentation.assign is None:
             continue
