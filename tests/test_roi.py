@@ -153,6 +153,36 @@ def test_segment_targeting():
     assert list(ids) == ["C001", "C002"]
 
 
+@pytest.mark.parametrize("ids_sorted", [True, False])
+def test_targets_match_a_plain_sort_with_ties(ids_sorted):
+    """select_targets sorts only the rows it returns (#13): the best n and a segment's customers must come out in
+    the order of a plain sort of every customer by profit (desc), score (desc) and id (asc), also with many tied
+    profits (values on a coarse grid, so n often falls inside a tie) and with ids not in order."""
+    rng = np.random.default_rng(13)
+    n = 2_000
+    ids = [f"C{i:05d}" for i in (range(n) if ids_sorted else rng.permutation(n))]
+    table = pd.DataFrame({
+        "customer_id": ids,
+        "p_alive": rng.choice([0.2, 0.5, 0.8], n),
+        "expected_purchases": rng.choice([0.5, 1.0, 2.0], n),
+        "expected_avg_value": rng.choice([20.0, 50.0], n),
+        "clv": 1.0,
+        "abc_class": rng.choice(["A", "B", "C"], n),
+    }).set_index("customer_id")
+    # the same figures as customer_economics, written out: value, p_lost, profit and score
+    value = table["expected_purchases"] / table["p_alive"] * table["expected_avg_value"] * 0.5
+    p_lost = 1 - table["p_alive"]
+    profit = 0.2 * p_lost * value - (2.0 + 0.2 * p_lost * 10.0)
+    plain = pd.DataFrame({"profit": profit, "score": p_lost * (value - 10.0), "id": table.index})
+    order = plain.sort_values(["profit", "score", "id"], ascending=[False, False, True], kind="mergesort")["id"]
+    assert plain["profit"].duplicated().sum() > n - 20  # mostly ties
+    for best_n in (1, 7, 500, 1_234, n, n + 5):
+        assert list(roi.select_targets(table, scenario({"best_n": best_n}))) == list(order[:best_n])
+    in_a = order[table.loc[order, "abc_class"].to_numpy() == "A"]
+    chosen = roi.select_targets(table, scenario({"segmentation": "abc_class", "segments": ["A"]}))
+    assert list(chosen) == list(in_a)
+
+
 def test_unknown_segment_label_fails_loudly():
     bad = scenario({"segmentation": "value_risk_segment", "segments": ["at_risk_hihg"]})
     with pytest.raises(ValueError, match="at_risk_hihg"):

@@ -390,6 +390,11 @@ def customer_economics(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFr
     Margins are not discounted.
     """
     _validate_customers(customers)
+    return _economics(customers, scenario)
+
+
+def _economics(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """:func:`customer_economics` of customers validated already."""
     p_alive = customers["p_alive"].astype(float)
     p_lost = 1.0 - p_alive
     value = (
@@ -418,8 +423,27 @@ def customer_economics(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFr
 
 def _rank(economics: pd.DataFrame) -> pd.DataFrame:
     """Sort by expected incremental profit (desc), ties by score (desc) then id (asc)."""
-    return economics.iloc[order_desc_then_id(economics.index, economics["expected_incremental_profit"].to_numpy(),
-                                             economics["ranking_score"].to_numpy())]
+    return economics.iloc[_ranked_positions(economics)]
+
+
+def _ranked_positions(economics: pd.DataFrame, among: np.ndarray | None = None,
+                      first: int | None = None) -> np.ndarray:
+    """The positions of :func:`_rank`'s order, of the rows ``among`` (positions, ascending; default all), only the
+    ``first`` ones if given.
+
+    The order of a subset is the whole order restricted to it, so only the rows asked for are sorted: the
+    ``first`` n are among the rows whose profit is at least the n-th largest (ties included), and every other row
+    comes after them. At a million customers a whole sort per scenario took a quarter of a second."""
+    profit = economics["expected_incremental_profit"].to_numpy()
+    score = economics["ranking_score"].to_numpy()
+    rows = np.arange(len(profit)) if among is None else among
+    if first is not None and first < len(rows):
+        if first <= 0:
+            return rows[:0]
+        nth = np.partition(profit[rows], len(rows) - first)[len(rows) - first]  # the first-th largest
+        rows = rows[profit[rows] >= nth]
+    order = rows[order_desc_then_id(economics.index[rows], profit[rows], score[rows])]
+    return order if first is None else order[:first]
 
 
 def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
@@ -451,9 +475,9 @@ def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
     target = scenario.target
     extra = (target.segmentation,) if isinstance(target, SegmentTarget) else ()
     _validate_customers(customers, extra)
-    ranked = _rank(customer_economics(customers, scenario))
+    economics = _economics(customers, scenario)
     if isinstance(target, BestNTarget):
-        return ranked.index[: target.best_n]
+        return customers.index[_ranked_positions(economics, first=target.best_n)]
     labels = customers[target.segmentation]
     possible = _possible_labels(labels)
     unknown = [s for s in target.segments if s not in possible]
@@ -463,7 +487,7 @@ def select_targets(customers: pd.DataFrame, scenario: Scenario) -> pd.Index:
             f"{target.segmentation!r}; its labels: {sorted(possible)}"
         )
     chosen = labels.astype("string").isin(target.segments).fillna(False).astype(bool)
-    return ranked.index[chosen.reindex(ranked.index).to_numpy()]
+    return customers.index[_ranked_positions(economics, among=np.flatnonzero(chosen.to_numpy()))]
 
 
 def _possible_labels(labels: pd.Series) -> set[str]:
