@@ -103,6 +103,7 @@ PLAIN_RAISES = {
     ("business/segments.py", "plot_value_vs_customer_share"): "caller's argument: unknown segmentation",
     ("business/segments.py", "plot_value_risk_heatmap"): "caller's argument: customers without the segment columns",
     ("business/segments.py", "plot_rfm_segment_sizes"): "caller's argument: customers without rfm_segment",
+    ("reporting/nb.py", "write_customers"): "caller's argument: a table with a customer_id column besides its index",
     ("data/summary.py", "days_per_unit"): "caller's argument: time unit (the configuration's is a Literal)",
     ("data/summary.py", "calibration_holdout_summary"): "caller's argument: dates (the configuration's are checked"
                                                         " at load and in runs.steps.resolve_dates)",
