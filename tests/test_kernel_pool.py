@@ -172,6 +172,17 @@ def _kernel_children() -> list[int]:
     return found
 
 
+def _folder_probe(tmp_path: Path) -> Path:
+    """A notebook that prints the run folder its kernel names (STAGING_ENV)."""
+    return _notebook(tmp_path / "probe.ipynb", "import os\nprint(os.environ.get(%r))" % STAGING_ENV)
+
+
+def _printed(executed: Path) -> str:
+    """What an executed notebook printed."""
+    out = nbformat.read(executed, as_version=4)
+    return "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", [])).strip()
+
+
 def test_kernels_started_before_the_run_folder_has_a_name_get_it_and_an_unused_pool_closes_at_once(tmp_path):
     """`python -m analysis.pipeline run` starts two kernels before the kit is imported (kernels.early_pool), before
     the run folder is named: a notebook's kernel gets the folder when it is taken. A pool no run needed (every page
@@ -185,15 +196,14 @@ def test_kernels_started_before_the_run_folder_has_a_name_get_it_and_an_unused_p
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    probe = _notebook(tmp_path / "probe.ipynb", "import os\nprint(os.environ.get(%r))" % STAGING_ENV)
+    probe = _folder_probe(tmp_path)
     pool = kernels.early_pool(["run", "--params", "params/default.yaml"], cwd=ROOT)
     try:
         assert STAGING_ENV not in pool.env and len(pool.started) == 2
         kernels.run_notebook(probe, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
     finally:
         pool.close()
-    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
-    assert "".join(o.get("text", "") for c in out.cells for o in c.get("outputs", [])).strip() == str(run_dir)
+    assert _printed(tmp_path / "out.ipynb") == str(run_dir)
     assert not _kernel_children()
 
     unused = kernels.early_pool(["run"], cwd=ROOT)
@@ -201,4 +211,55 @@ def test_kernels_started_before_the_run_folder_has_a_name_get_it_and_an_unused_p
     started = time.time()
     unused.close()
     assert time.time() - started < 1.5 and unused.ready.empty()  # a warm start takes 2 s or more
+    assert not _kernel_children()
+
+
+def test_a_run_folder_named_while_the_kernels_start_is_set_with_their_imports_and_kept_across_notebooks(tmp_path):
+    """The pipeline names the run folder in the early pool as soon as it exists (#13): kernels still starting set it
+    right after their imports, so taking one runs no code in it; a reused kernel keeps it; a kernel taken for another
+    folder gets that one. Each probe prints the folder its kernel has."""
+    import time
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    probe = _folder_probe(tmp_path)
+    pool = kernels.early_pool(["run", "--params", "params/default.yaml"], cwd=ROOT)
+    try:
+        pool.set_run_dir(first)
+        deadline = time.time() + 60
+        while pool.ready.qsize() < 2 and time.time() < deadline:
+            time.sleep(0.1)
+        assert pool.ready.qsize() == 2 and sorted(pool.dir_in.values()) == [str(first)] * 2
+        printed = []
+        for n, folder in enumerate([first, second, second, first]):
+            kernels.run_notebook(probe, tmp_path / f"out{n}.ipynb", tmp_path / "params.yaml", folder, ROOT, pool=pool)
+            printed.append(_printed(tmp_path / f"out{n}.ipynb"))
+    finally:
+        pool.close()
+    assert printed == [str(first), str(second), str(second), str(first)]
+    assert not _kernel_children()
+
+
+def test_a_kernel_that_died_while_waiting_is_not_given_to_a_notebook(tmp_path):
+    """A kernel ready for the next notebook may be gone by the time it is taken (killed, or out of memory): the
+    notebook then starts its own kernel instead of failing on a dead one."""
+    import os
+    import signal
+    import time
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    probe = _folder_probe(tmp_path)
+    pool = kernels.KernelPool(run_dir, ROOT, notebooks=1, warm=1)
+    try:
+        deadline = time.time() + 60
+        while pool.ready.empty() and time.time() < deadline:
+            time.sleep(0.1)
+        os.kill(pool.ready.queue[0].provisioner.pid, signal.SIGKILL)
+        time.sleep(0.5)
+        kernels.run_notebook(probe, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+    finally:
+        pool.close()
+    assert _printed(tmp_path / "out.ipynb") == str(run_dir)
     assert not _kernel_children()

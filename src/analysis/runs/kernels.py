@@ -121,6 +121,8 @@ class KernelPool:
 
     def __init__(self, run_dir: Path | None, cwd: Path, notebooks: int | None = None, warm: int = 1) -> None:
         self.env = {**os.environ, **({STAGING_ENV: str(run_dir)} if run_dir is not None else {})}
+        self.run_dir = None if run_dir is None else str(run_dir)  # its name, when known (set_run_dir)
+        self.dir_in: dict[int, str | None] = {}  # id of a kernel -> the run folder its STAGING_ENV names
         self.cwd = str(cwd)
         self.left = notebooks  # notebooks not yet given a kernel (None: no limit)
         self.starts = notebooks  # kernels that may still be started (None: no limit)
@@ -157,26 +159,43 @@ class KernelPool:
         km = AsyncKernelManager(kernel_name=kernel_name())
         return await self._run_or_none(km, WARM_IMPORTS, start=True)
 
-    async def _run_or_none(self, km, code: str, start: bool = False):
-        """Run ``code`` in the kernel of ``km`` (started first with ``start``) without output or history and return
+    def _folder_code(self, km, run_dir: str | None) -> str | None:
+        """The code that names ``run_dir`` in the kernel's :data:`STAGING_ENV`, or None when it names it already."""
+        if run_dir is None or self.dir_in.get(id(km)) == run_dir:
+            return None
+        return f"__import__('os').environ[{STAGING_ENV!r}] = {run_dir!r}"
+
+    async def _run_or_none(self, km, code: str, start: bool = False, run_dir: str | None = None):
+        """Run ``code`` in the kernel of ``km`` (started first with ``start``) without output or history, then name
+        ``run_dir`` in its :data:`STAGING_ENV` (after a start: the run folder if it has a name by then), and return
         ``km``; if that fails (a kernel that is gone included) or is cancelled (:meth:`close`), shut the kernel
-        down and return None: the notebook then starts its own kernel."""
+        down and return None: the notebook then starts its own kernel.
+
+        A started kernel is waited for as papermill does (``wait_for_ready``). A running one is sent the code at
+        once and its reply read on the shell channel alone: ``wait_for_ready`` spends 0.2 s on a new client's
+        IOPub socket, and a reset or a run folder named in a kernel that a page waits for is on the run's path."""
         import asyncio
 
         try:
             if start:
                 await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
+                self.dir_in[id(km)] = self.env.get(STAGING_ENV)
             kc = km.client()
-            kc.start_channels()
+            kc.start_channels(iopub=start, stdin=False, hb=False)
             try:
-                await kc.wait_for_ready(timeout=60)  # raises within a second for a kernel that died
-                reply = await kc.execute_interactive(code, silent=True, store_history=False, timeout=120)
-                if reply["content"]["status"] != "ok":
-                    raise RuntimeError(reply["content"].get("evalue", "failed"))
+                if start:
+                    await kc.wait_for_ready(timeout=60)  # raises within a second for a kernel that died
+                await _execute(kc, km, code, timeout=120)
+                folder = run_dir if not start else self.run_dir
+                extra = self._folder_code(km, folder)
+                if extra:
+                    await _execute(kc, km, extra, timeout=60)
+                    self.dir_in[id(km)] = folder
             finally:
                 kc.stop_channels()
             return km
         except (Exception, asyncio.CancelledError):  # noqa: BLE001 - not worth failing a report for
+            self.dir_in.pop(id(km), None)
             if km.has_kernel:
                 await km.shutdown_kernel(now=True)
             return None
@@ -184,7 +203,13 @@ class KernelPool:
     def _reset(self, km) -> None:
         import asyncio
 
-        self.ready.put(asyncio.run(self._run_or_none(km, RESET)))
+        self.ready.put(asyncio.run(self._run_or_none(km, RESET, run_dir=self.run_dir)))
+
+    def set_run_dir(self, run_dir: Path) -> None:
+        """The run folder, once it has a name (a pool from :func:`early_pool` starts before): a kernel still
+        starting names it in its :data:`STAGING_ENV` right after its imports, so :meth:`take` need not."""
+        with self.lock:
+            self.run_dir = str(run_dir)
 
     def _background(self, target, *args) -> None:
         """Run ``target`` for a kernel to be taken later (one more waiting); the caller holds the lock."""
@@ -218,8 +243,12 @@ class KernelPool:
             if self.left is not None:
                 self.left = max(self.left - 1, 0)
         km = self.ready.get() if started else None
-        if km is not None and run_dir is not None and self.env.get(STAGING_ENV) != str(run_dir):
-            km = asyncio.run(self._run_or_none(km, f"__import__('os').environ[{STAGING_ENV!r}] = {str(run_dir)!r}"))
+        if km is not None and self._folder_code(km, None if run_dir is None else str(run_dir)):
+            km = asyncio.run(self._run_or_none(km, "pass", run_dir=str(run_dir)))
+        elif km is not None and not asyncio.run(km.is_alive()):  # gone since it was made ready (e.g. out of memory)
+            self.dir_in.pop(id(km), None)
+            _shutdown(km)
+            km = None
         if km is not None:
             self.live.add(km)
         return km
@@ -233,6 +262,7 @@ class KernelPool:
             if keep:
                 self._background(self._reset, km)
         if not keep:
+            self.dir_in.pop(id(km), None)
             _shutdown(km)
             self.prepare()
 
@@ -272,6 +302,28 @@ def early_pool(argv: list[str], cwd: Path | None = None) -> KernelPool | None:
     except StepFailed:  # no notebooks here: the run says so itself
         return None
     return KernelPool(None, cwd, notebooks=count, warm=min(count, 2))
+
+
+async def _execute(kc, km, code: str, timeout: float) -> None:
+    """Run ``code`` in the kernel through its client ``kc`` (shell channel) and wait for the reply; raise if it
+    fails, if the kernel dies (checked every second) or after ``timeout`` seconds."""
+    import time
+
+    msg_id = kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            reply = await kc.get_shell_msg(timeout=1)
+        except queue.Empty:
+            if not await km.is_alive():
+                raise RuntimeError("the kernel died") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no reply in {timeout:g} s") from None
+            continue
+        if reply.get("parent_header", {}).get("msg_id") == msg_id:
+            if reply["content"]["status"] != "ok":
+                raise RuntimeError(reply["content"].get("evalue", "failed"))
+            return
 
 
 def _shutdown(km) -> None:
