@@ -170,3 +170,23 @@ def test_a_summary_chart_opens_full_size_and_closes(browser, run_dir):
     big.click()
     assert not big.is_visible() and page.evaluate("location.hash") == "#key-charts"
     page.close()
+
+
+def test_a_screenshot_started_in_the_background_is_cancelled_without_a_trace(tmp_path):
+    """The pipeline starts Chromium on the summary and renders the pages meanwhile (#13); when the rendering fails,
+    the run stops Chromium: no process and no profile folder are left."""
+    import tempfile
+
+    if html.find_chromium() is None:
+        _unavailable("Chromium is not installed (make setup-browser)")
+    page = tmp_path / "page.html"
+    page.write_text("<html><body><h1>Summary</h1></body></html>", encoding="utf-8")
+    before = set(Path(tempfile.gettempdir()).glob("retention-kit-chromium-*"))
+    shot = html.Screenshot(page, tmp_path / "shot.png")
+    assert shot.process is not None and shot.process.poll() is None
+    shot.cancel()
+    assert shot.process.poll() is not None
+    assert set(Path(tempfile.gettempdir()).glob("retention-kit-chromium-*")) == before
+    done = html.Screenshot(page, tmp_path / "done.png")
+    assert done.result() is None and (tmp_path / "done.png").stat().st_size > 0
+    assert set(Path(tempfile.gettempdir()).glob("retention-kit-chromium-*")) == before

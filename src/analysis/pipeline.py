@@ -41,7 +41,7 @@ _EARLY_POOL = early_pool(sys.argv[1:]) if __name__ == "__main__" else None
 from analysis import privacy  # noqa: E402
 from analysis.config import load_params, params_to_dict, section_digests  # noqa: E402
 from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: E402, F401 (re-exported)
-from analysis.reporting.html import find_chromium, page_title, render_html, screenshot  # noqa: E402
+from analysis.reporting.html import Screenshot, find_chromium, page_title, render_html  # noqa: E402
 from analysis.reporting.nb import STAGING_ENV  # noqa: E402
 from analysis.reporting.pages import needs  # noqa: E402
 from analysis.runs import console, incremental, schedule  # noqa: E402
@@ -302,16 +302,13 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                 return ""
             return history.section_html(comparison, stage, params, pseudonym, trend)
 
-        pages = []
+        pages = [(nb.stem + ".html", page_title(nb.stem)) for nb in nb_list]
 
         def html():
-            for nb in nb_list:
-                title = page_title(nb.stem)
-                render_html(staging / "executed" / nb.name, staging / f"{nb.stem}.html", title, section(nb.stem),
+            for nb, (href, title) in zip(nb_list, pages):
+                render_html(staging / "executed" / nb.name, staging / href, title, section(nb.stem),
                             params.report.language)
-                pages.append((nb.stem + ".html", title))
 
-        steps.run("html", None, html, f"[{total}/{total}] html: rendering reports")
         git = git_state(project_dir)
         label = params_label or str(params_path)
         manifest = {
@@ -343,20 +340,27 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             "artifacts": {p.relative_to(staging).as_posix(): sha256_of(p)
                           for p in sorted(artifacts.rglob("*")) if p.is_file()},
             "started_at": started_at,
-            "steps": steps.in_order(["ingest", *stems, "compare", "html"]),
+            "steps": None,  # below, after the html step
             "pages_at_once": jobs,
             "render_key": render_key(whole, previous),
         }
-        manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        manifest["duration_seconds"] = round(time.time() - started, 3)
-        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         write_index(staging, params, pages, manifest, since_html=section("summary"))
+        # Chromium takes the summary's picture in a process of its own while this one renders the pages
         t0 = time.time()
-        why_not = screenshot(staging / "index.html", staging / "summary.png")
+        shot = Screenshot(staging / "index.html", staging / "summary.png")
+        try:
+            steps.run("html", None, html, f"[{total}/{total}] html: rendering reports")
+        except BaseException:
+            shot.cancel()
+            raise
+        why_not = shot.result()
         manifest["screenshot"] = ({"file": "summary.png", "seconds": round(time.time() - t0, 3)} if why_not is None
                                   else {"file": None, "reason": why_not})
         if why_not and find_chromium():  # no Chromium is normal; a failing one is worth a line
             console.echo(f"      note: no summary.png ({why_not})")
+        manifest["steps"] = steps.in_order(["ingest", *stems, "compare", "html"])
+        manifest["finished_at"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        manifest["duration_seconds"] = round(time.time() - started, 3)
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
         replace_dir(staging, out)
         published = True

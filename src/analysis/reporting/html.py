@@ -94,19 +94,51 @@ def find_chromium() -> str | None:
 
 def screenshot(html: Path, png: Path, width: int = 1280, height: int = 2400, timeout: float = 90) -> str | None:
     """Save a picture of ``html`` as ``png`` with headless Chromium; returns why not, or None on success."""
-    import tempfile
+    return Screenshot(html, png, width, height).result(timeout)
 
-    chromium = find_chromium()
-    if chromium is None:
-        return "Chromium not found (make setup-browser installs it)"
-    with tempfile.TemporaryDirectory(prefix="retention-kit-chromium-") as profile:
+
+class Screenshot:
+    """:func:`screenshot` started in the background: Chromium takes its picture while this process goes on (the
+    pipeline renders the report pages meanwhile); :meth:`result` waits for it and says why not, or None."""
+
+    def __init__(self, html: Path, png: Path, width: int = 1280, height: int = 2400) -> None:
+        import tempfile
+
+        self.png, self.process, self.why_not = png, None, None
+        chromium = find_chromium()
+        if chromium is None:
+            self.why_not = "Chromium not found (make setup-browser installs it)"
+            return
+        self.profile = tempfile.TemporaryDirectory(prefix="retention-kit-chromium-")
         try:
-            result = subprocess.run(
-                [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}",
+            self.process = subprocess.Popen(
+                [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={self.profile.name}", f"--window-size={width},{height}",
                  f"--screenshot={png}", html.resolve().as_uri()],
-                capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        except OSError as exc:
+            self.why_not = f"Chromium failed: {exc}"
+            self.profile.cleanup()
+
+    def cancel(self) -> None:
+        """Stop Chromium (the run failed before the picture was needed)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.communicate()
+        if self.process is not None:
+            self.profile.cleanup()
+
+    def result(self, timeout: float = 90) -> str | None:
+        if self.process is None:
+            return self.why_not
+        try:
+            _, stderr = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.process.kill()
+            self.process.communicate()
             return f"Chromium failed: {exc}"
-    if result.returncode != 0 or not png.is_file() or png.stat().st_size == 0:
-        return f"Chromium exited with {result.returncode}: {result.stderr.strip()[-300:]}"
-    return None
+        finally:
+            self.profile.cleanup()
+        png = self.png
+        if self.process.returncode != 0 or not png.is_file() or png.stat().st_size == 0:
+            return f"Chromium exited with {self.process.returncode}: {stderr.strip()[-300:]}"
+        return None

@@ -324,14 +324,15 @@ RUN_FILES: tuple[Artifact, ...] = (
              "params_path); pipeline._refresh_next re-runs a later report from it."),
     Artifact("manifest.json", PIPELINE, ("pipeline", "incremental", "series"),
              "What ran: configuration, inputs and their sha256, dates, packages, git state, each step's key and "
-             "outputs, the sha256 of every artifact, the previous run. Written after the html step and again after "
-             "the screenshot. Read to reuse unchanged steps (analysis.runs.incremental.Reuse), for the up-to-date "
+             "outputs, the sha256 of every artifact, the previous run, and when the run started and finished (after the "
+             "html step and the screenshot). Written once, last. Read to reuse unchanged steps (analysis.runs.incremental.Reuse), for the up-to-date "
              "check, to list the runs of a series (analysis.runs.series.complete_runs)."),
     Artifact("index.html", "html", ("pipeline", "series"),
-             "The summary page (analysis.reporting.report.write_index, called right after the html step). A run folder "
-             "counts as published only with it (analysis.runs.series.complete_runs)."),
+             "The summary page (analysis.reporting.report.write_index, called right before the html step, so that "
+             "Chromium takes its picture while the pages are rendered). A run folder counts as published only with it "
+             "(analysis.runs.series.complete_runs)."),
     Artifact("summary.png", PIPELINE, (),
-             "Picture of index.html taken with headless Chromium (analysis.reporting.html.screenshot); manifest.json's "
+             "Picture of index.html taken with headless Chromium (analysis.reporting.html.Screenshot, alongside the html step); manifest.json's "
              "'screenshot' says why not when missing.",
              optional="only when a working Chromium is found ($RETENTION_KIT_CHROMIUM, or chromium on PATH)"),
     *(f for stem in NOTEBOOKS for f in _notebook_files(stem)),
