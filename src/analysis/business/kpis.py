@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterable, Literal
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from analysis.data import duck
@@ -136,6 +137,7 @@ class PurchaseDays:
         self.con = con or duck.connect()
         self.observation_end = pd.Timestamp(observation_end).date()
         self.table = f"purchase_days_{id(self):x}"
+        self._active_periods: dict[str, ActivePeriods] = {}
         source = purchases_relation(self.con, purchases)
         amount = "CAST(amount AS DECIMAL(38, 10))"
         self.con.execute(
@@ -155,6 +157,89 @@ class PurchaseDays:
                                  f" {pd.Timestamp(observation_end).date()}")
             return purchases
         return cls(purchases, observation_end, con)
+
+    def active_periods(self, unit: str) -> "ActivePeriods":
+        """Which months or quarters (``unit``) each customer bought in; made once per unit and kept, as
+        :func:`period_series` by month and :func:`cohort_retention` ask for the same months."""
+        if unit not in self._active_periods:
+            self._active_periods[unit] = ActivePeriods.of(self, unit)
+        return self._active_periods[unit]
+
+
+LARGE_CUSTOMER_VOLUME = 100_000
+"""A customer whose amounts add up to less than this (in absolute value) has every total per period come back
+unchanged from a DOUBLE as a ``DECIMAL(38, 10)``: see :func:`_period_sums_sql`."""
+
+
+@dataclass(frozen=True)
+class ActivePeriods:
+    """The months or quarters each customer bought in, as rows of bits that many customers share.
+
+    Period 0 starts at ``start`` (the period of the first purchase day in the data); the last of the ``periods``
+    is that of the observation end. Row ``i`` stands for ``customers[i]`` customers who bought in the same
+    periods: those whose bits are set in ``words[i]`` (period ``k`` is bit ``k % 64`` of word ``k // 64``), the
+    earliest of them ``first[i]``. The counts of customers by period (active, new, retained, the cohorts) are sums of
+    ``customers`` over the rows with the right bits: one aggregation by customer, where the queries this replaced
+    grouped the purchase days by customer and period and joined those groups with themselves (at a million
+    customers and 10.4M purchase days most of the time of the data page's series and cohorts; those customers
+    share 148k rows). The sums go period by period, so memory grows with the rows, not rows times periods.
+
+    ``unknown[i]``: the row of the missing customer id (a DataFrame may have one; the ingest drops them). The
+    queries this replaced counted it as one customer except where they joined on the id: it is never retained,
+    and in a cohort it adds to the size but not to the buyers; kept so that no result changes.
+    ``large_customers``: customers whose amounts add up to :data:`LARGE_CUSTOMER_VOLUME` or more.
+    """
+
+    start: dt.date | None
+    periods: int
+    words: np.ndarray
+    first: np.ndarray
+    customers: np.ndarray
+    unknown: np.ndarray
+    large_customers: int
+
+    @classmethod
+    def of(cls, days: PurchaseDays, unit: str) -> "ActivePeriods":
+        """One aggregation by customer (the periods as bits of 64-bit words, one word per 64 periods), then the
+        customers counted per distinct set of words."""
+        start, periods = days.con.execute(
+            f"""
+            SELECT CAST(date_trunc('{unit}', min(day)) AS DATE),
+                   date_diff('{unit}', date_trunc('{unit}', min(day)), {_date(days.observation_end)}) + 1
+            FROM {days.table}
+            """
+        ).fetchall()[0]
+        if start is None:
+            none = np.zeros(0, dtype=np.int64)
+            return cls(None, 0, np.zeros((0, 0), dtype=np.uint64), none, none, none.astype(bool), 0)
+        words = [f"w{w}" for w in range(-(-periods // 64))]
+        # UBIGINT words: a BIGINT shift would make them HUGEINTs, fetched as floats that lose the low bits
+        bits = ", ".join(f"bit_or(CASE WHEN k // 64 = {w} THEN CAST(1 AS UBIGINT) << CAST(k % 64 AS UBIGINT)"
+                         f" ELSE CAST(0 AS UBIGINT) END) AS {word}" for w, word in enumerate(words))
+        rows = days.con.execute(
+            f"""
+            SELECT {", ".join(words)}, first, customer_id IS NULL AS unknown, count(*) AS customers,
+                   count(*) FILTER (WHERE volume >= {LARGE_CUSTOMER_VOLUME}) AS large
+            FROM (SELECT customer_id, {bits}, min(k) AS first, sum(abs(amount)) AS volume
+                  FROM (SELECT customer_id, amount, date_diff('{unit}', {_date(start)}, day) AS k FROM {days.table})
+                  GROUP BY customer_id)
+            GROUP BY ALL
+            """
+        ).fetchnumpy()
+        return cls(start, periods, np.column_stack([rows[word] for word in words]),
+                   rows["first"].astype(np.int64), rows["customers"].astype(np.int64),
+                   rows["unknown"].astype(bool), int(rows["large"].sum()))
+
+    def bought_in(self, period: int | np.ndarray) -> np.ndarray:
+        """Per row, whether its customers bought in ``period`` (one for all rows, or one per row)."""
+        period = np.broadcast_to(np.asarray(period, dtype=np.int64), self.first.shape)
+        word = np.take_along_axis(self.words, (period // 64)[:, None], axis=1)[:, 0]
+        return (word >> (period % 64).astype(np.uint64)) & np.uint64(1) == 1
+
+    @property
+    def known_customers(self) -> np.ndarray:
+        """``customers``, with 0 for the missing customer id (see the class docstring)."""
+        return np.where(self.unknown, 0, self.customers)
 
 
 def _period_end(start: pd.Timestamp, period: str) -> pd.Timestamp:
@@ -182,45 +267,76 @@ def period_series(
     """
     unit = PERIOD_UNITS[period]
     days = PurchaseDays.of(purchases, observation_end, con)
-    con = days.con
-    end = _date(observation_end)
-    df = con.execute(
-        f"""
-        WITH p AS (
-            SELECT customer_id, date_trunc('{unit}', day) AS period_start,
-                   CAST(sum(amount) AS DOUBLE) AS amount, count(*) AS orders
-            FROM {days.table} GROUP BY ALL),
-        firsts AS (SELECT customer_id, min(period_start) AS first_period FROM p GROUP BY customer_id),
-        periods AS (
-            SELECT CAST(range AS DATE) AS period_start
-            FROM range((SELECT min(period_start) FROM p), {end} + INTERVAL 1 DAY, INTERVAL 1 {unit})),
-        agg AS (
-            SELECT period_start, count(*) AS active_customers, {exact_sum_sql('amount')} AS revenue, sum(orders) AS orders
-            FROM p GROUP BY period_start),
-        retained AS (
-            SELECT cur.period_start, count(*) AS retained_customers
-            FROM p cur JOIN p prev ON cur.customer_id = prev.customer_id
-             AND prev.period_start = cur.period_start - INTERVAL 1 {unit}
-            GROUP BY cur.period_start),
-        new AS (SELECT first_period AS period_start, count(*) AS new_customers FROM firsts GROUP BY ALL)
-        SELECT periods.period_start,
-               coalesce(agg.active_customers, 0) AS active_customers,
-               coalesce(new.new_customers, 0) AS new_customers,
-               coalesce(retained.retained_customers, 0) AS retained_customers,
-               coalesce(agg.orders, 0) AS orders,
-               coalesce(agg.revenue, 0) AS revenue
-        FROM periods LEFT JOIN agg USING (period_start) LEFT JOIN retained USING (period_start)
-             LEFT JOIN new USING (period_start)
-        ORDER BY period_start
-        """
-    ).df()
-    df["period_start"] = pd.to_datetime(df["period_start"])
+    activity = days.active_periods(unit)
+    sums = days.con.execute(_period_sums_sql(days, unit, activity.large_customers > 0)).df()
+    df = pd.DataFrame({"period_start": pd.to_datetime(sums["period_start"]), **_customers_per_period(activity),
+                       "orders": sums["orders"], "revenue": sums["revenue"]})
     previous_active = df["active_customers"].shift(1)
     df["retention_rate"] = (df["retained_customers"] / previous_active).where(previous_active > 0)
     df["churn_rate"] = 1 - df["retention_rate"]
     obs_end = pd.Timestamp(observation_end)
     df["complete"] = [_period_end(s, period) <= obs_end for s in df["period_start"]]
     return df
+
+
+def _customers_per_period(activity: ActivePeriods) -> dict[str, np.ndarray]:
+    """``active_customers``, ``new_customers`` and ``retained_customers`` (bought in this and the previous
+    period) per period."""
+    active = np.zeros(activity.periods, dtype=np.int64)
+    retained = np.zeros_like(active)
+    new = np.zeros_like(active)
+    known = activity.known_customers
+    bought_before = np.zeros(len(activity.customers), dtype=bool)
+    for k in range(activity.periods):
+        bought = activity.bought_in(k)
+        active[k] = activity.customers[bought].sum()
+        retained[k] = known[bought & bought_before].sum()
+        bought_before = bought
+    np.add.at(new, activity.first, activity.customers)
+    return {"active_customers": active, "new_customers": new, "retained_customers": retained}
+
+
+def _period_sums_sql(days: PurchaseDays, unit: str, large_customers: bool) -> str:
+    """SQL of every period up to the observation end (``period_start``) with its purchase days (``orders``, a
+    DOUBLE as it always was) and its ``revenue``.
+
+    The revenue of a period has been the exact sum (:func:`exact_sum_sql`) of each customer's total in the period
+    as a DOUBLE. A total below :data:`LARGE_CUSTOMER_VOLUME` in absolute value comes back unchanged from its
+    DOUBLE: in units of 1e-10 it is an integer below 10^15 < 2^53, the cast to DOUBLE and the one back each
+    round to within a relative 2^-53 (together less than 0.23 units), and the cast back rounds to the nearest
+    unit, the total again (a test checks this on the installed DuckDB). Only a customer whose amounts add up to
+    that volume can have a larger total, so the revenue is the exact sum of the purchase days plus, with
+    ``large_customers``, what the DOUBLE did to those customers' totals (one more pass over the purchase days to
+    find them): the same numbers without grouping every purchase day by customer and period, which was more than
+    half of the series' time at a million customers.
+    """
+    end = _date(days.observation_end)
+    revenue, rounding = "agg.revenue", ""
+    if large_customers:
+        revenue = "agg.revenue + coalesce(rounding.rounding, 0)"
+        rounding = f""",
+        large AS (
+            SELECT customer_id FROM {days.table} GROUP BY customer_id
+            HAVING sum(abs(amount)) >= {LARGE_CUSTOMER_VOLUME}),
+        rounding AS (
+            SELECT period_start, sum(CAST(CAST(total AS DOUBLE) AS DECIMAL(38, 10)) - total) AS rounding
+            FROM (SELECT d.customer_id, date_trunc('{unit}', day) AS period_start, sum(amount) AS total
+                  FROM {days.table} AS d  -- the missing customer id is one customer here too
+                  SEMI JOIN large ON d.customer_id IS NOT DISTINCT FROM large.customer_id GROUP BY ALL)
+            GROUP BY period_start)"""
+    return f"""
+        WITH periods AS (
+            SELECT CAST(range AS DATE) AS period_start
+            FROM range((SELECT date_trunc('{unit}', min(day)) FROM {days.table}), {end} + INTERVAL 1 DAY,
+                       INTERVAL 1 {unit})),
+        agg AS (
+            SELECT date_trunc('{unit}', day) AS period_start, count(*) AS orders, sum(amount) AS revenue
+            FROM {days.table} GROUP BY period_start){rounding}
+        SELECT periods.period_start, CAST(coalesce(agg.orders, 0) AS DOUBLE) AS orders,
+               coalesce(CAST({revenue} AS DOUBLE), 0) AS revenue
+        FROM periods LEFT JOIN agg USING (period_start) {"LEFT JOIN rounding USING (period_start)" if rounding else ""}
+        ORDER BY period_start
+        """
 
 
 def headline_kpis(
@@ -297,27 +413,25 @@ def cohort_retention(
     pandas.DataFrame
         Index: cohort (first purchase month, ``YYYY-MM``); columns: months since the first
         purchase (0, 1, ...); values: share of the cohort's customers with a purchase in
-        that month (month 0 is 1.0). Months after the observation end are missing.
+        that month (month 0 is 1.0). Months after the observation end are missing. Only the
+        months since the first purchase in which some cohort bought are columns.
     """
     days = PurchaseDays.of(purchases, observation_end, con)
-    long = days.con.execute(
-        f"""
-        WITH m AS (SELECT DISTINCT customer_id, date_trunc('month', day) AS month FROM {days.table}),
-             c AS (SELECT customer_id, min(month) AS cohort FROM m GROUP BY customer_id),
-             sizes AS (SELECT cohort, count(*) AS size FROM c GROUP BY cohort)
-        SELECT strftime(c.cohort, '%Y-%m') AS cohort,
-               date_diff('month', c.cohort, m.month) AS months_since,
-               count(*) / any_value(sizes.size) AS share
-        FROM m JOIN c USING (customer_id) JOIN sizes USING (cohort)
-        GROUP BY ALL ORDER BY ALL
-        """
-    ).df()
-    table = long.pivot(index="cohort", columns="months_since", values="share")
-    # Months that exist (before the observation end) but saw no purchase are 0, not missing.
-    last_month = pd.Timestamp(observation_end).to_period("M")
-    for cohort in table.index:
-        available = (last_month - pd.Period(cohort, "M")).n
-        cols = [c for c in table.columns if c <= available]
-        table.loc[cohort, cols] = table.loc[cohort, cols].fillna(0.0)
-    table.columns.name = "months since first purchase"
-    return table
+    activity = days.active_periods("month")
+    months = activity.periods
+    # buyers[c, m]: customers of the cohort of month c (from the first in the data) who bought m months later
+    buyers = np.zeros((months, months), dtype=np.int64)
+    sizes = np.zeros(months, dtype=np.int64)
+    known = activity.known_customers
+    for since in range(months):
+        month = activity.first + since
+        bought = (month < months) & activity.bought_in(np.minimum(month, months - 1))  # none after the end
+        np.add.at(buyers[:, since], activity.first, np.where(bought, known, 0))
+    np.add.at(sizes, activity.first, activity.customers)
+    cohorts, columns = np.flatnonzero(buyers.any(axis=1)), np.flatnonzero(buyers.any(axis=0))
+    shares = buyers[np.ix_(cohorts, columns)] / sizes[cohorts, None]
+    # Months that exist (up to the observation end) but saw no purchase are 0, not missing.
+    shares[columns[None, :] > months - 1 - cohorts[:, None]] = np.nan
+    labels = [(pd.Period(activity.start, "M") + int(c)).strftime("%Y-%m") for c in cohorts]
+    return pd.DataFrame(shares, index=pd.Index(labels, dtype=object, name="cohort"),
+                        columns=pd.Index(columns, dtype=np.int64, name="months since first purchase"))
