@@ -457,7 +457,9 @@ def test_profiles_with_cost_to_serve(segmented):
         "Low value, likely to stay": 6.0,
         "Low value, at risk": 0.0,
     }
+    before = segmented.copy()
     prof = segment_profiles(segmented, cost_to_serve=cost, horizon_months=6)
+    pd.testing.assert_frame_equal(segmented, before)  # the serving cost is not added to the caller's table
     vr = prof[prof["segmentation"] == "value_risk_segment"].set_index("segment")
     # six months = half a year of cost per customer
     # High active: 00001 -> 60; profit 900 - 60

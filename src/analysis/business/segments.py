@@ -724,7 +724,7 @@ def segment_profiles(
         segmentations = tuple(s.column for s in REGISTRY)
     needed = ("revenue", "n_purchases", "clv", "p_alive", "expected_purchases", "days_since_last")
     _require(customers, needed + tuple(segmentations))
-    data = customers.copy()
+    data = customers.copy(deep=False)  # its own columns: the serving cost is added to it, not to ``customers``
     if cost_to_serve is not None:
         if horizon_months is None or not horizon_months > 0:
             raise ValueError("segment_profiles: cost_to_serve needs a positive horizon_months")
