@@ -224,3 +224,27 @@ def test_a_survey_of_csat_only_gives_a_segments_page(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     page = (out / "03_segments.html").read_text()
     assert "CSAT (% scoring 4-5)" in page and "Do promoters stay more often" not in page
+
+
+def test_summary_charts_drawn_while_the_pages_run_are_those_drawn_at_the_end(run_dir):
+    """The pipeline draws the summary's charts while the pages run, each once the pages that write its artifacts
+    have finished (#13): the summary shows the charts that drawing them all at the end gives, and a chart waits
+    for every page it is drawn from."""
+    from analysis.config import load_params
+    from analysis.reporting.report import KeyChartsAhead, key_charts
+
+    params = load_params(run_dir / "params.yaml")
+    artifacts = run_dir / "artifacts"
+    at_end = key_charts(artifacts, params)
+    assert len(at_end) == 4
+    index = (run_dir / "index.html").read_text()
+    assert all(chart["src"] in index for chart in at_end)
+    stems = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    ahead = KeyChartsAhead(artifacts, params, stems)
+    ahead.page_done("02_clv_models")
+    assert set(ahead.drawn) == {"tracking"}  # its files (tracking.csv, model.json) are both page 02's
+    ahead.page_done("05_campaigns")
+    ahead.page_done("01_data_and_kpis")
+    ahead.page_done("03_segments")
+    assert set(ahead.drawn) == {"tracking", "activity", "value_risk"}  # page 04 (roi.csv) has not finished
+    assert ahead.result() == at_end

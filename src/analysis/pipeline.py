@@ -105,7 +105,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
     """One run; see :func:`run`."""
     from analysis.runs import history, series
     from analysis.data.ingest import ingest_transactions
-    from analysis.reporting.report import write_index
+    from analysis.reporting.report import KeyChartsAhead, write_index
 
     project_dir = (project_dir or Path.cwd()).resolve()
     started = time.time()
@@ -254,13 +254,19 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
 
             steps.run(stem, key, execute, f"[{stems.index(stem) + 2}/{total}] {stem}: executing with papermill",
                       config=config_of(stem)["config"])
+            charts.page_done(stem)
+
+        # the summary's charts are drawn while the pages run, each once the pages it is drawn from have finished
+        charts = KeyChartsAhead(artifacts, params, stems)
 
         # for every kernel of the run: run_notebook sets it per notebook, and two may run at once
         previous_staging = os.environ.get(STAGING_ENV)
         os.environ[STAGING_ENV] = str(staging)
         try:
             schedule.run_in_order(stems, after, page, jobs, abort=pool.abort if pool is not None else None)
+            summary_charts = charts.result()  # before anything else in this process formats numbers (fmt)
         finally:
+            charts.close()
             steps.side_by_side = False
             if previous_staging is None:
                 os.environ.pop(STAGING_ENV, None)
@@ -344,7 +350,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             "pages_at_once": jobs,
             "render_key": render_key(whole, previous),
         }
-        write_index(staging, params, pages, manifest, since_html=section("summary"))
+        write_index(staging, params, pages, manifest, since_html=section("summary"), charts=summary_charts)
         # Chromium takes the summary's picture in a process of its own while this one renders the pages
         t0 = time.time()
         shot = Screenshot(staging / "index.html", staging / "summary.png")

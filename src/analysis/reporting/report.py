@@ -161,64 +161,121 @@ def png_data_uri(fig, dpi: int = 100) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
-    """Up to four charts (as embedded PNG) drawn from the artifacts that exist."""
+#: The summary's charts, in order, and the artifacts each is drawn from (a chart whose files do not exist is left out).
+KEY_CHARTS: dict[str, tuple[str, ...]] = {
+    "activity": ("kpi_series.csv",),
+    "tracking": ("tracking.csv", "model.json"),
+    "value_risk": ("customers.parquet",),
+    "scenarios": ("roi.csv",),
+}
+
+
+def key_chart(name: str, artifacts: Path, params: RunParams) -> dict | None:
+    """One chart of :data:`KEY_CHARTS` as an embedded PNG (``src``, ``alt``, ``caption``), in the notation of
+    ``report.language`` and ``report.currency``; None when its artifacts are missing."""
+    with fmt.using(params.report.language, params.report.currency):
+        return _key_chart(name, artifacts, params)
+
+
+def _key_chart(name: str, artifacts: Path, params: RunParams) -> dict | None:
     from matplotlib.figure import Figure
 
     from analysis.reporting import plotting
 
     lang, currency = params.report.language, params.report.currency
-    charts = []
-
-    def add(draw, caption: str) -> None:
-        # 7 inches wide, shown about 530 px wide in two columns: text stays readable; 150 dpi for the full size
-        fig = Figure(figsize=(7, 4.2))
-        draw(fig.add_subplot())
-        translate_figure(fig, lang)
-        charts.append({"src": png_data_uri(fig, dpi=150), "alt": translate(caption, lang), "caption": translate(caption, lang)})
-
-    series_path = artifacts / "kpi_series.csv"
-    if series_path.exists():
-        series = pd.read_csv(series_path, parse_dates=["period_start"])
-        add(lambda ax: plotting.plot_active_customers(series, params.kpis.period, ax=ax),
-            "Customers who bought in each period; the light part are first-time buyers.")
-    tracking_path = artifacts / "tracking.csv"
-    if tracking_path.exists():
-        tracking = pd.read_csv(tracking_path)
+    if not all((artifacts / f).exists() for f in KEY_CHARTS[name]):
+        return None
+    if name == "activity":
+        series = pd.read_csv(artifacts / "kpi_series.csv", parse_dates=["period_start"])
+        draw = lambda ax: plotting.plot_active_customers(series, params.kpis.period, ax=ax)  # noqa: E731
+        caption = "Customers who bought in each period; the light part are first-time buyers."
+    elif name == "tracking":
+        tracking = pd.read_csv(artifacts / "tracking.csv")
         model = _read_json(artifacts / "model.json")
-        add(lambda ax: plotting.plot_tracking(tracking, model.get("time_unit", "W"), model.get("calibration_end_t"),
-                                              cumulative=True, ax=ax),
-            "The model's expected repeat purchases against what happened, including a period it had not seen.")
-    customers_path = artifacts / "customers.parquet"
-    if customers_path.exists():
+        draw = lambda ax: plotting.plot_tracking(tracking, model.get("time_unit", "W"),  # noqa: E731
+                                                 model.get("calibration_end_t"), cumulative=True, ax=ax)
+        caption = "The model's expected repeat purchases against what happened, including a period it had not seen."
+    elif name == "value_risk":
         import pyarrow.parquet as pq
 
-        if "value_risk_segment" in pq.read_schema(customers_path).names:
-            from analysis.business.segments import plot_value_risk_heatmap
+        if "value_risk_segment" not in pq.read_schema(artifacts / "customers.parquet").names:
+            return None
+        from analysis.business.segments import plot_value_risk_heatmap
 
-            # only the three columns the chart needs: the whole table (a million ids) took seconds to read
-            customers = pd.read_parquet(customers_path, columns=["clv_tier", "p_alive_band", "clv"])
-            add(lambda ax: plot_value_risk_heatmap(customers, currency=currency, ax=ax),
-                "Customers and their expected value by value tier and risk of being lost.")
-    roi_path = artifacts / "roi.csv"
-    if roi_path.exists():
+        # only the three columns the chart needs: the whole table (a million ids) took seconds to read
+        customers = pd.read_parquet(artifacts / "customers.parquet", columns=["clv_tier", "p_alive_band", "clv"])
+        draw = lambda ax: plot_value_risk_heatmap(customers, currency=currency, ax=ax)  # noqa: E731
+        caption = "Customers and their expected value by value tier and risk of being lost."
+    else:
         from analysis.business.roi import plot_scenario_comparison
 
-        table = pd.read_csv(roi_path, index_col="scenario")
-        add(lambda ax: plot_scenario_comparison(table, currency=currency, ax=ax),
-            "Expected net gain and ROI of each retention campaign scenario.")
-    return charts
+        table = pd.read_csv(artifacts / "roi.csv", index_col="scenario")
+        draw = lambda ax: plot_scenario_comparison(table, currency=currency, ax=ax)  # noqa: E731
+        caption = "Expected net gain and ROI of each retention campaign scenario."
+    # 7 inches wide, shown about 530 px wide in two columns: text stays readable; 150 dpi for the full size
+    fig = Figure(figsize=(7, 4.2))
+    draw(fig.add_subplot())
+    translate_figure(fig, lang)
+    return {"src": png_data_uri(fig, dpi=150), "alt": translate(caption, lang), "caption": translate(caption, lang)}
+
+
+def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
+    """The charts of :data:`KEY_CHARTS` whose artifacts exist, in order."""
+    return [c for c in (key_chart(name, artifacts, params) for name in KEY_CHARTS) if c is not None]
+
+
+class KeyChartsAhead:
+    """The summary's charts drawn while the report pages still run, each as soon as the pages that write its
+    artifacts have finished (:meth:`page_done`), in a thread of their own: the pipeline's process waits for the
+    pages' kernels meanwhile, and the end of the run (the summary, then the pages' HTML) no longer waits for them.
+
+    The number notation is process-wide (:mod:`analysis.reporting.fmt`): nothing else in the pipeline's process
+    formats numbers until :meth:`result` has returned.
+    """
+
+    def __init__(self, artifacts: Path, params: RunParams, pages: list[str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.artifacts, self.params = artifacts, params
+        writers = {name: {runfolder.lookup(f).writer for f in files} for name, files in KEY_CHARTS.items()}
+        self.waiting = {name: {w for w in pages_of if w in pages} for name, pages_of in writers.items()}
+        self.drawn: dict = {}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary-charts")
+
+    def page_done(self, page: str) -> None:
+        """``page`` has finished: draw the charts that waited for it alone."""
+        for name, waiting in self.waiting.items():
+            if page in waiting:
+                waiting.discard(page)
+                if not waiting:
+                    self.drawn[name] = self.pool.submit(key_chart, name, self.artifacts, self.params)
+
+    def result(self) -> list[dict]:
+        """The charts, in order (those not drawn yet are drawn now)."""
+        try:
+            charts = [self.drawn[name].result() if name in self.drawn else key_chart(name, self.artifacts, self.params)
+                      for name in KEY_CHARTS]
+        finally:
+            self.close()
+        return [c for c in charts if c is not None]
+
+    def close(self) -> None:
+        """Stop drawing (the run failed): charts not begun are dropped."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict,
-                since_html: str = "") -> Path:
+                since_html: str = "", charts: list[dict] | None = None) -> Path:
     """Render ``run_dir/index.html`` (the executive summary) from the run's artifacts, every figure in the
     notation of ``report.language`` and ``report.currency``.
 
-    ``since_html``: the "since the last report" section (:func:`analysis.runs.history.section_html`).
+    ``since_html``: the "since the last report" section (:func:`analysis.runs.history.section_html`). ``charts``:
+    the key charts when drawn already (:class:`KeyChartsAhead`), else they are drawn here.
     """
+    if charts is None:
+        charts = key_charts(run_dir / "artifacts", params)
     with fmt.using(params.report.language, params.report.currency):
-        return _write_index(run_dir, params, pages, manifest, since_html)
+        return _write_index(run_dir, params, pages, manifest, since_html, charts)
 
 
 def _customer_values(path: Path) -> pd.DataFrame | None:
@@ -232,7 +289,7 @@ def _customer_values(path: Path) -> pd.DataFrame | None:
 
 
 def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]], manifest: dict,
-                 since_html: str) -> Path:
+                 since_html: str, charts: list[dict]) -> Path:
     artifacts = run_dir / "artifacts"
     lang, currency = params.report.language, params.report.currency
     kpis = _read_json(artifacts / "kpis.json")
@@ -252,7 +309,7 @@ def _write_index(run_dir: Path, params: RunParams, pages: list[tuple[str, str]],
         title=params.report.heading(),
         tiles=(kpi_tiles(kpis, currency, lang) if kpis else []) + value_tiles(model, customers, at_risk, roi, currency, horizon, lang),
         findings=findings(kpis, model, customers, at_risk, roi, currency, horizon, lang),
-        charts=key_charts(artifacts, params),
+        charts=charts,
         pages=[{"href": href, "title": translate(title, lang)} for href, title in pages],
         downloads=[{"href": f"artifacts/{name}", "title": translate(label, lang)} for name, label in [
             ("at_risk_high_value.csv", "High-value customers at risk (CSV, for the CRM)"),
