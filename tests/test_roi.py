@@ -181,6 +181,9 @@ def test_targets_match_a_plain_sort_with_ties(ids_sorted):
     in_a = order[table.loc[order, "abc_class"].to_numpy() == "A"]
     chosen = roi.select_targets(table, scenario({"segmentation": "abc_class", "segments": ["A"]}))
     assert list(chosen) == list(in_a)
+    curve = roi.targeting_curve(table, scenario({"best_n": 1})).curve  # every customer, in the same order
+    assert list(curve.index) == list(order) and curve["n_targeted"].tolist() == list(range(1, n + 1))
+    np.testing.assert_allclose(curve["cumulative_net_gain"], plain.set_index("id").loc[order, "profit"].cumsum())
 
 
 def test_unknown_segment_label_fails_loudly():

@@ -421,15 +421,10 @@ def _economics(customers: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
     return out
 
 
-def _rank(economics: pd.DataFrame) -> pd.DataFrame:
-    """Sort by expected incremental profit (desc), ties by score (desc) then id (asc)."""
-    return economics.iloc[_ranked_positions(economics)]
-
-
 def _ranked_positions(economics: pd.DataFrame, among: np.ndarray | None = None,
                       first: int | None = None) -> np.ndarray:
-    """The positions of :func:`_rank`'s order, of the rows ``among`` (positions, ascending; default all), only the
-    ``first`` ones if given.
+    """The positions of the rows in contact order: by expected incremental profit (desc), ties by score (desc) then
+    id (asc); of the rows ``among`` (positions, ascending; default all), only the ``first`` ones if given.
 
     The order of a subset is the whole order restricted to it, so only the rows asked for are sorted: the
     ``first`` n are among the rows whose profit is at least the n-th largest (ties included), and every other row
@@ -807,15 +802,16 @@ def targeting_curve(customers: pd.DataFrame, scenario: Scenario) -> TargetingCur
         the cumulative net gain (the smallest such number; 0 if every customer
         loses money); ``max_net_gain``: that maximum (0 when ``best_n`` is 0).
     """
-    ranked = _rank(customer_economics(customers, scenario))
-    profit = ranked["expected_incremental_profit"]
+    economics = customer_economics(customers, scenario)
+    order = _ranked_positions(economics)  # without copying every column of the economics
+    profit = pd.Series(economics["expected_incremental_profit"].to_numpy()[order], index=economics.index[order])
     curve = pd.DataFrame(
         {
-            "n_targeted": np.arange(1, len(ranked) + 1),
+            "n_targeted": np.arange(1, len(order) + 1),
             "expected_incremental_profit": profit,
             "cumulative_net_gain": profit.cumsum(),
         },
-        index=ranked.index,
+        index=profit.index,
     )
     with_zero = np.concatenate([[0.0], curve["cumulative_net_gain"].to_numpy()])
     best = int(np.argmax(with_zero))  # first maximum = fewest contacts
