@@ -41,7 +41,7 @@ _EARLY_POOL = early_pool(sys.argv[1:]) if __name__ == "__main__" else None
 from analysis import privacy  # noqa: E402
 from analysis.config import load_params, params_to_dict, section_digests  # noqa: E402
 from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: E402, F401 (re-exported)
-from analysis.reporting.html import Screenshot, find_chromium, page_title, render_html  # noqa: E402
+from analysis.reporting.html import Screenshot, find_chromium, page_title, render_html, warm_up  # noqa: E402
 from analysis.reporting.nb import STAGING_ENV  # noqa: E402
 from analysis.reporting.pages import needs  # noqa: E402
 from analysis.runs import console, incremental, schedule  # noqa: E402
@@ -257,7 +257,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             charts.page_done(stem)
 
         # the summary's charts are drawn while the pages run, each once the pages it is drawn from have finished
-        charts = KeyChartsAhead(artifacts, params, stems)
+        charts = KeyChartsAhead(artifacts, params, stems, also=warm_up)  # and nbconvert is readied for the HTML
 
         # for every kernel of the run: run_notebook sets it per notebook, and two may run at once
         previous_staging = os.environ.get(STAGING_ENV)

@@ -230,13 +230,14 @@ class KeyChartsAhead:
     pages' kernels meanwhile, and the end of the run (the summary, then the pages' HTML) no longer waits for them.
 
     The number notation is process-wide (:mod:`analysis.reporting.fmt`): nothing else in the pipeline's process
-    formats numbers until :meth:`result` has returned.
+    formats numbers until :meth:`result` has returned. ``also``: more work for the end of the run done ahead the
+    same way, once, after the first page (the HTML exporter's warm-up, :func:`analysis.reporting.html.warm_up`).
     """
 
-    def __init__(self, artifacts: Path, params: RunParams, pages: list[str]) -> None:
+    def __init__(self, artifacts: Path, params: RunParams, pages: list[str], also=None) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        self.artifacts, self.params = artifacts, params
+        self.artifacts, self.params, self.also = artifacts, params, also
         writers = {name: {runfolder.lookup(f).writer for f in files} for name, files in KEY_CHARTS.items()}
         self.waiting = {name: {w for w in pages_of if w in pages} for name, pages_of in writers.items()}
         self.drawn: dict = {}
@@ -249,6 +250,9 @@ class KeyChartsAhead:
                 waiting.discard(page)
                 if not waiting:
                     self.drawn[name] = self.pool.submit(key_chart, name, self.artifacts, self.params)
+        if self.also is not None:
+            self.pool.submit(self.also)  # its failure would show where the work itself is done
+            self.also = None
 
     def result(self) -> list[dict]:
         """The charts, in order (those not drawn yet are drawn now)."""
