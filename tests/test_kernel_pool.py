@@ -41,7 +41,8 @@ def test_a_kernel_started_ahead_runs_the_notebook_like_its_own_and_is_shut_down(
         started.join()
         km = pool.ready.queue[0]  # started and warmed up ahead
         kernels.run_notebook(source, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
-        assert not _alive(km)  # shut down after its one notebook
+        _settled(pool)
+        assert not _alive(km)  # shut down after its one notebook (in the background)
         assert pool.started == [started] and pool.ready.empty() and not pool.live  # none for a notebook to come
     finally:
         pool.close()
@@ -60,6 +61,7 @@ def test_a_failing_notebook_shuts_its_kernel_down_and_close_stops_the_one_starte
     km = pool.ready.queue[0]
     with pytest.raises(pipeline.StepFailed, match="broken on purpose"):
         kernels.run_notebook(source, tmp_path / "out.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+    _settled(pool)
     assert not _alive(km)
     pool.started[1].join()
     following = pool.ready.queue[0]  # started for the next notebook, which will not run now
@@ -99,6 +101,7 @@ def test_two_kernels_started_ahead_serve_two_notebooks_at_once_and_an_abort_stop
         pool.abort()
         thread.join(timeout=60)
         assert not thread.is_alive() and time.time() - started < 30
+        _settled(pool)
         assert failed and not _alive(running)
     finally:
         pool.close()
@@ -170,6 +173,12 @@ def _kernel_children() -> list[int]:
         except (OSError, IndexError, ValueError):
             continue
     return found
+
+
+def _settled(pool) -> None:
+    """Wait for the kernels the pool is shutting down in the background."""
+    for thread in list(pool.stopping):
+        thread.join(timeout=60)
 
 
 def _folder_probe(tmp_path: Path) -> Path:

@@ -128,6 +128,7 @@ class KernelPool:
         self.starts = notebooks  # kernels that may still be started (None: no limit)
         self.lock = threading.Lock()
         self.started: list[threading.Thread] = []
+        self.stopping: list[threading.Thread] = []  # kernels being shut down (no notebook to come for them)
         self.ready: queue.Queue = queue.Queue()  # a started kernel, or None for one that failed to start
         self.waiting = 0  # kernels started, starting or being reset, and not yet taken
         self.live: set = set()  # kernels taken, running a notebook
@@ -156,7 +157,8 @@ class KernelPool:
         system for want of memory), where with a blocking one it would wait for output for ever."""
         from jupyter_client.manager import AsyncKernelManager
 
-        km = AsyncKernelManager(kernel_name=kernel_name())
+        # papermill's client for the kernel comes from the manager: one that is ready without 0.2 s of IOPub silence
+        km = AsyncKernelManager(kernel_name=kernel_name(), client_class="analysis.runs.readyclient.ReadyClient")
         return await self._run_or_none(km, WARM_IMPORTS, start=True)
 
     def _folder_code(self, km, run_dir: str | None) -> str | None:
@@ -263,7 +265,11 @@ class KernelPool:
                 self._background(self._reset, km)
         if not keep:
             self.dir_in.pop(id(km), None)
-            _shutdown(km)
+            # in the background: the page's step (and the page after it) need not wait for the kernel to end
+            thread = threading.Thread(target=_shutdown, args=(km,), name="kernel-shutdown", daemon=True)
+            with self.lock:
+                self.stopping.append(thread)  # close() waits for it
+            thread.start()
             self.prepare()
 
     def abort(self) -> None:
@@ -282,7 +288,7 @@ class KernelPool:
         with self.lock:
             for loop, task in self.starting:
                 loop.call_soon_threadsafe(task.cancel)
-        for thread in list(self.started):
+        for thread in [*self.started, *self.stopping]:
             thread.join()
         while not self.ready.empty():
             km = self.ready.get()
