@@ -202,3 +202,17 @@ def test_why_a_model_failed_reads_in_dutch_with_dutch_numbers():
         assert plain_failure(message, "en") == plain_failure(message, "en").strip() and "What to try" not in \
             plain_failure(message, "en")
     assert "onwaarschijnlijk groot" in plain_failure(failures[0], "nl") and "3,2e+09" in plain_failure(failures[0], "nl")
+
+
+def test_one_customer_at_risk_is_one_customer_in_the_findings():
+    """The summary says "1 high-value customers are at risk" no more: one customer is written in the singular, in
+    English and in Dutch (the Dutch web shop had one)."""
+    one = pd.DataFrame({"clv": [153.0]})
+    two = pd.DataFrame({"clv": [100.0, 53.0]})
+    assert findings({}, {}, None, one, None, "€", 12, "en") == [
+        "One high-value customer is at risk of being lost, worth €153: the list for a retention campaign has this one"
+        " customer."]
+    assert findings({}, {}, None, one, None, "€", 12, "nl")[0].startswith(
+        "Eén klant met een hoge waarde dreigt te vertrekken, goed voor")
+    assert findings({}, {}, None, two, None, "€", 12, "nl")[0].startswith(
+        "2 klanten met een hoge waarde dreigen te vertrekken, samen goed voor")

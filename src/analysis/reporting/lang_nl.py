@@ -398,6 +398,10 @@ LABELS: dict[str, str] = {
     'for a retention campaign.':
         '{n} klanten met een hoge waarde dreigen te vertrekken, samen goed voor {value}: zij vormen '
         'de lijst voor een klantbehoudcampagne.',
+    'One high-value customer is at risk of being lost, worth {value}: the list for a retention campaign has '
+    'this one customer.':
+        'Eén klant met een hoge waarde dreigt te vertrekken, goed voor {value}: de lijst voor een '
+        'klantbehoudcampagne heeft deze ene klant.',
     'Of the campaign scenarios, {name} brings the highest net gain and pays for itself: expected net '
     'gain {gain} (ROI {roi}), if the assumed uplift of {uplift} holds; it breaks even at an uplift of'
     ' {breakeven}.':

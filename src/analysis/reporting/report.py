@@ -135,7 +135,10 @@ def findings(kpis: dict, model: dict, customers: pd.DataFrame | None, at_risk: p
                        " and {actual} happened ({error}).", lang,
                        expected=fmt_int(holdout["expected"]), actual=fmt_int(holdout["actual"]),
                        error=model_error(holdout["expected"], holdout["actual"], lang)))
-    if at_risk is not None and len(at_risk):
+    if at_risk is not None and len(at_risk) == 1:
+        out.append(say("One high-value customer is at risk of being lost, worth {value}: the list for a retention"
+                       " campaign has this one customer.", lang, value=fmt_money(float(at_risk["clv"].sum()), currency)))
+    elif at_risk is not None and len(at_risk):
         out.append(say("{n} high-value customers are at risk of being lost, together worth {value}: they are the list"
                        " for a retention campaign.", lang,
                        n=fmt_int(len(at_risk)), value=fmt_money(float(at_risk["clv"].sum()), currency)))
