@@ -372,3 +372,21 @@ def test_kit_messages_point_at_rows_not_at_customer_ids():
         models.fit_model(summary, "bgnbd", time_unit="W")
     assert "row 2 of 3" in str(err.value) and "SECRET" not in str(err.value)
     assert np.isfinite(summary["T"]).all()
+
+
+def test_the_guarded_trim_gives_what_trim_gives():
+    """The ingest trims blanks only from values that begin or end with one (#13): for every kind of value the result
+    is DuckDB's trim itself, blanks inside a value, combining marks after a blank, line ends and NULL included."""
+    import duckdb
+
+    from analysis.data import ingest
+
+    values = ["", " ", "  ", "x", " x", "x ", "\u00a0C001\u00a0", "\ufeffC001", "C001\r\n", "\tx\t", "x y",
+              "a\u0301", "\u00a0\u0301x", "\u0301\u00a0", "x\u2007", "\u202fx\u202f y", "\n", "ab\ncd", None]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (i INTEGER, v VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", list(enumerate(values)))
+    got = con.execute(f"SELECT {ingest._trimmed('v')}, trim(v, {ingest._literal(ingest._BLANKS)}) FROM t ORDER BY i"
+                      ).fetchall()
+    assert [g for g, _ in got] == [want for _, want in got]
+    assert got[6][0] == "C001" and got[7][0] == "C001" and got[10][0] == "x y"

@@ -139,6 +139,15 @@ class DataQuality:
         return asdict(self)
 
 
+def _trimmed(column: str) -> str:
+    """SQL of ``column`` as text with :data:`_BLANKS` trimmed from both ends. ``trim`` runs only on the values that
+    begin or end with one of them (a regular expression finds them): the same values, and most values need no
+    trim (at a million customers the id's trim was 1.2 of the parse's 1.9 s)."""
+    text = f"CAST({column} AS VARCHAR)"
+    return (f"CASE WHEN regexp_matches({text}, {_literal(f'^[{_BLANKS}]|[{_BLANKS}]$')})"
+            f" THEN trim({text}, {_literal(_BLANKS)}) ELSE {text} END")
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -611,7 +620,7 @@ def _ingest(
     # 5 s of a 13 s ingest).
     cid, date, amount = (_quote(c) for c in (cols.customer_id, cols.date, cols.amount))
     inner = [f"{date} AS src_date", f"{amount} AS src_amount",
-             f"trim(CAST({cid} AS VARCHAR), {_literal(_BLANKS)}) AS raw_id"]
+             f"{_trimmed(cid)} AS raw_id"]
     date_type = types[cols.date].upper()
     if date_type.startswith("TIMESTAMP") and ("TZ" in date_type or "TIME ZONE" in date_type):
         # an instant: its purchase day is the calendar day in a stated zone, never the machine's
@@ -621,18 +630,18 @@ def _ingest(
         date_expr = "CAST(src_date AS DATE)"
     elif params.date_format in EPOCH_FORMATS:  # seconds or milliseconds since 1970-01-01 UTC
         divisor = EPOCH_FORMATS[params.date_format]
-        inner.append(f"TRY_CAST(trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS DOUBLE) AS date_number")
+        inner.append(f"TRY_CAST({_trimmed(date)} AS DOUBLE) AS date_number")
         zone = _literal(params.timezone or "UTC")
         date_expr = (f"CASE WHEN isfinite(date_number) AND abs(date_number) < 1e14 * {divisor}"
                      f" THEN CAST(timezone({zone}, to_timestamp(date_number / {divisor})) AS DATE) END")
     else:
-        inner.append(f"trim(CAST({date} AS VARCHAR), {_literal(_BLANKS)}) AS date_text")
+        inner.append(f"{_trimmed(date)} AS date_text")
         date_expr = (f"CAST(try_strptime(date_text, {_literal(params.date_format)}) AS DATE)" if params.date_format
                      else "TRY_CAST(date_text AS DATE)")
     if types[cols.amount].upper().startswith(_NUMERIC_TYPES):
         amount_expr = "CAST(src_amount AS DOUBLE)"
     else:
-        inner.append(f"trim(CAST({amount} AS VARCHAR), {_literal(_BLANKS)}) AS amount_text")
+        inner.append(f"{_trimmed(amount)} AS amount_text")
         pattern = amount_pattern(params.decimal, params.thousands)
         number = f"replace(amount_text, {_literal(params.thousands)}, '')" if params.thousands else "amount_text"
         number = f"replace({number}, ',', '.')" if params.decimal == "," else number
