@@ -385,7 +385,12 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
         raise error
 
     _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
-    predictions = {name: holdout_predictions(cal, m) for name, m in fits.items()}
+    # side by side like the fits (numpy and scipy release the GIL; each model's predictions as alone)
+    predicted = _side_by_side(engine, [functools.partial(holdout_predictions, cal, m) for m in fits.values()])
+    for _, exc in predicted:
+        if exc is not None:
+            raise exc
+    predictions = {name: result for name, (result, _) in zip(fits, predicted)}
     errors = {name: holdout_errors(p) for name, p in predictions.items()}
     tables = {name: holdout_table(p) for name, p in predictions.items()}
     mae = {n: e["mae"] for n, e in errors.items()}
