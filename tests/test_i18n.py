@@ -216,3 +216,26 @@ def test_one_customer_at_risk_is_one_customer_in_the_findings():
         "Eén klant met een hoge waarde dreigt te vertrekken, goed voor")
     assert findings({}, {}, None, two, None, "€", 12, "nl")[0].startswith(
         "2 klanten met een hoge waarde dreigen te vertrekken, samen goed voor")
+
+
+def test_a_long_series_labels_whole_steps_of_the_calendar_and_a_short_one_every_period():
+    """Six years of months ran into one black band of 72 labels on the data page and the summary: beyond 24 periods
+    the axis labels every step-th period at whole steps of the calendar (here each July and January: 72 months, at
+    most 12 labels), with a small tick for every period; 18 months keep a label each (CDNOW's pages unchanged)."""
+    def axis(months: int, period: str = "M"):
+        starts = pd.date_range("2005-01-01", periods=months, freq="MS" if period == "M" else "QS")
+        series = pd.DataFrame({"period_start": starts, "active_customers": 5, "new_customers": 2, "revenue": 1.0,
+                               "retention_rate": 0.5, "churn_rate": 0.5})
+        fig = Figure()
+        return [plot(series, period, ax=fig.add_subplot()) for plot in
+                (plotting.plot_active_customers, plotting.plot_retention, plotting.plot_revenue)]
+
+    for ax in axis(72):
+        labels = [t.get_text() for t in ax.get_xticklabels()]
+        ticks = set(ax.get_xticks()) | set(ax.get_xticks(minor=True))  # matplotlib drops minor ticks under major ones
+        assert len(labels) <= 12 and ticks == set(range(72)), labels
+        assert all(label.startswith(("Jan", "Jul")) for label in labels), labels
+    assert [t.get_text() for t in axis(72)[0].get_xticklabels()][:2] == ["Jan 2005", "Jul 2005"]
+    assert all(len(ax.get_xticklabels()) == 18 for ax in axis(18))
+    quarters = axis(40, "Q")[0]
+    assert len(quarters.get_xticklabels()) == 10 and len(quarters.get_xticks(minor=True)) == 30

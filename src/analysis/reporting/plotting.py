@@ -40,15 +40,40 @@ def _period_labels(series: pd.DataFrame, period: str) -> list[str]:
     return [f.quarter(s) if period == "Q" else f.month(s) for s in starts]
 
 
+#: Up to this many periods every period is labelled on the time axis; beyond it, every ``step``-th period, with
+#: ``step`` the first of :data:`PERIOD_STEPS` that leaves at most :data:`THINNED_LABELS` labels. Six years of months
+#: (72 labels) ran into one black band.
+ALL_PERIOD_LABELS = 24
+THINNED_LABELS = 12
+PERIOD_STEPS = {"M": (2, 3, 6, 12, 24, 60, 120), "Q": (2, 4, 8, 20, 40)}
+
+
+def _period_axis(ax, series: pd.DataFrame, period: str) -> None:
+    """The period labels on the x axis (positions 0, 1, ...): all of them, or on long series every ``step``-th
+    period at whole steps of the calendar (January, April, July, October for 3 months; each January for 12), with
+    a small tick for every period."""
+    labels = _period_labels(series, period)
+    x = np.arange(len(labels))
+    if len(labels) <= ALL_PERIOD_LABELS:
+        ax.set_xticks(x, labels, rotation=45, ha="right")
+        return
+    starts = pd.to_datetime(series["period_start"])
+    per_year = 4 if period == "Q" else 12
+    index = (starts.dt.year * per_year + (starts.dt.month - 1) * per_year // 12).to_numpy()
+    step = next((s for s in PERIOD_STEPS[period] if len(labels) / s <= THINNED_LABELS), PERIOD_STEPS[period][-1])
+    shown = np.flatnonzero(index % step == 0)
+    ax.set_xticks(x[shown], [labels[i] for i in shown], rotation=45, ha="right")
+    ax.set_xticks(x, minor=True)
+
+
 def plot_active_customers(series: pd.DataFrame, period: str = "M", ax=None):
     """Bars of active customers per period, split into new and returning customers."""
     ax = _ax(ax)
-    labels = _period_labels(series, period)
     x = np.arange(len(series))
     returning = series["active_customers"] - series["new_customers"]
     ax.bar(x, series["new_customers"], label="new customers", color="#88CCEE")
     ax.bar(x, returning, bottom=series["new_customers"], label="returning customers", color="#0b3d91")
-    ax.set_xticks(x, labels, rotation=45, ha="right")
+    _period_axis(ax, series, period)
     ax.set_title("Customers who bought, per " + ("month" if period == "M" else "quarter"))
     ax.set_xlabel("period")
     ax.set_ylabel("customers (count)")
@@ -61,11 +86,10 @@ def plot_retention(series: pd.DataFrame, period: str = "M", ax=None):
     """Retention and churn rate per period (lines, in percent)."""
     ax = _ax(ax)
     rated = series[series["retention_rate"].notna()]
-    labels = _period_labels(rated, period)
     x = np.arange(len(rated))
     ax.plot(x, rated["retention_rate"], marker="o", label="retention rate", color="#117733")
     ax.plot(x, rated["churn_rate"], marker="o", label="churn rate", color="#CC6677")
-    ax.set_xticks(x, labels, rotation=45, ha="right")
+    _period_axis(ax, rated, period)
     ax.set_ylim(0, 1)
     percent(ax)
     ax.set_title("Retention and churn per " + ("month" if period == "M" else "quarter"))
@@ -78,10 +102,9 @@ def plot_retention(series: pd.DataFrame, period: str = "M", ax=None):
 def plot_revenue(series: pd.DataFrame, period: str = "M", currency: str | None = None, ax=None):
     """Revenue per period (bars)."""
     ax = _ax(ax)
-    labels = _period_labels(series, period)
     x = np.arange(len(series))
     ax.bar(x, series["revenue"], color="#44AA99")
-    ax.set_xticks(x, labels, rotation=45, ha="right")
+    _period_axis(ax, series, period)
     ax.set_title("Revenue per " + ("month" if period == "M" else "quarter"))
     ax.set_xlabel("period")
     ax.set_ylabel(f"revenue ({fmt.current(currency).symbol()})")
