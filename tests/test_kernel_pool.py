@@ -272,3 +272,23 @@ def test_a_kernel_that_died_while_waiting_is_not_given_to_a_notebook(tmp_path):
         pool.close()
     assert _printed(tmp_path / "out.ipynb") == str(run_dir)
     assert not _kernel_children()
+
+
+def test_a_pool_kernels_own_stderr_does_not_reach_the_console(tmp_path):
+    """What a pool kernel's process writes to its own stderr (a kernel that fails to start writes a traceback there,
+    seen once in CI: a port taken between its choice and its use) does not reach the user's console; what a cell
+    prints still reaches its notebook."""
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    probe = _notebook(tmp_path / "probe.ipynb", "import os\nos.write(2, b'KERNEL-LEVEL NOISE\\n')\nprint('cell output')")
+    script = (f"from pathlib import Path\nfrom analysis.runs import kernels\n"
+              f"pool = kernels.KernelPool(Path({str(run_dir)!r}), Path({str(ROOT)!r}), notebooks=1)\n"
+              f"kernels.run_notebook(Path({str(probe)!r}), Path({str(tmp_path / 'out.ipynb')!r}), Path('p.yaml'),"
+              f" Path({str(run_dir)!r}), Path({str(ROOT)!r}), pool=pool)\npool.close()\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "KERNEL-LEVEL NOISE" not in result.stderr + result.stdout
+    assert _printed(tmp_path / "out.ipynb") == "cell output"

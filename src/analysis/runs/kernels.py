@@ -8,6 +8,7 @@ import os
 import queue
 import re
 import signal
+import subprocess
 import threading
 from pathlib import Path
 
@@ -180,7 +181,11 @@ class KernelPool:
 
         try:
             if start:
-                await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd)
+                # the kernel's own stdout and stderr are not for the console: a kernel that fails to start (say, a
+                # port taken between its choice and its use) is replaced by the notebook's own, and a cell's
+                # output reaches the notebook through the kernel's messages
+                await km.start_kernel(extra_arguments=KERNEL_ARGUMENTS, env=self.env, cwd=self.cwd,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 self.dir_in[id(km)] = self.env.get(STAGING_ENV)
             kc = km.client()
             kc.start_channels(iopub=start, stdin=False, hb=False)
