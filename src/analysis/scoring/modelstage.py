@@ -386,11 +386,8 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
 
     _log.info("model stage: holdout predictions of %s", ", ".join(MODEL_LABELS[n] for n in fits))
     # side by side like the fits (numpy and scipy release the GIL; each model's predictions as alone)
-    predicted = _side_by_side(engine, [functools.partial(holdout_predictions, cal, m) for m in fits.values()])
-    for _, exc in predicted:
-        if exc is not None:
-            raise exc
-    predictions = {name: result for name, (result, _) in zip(fits, predicted)}
+    predictions = dict(zip(fits, _results(_side_by_side(
+        engine, [functools.partial(holdout_predictions, cal, m) for m in fits.values()]))))
     errors = {name: holdout_errors(p) for name, p in predictions.items()}
     tables = {name: holdout_table(p) for name, p in predictions.items()}
     mae = {n: e["mae"] for n, e in errors.items()}
@@ -541,9 +538,7 @@ def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit
     final, failures = fitted
     if final is None:
         raise ModelFitError(" ".join(failures))
-    for _, other_exc in others:
-        if other_exc is not None:
-            raise other_exc
+    alongside_results = _results(others)
     notes = []
     if final.name != candidates[0][0]:
         notes += failures + [f"The customers are scored with {MODEL_LABELS[final.name]} instead."]
@@ -566,7 +561,7 @@ def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit
     _log.info("model stage: scoring the customers with %s (CLV band from %d parameter draws)",
               MODEL_LABELS[final.name], settings["n_draws"])
     clv = engine.score(final, gg, **settings)
-    return WholePeriod(model=final, gamma_gamma=gg, clv=clv, notes=notes, alongside=[r for r, _ in others])
+    return WholePeriod(model=final, gamma_gamma=gg, clv=clv, notes=notes, alongside=alongside_results)
 
 
 #: From this share of the customers who bought again having bought again no more often than once a year, the model
@@ -647,6 +642,14 @@ def _side_by_side(engine, tasks: list) -> list[tuple[object, BaseException | Non
     with ThreadPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 1),
                             thread_name_prefix="model-stage") as pool:
         return [future.result() for future in [pool.submit(outcome, task) for task in tasks]]
+
+
+def _results(outcomes: list[tuple[object, BaseException | None]]) -> list:
+    """The results of :func:`_side_by_side`'s pieces, in order; the first exception raised, if one failed."""
+    for _, exc in outcomes:
+        if exc is not None:
+            raise exc
+    return [result for result, _ in outcomes]
 
 
 def _fit_identified(engine, period: str, name: str, unit: str, penalizer: float,
