@@ -164,62 +164,75 @@ def png_data_uri(fig, dpi: int = 100) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-#: The summary's charts, in order, and the artifacts each is drawn from (a chart whose files do not exist is left out).
-KEY_CHARTS: dict[str, tuple[str, ...]] = {
-    "activity": ("kpi_series.csv",),
-    "tracking": ("tracking.csv", "model.json"),
-    "value_risk": ("customers.parquet",),
-    "scenarios": ("roi.csv",),
+def _activity_chart(artifacts: Path, params: RunParams):
+    from analysis.reporting import plotting
+
+    series = pd.read_csv(artifacts / "kpi_series.csv", parse_dates=["period_start"])
+    return (lambda ax: plotting.plot_active_customers(series, params.kpis.period, ax=ax),
+            "Customers who bought in each period; the light part are first-time buyers.")
+
+
+def _tracking_chart(artifacts: Path, params: RunParams):
+    from analysis.reporting import plotting
+
+    tracking = pd.read_csv(artifacts / "tracking.csv")
+    model = _read_json(artifacts / "model.json")
+    return (lambda ax: plotting.plot_tracking(tracking, model.get("time_unit", "W"), model.get("calibration_end_t"),
+                                              cumulative=True, ax=ax),
+            "The model's expected repeat purchases against what happened, including a period it had not seen.")
+
+
+def _value_risk_chart(artifacts: Path, params: RunParams):
+    import pyarrow.parquet as pq
+
+    from analysis.business.segments import plot_value_risk_heatmap
+
+    if "value_risk_segment" not in pq.read_schema(artifacts / "customers.parquet").names:
+        return None
+    # only the three columns the chart needs: the whole table (a million ids) took seconds to read
+    customers = pd.read_parquet(artifacts / "customers.parquet", columns=["clv_tier", "p_alive_band", "clv"])
+    return (lambda ax: plot_value_risk_heatmap(customers, currency=params.report.currency, ax=ax),
+            "Customers and their expected value by value tier and risk of being lost.")
+
+
+def _scenarios_chart(artifacts: Path, params: RunParams):
+    from analysis.business.roi import plot_scenario_comparison
+
+    table = pd.read_csv(artifacts / "roi.csv", index_col="scenario")
+    return (lambda ax: plot_scenario_comparison(table, currency=params.report.currency, ax=ax),
+            "Expected net gain and ROI of each retention campaign scenario.")
+
+
+#: The summary's charts, in order: the artifacts each is drawn from (a chart whose files do not exist is left out)
+#: and the function that reads them and gives its drawing and caption (or None: nothing to draw).
+KEY_CHARTS = {
+    "activity": (("kpi_series.csv",), _activity_chart),
+    "tracking": (("tracking.csv", "model.json"), _tracking_chart),
+    "value_risk": (("customers.parquet",), _value_risk_chart),
+    "scenarios": (("roi.csv",), _scenarios_chart),
 }
 
 
 def key_chart(name: str, artifacts: Path, params: RunParams) -> dict | None:
     """One chart of :data:`KEY_CHARTS` as an embedded PNG (``src``, ``alt``, ``caption``), in the notation of
     ``report.language`` and ``report.currency``; None when its artifacts are missing."""
-    with fmt.using(params.report.language, params.report.currency):
-        return _key_chart(name, artifacts, params)
-
-
-def _key_chart(name: str, artifacts: Path, params: RunParams) -> dict | None:
     from matplotlib.figure import Figure
 
-    from analysis.reporting import plotting
-
-    lang, currency = params.report.language, params.report.currency
-    if not all((artifacts / f).exists() for f in KEY_CHARTS[name]):
+    files, read = KEY_CHARTS[name]
+    if not all((artifacts / f).exists() for f in files):
         return None
-    if name == "activity":
-        series = pd.read_csv(artifacts / "kpi_series.csv", parse_dates=["period_start"])
-        draw = lambda ax: plotting.plot_active_customers(series, params.kpis.period, ax=ax)  # noqa: E731
-        caption = "Customers who bought in each period; the light part are first-time buyers."
-    elif name == "tracking":
-        tracking = pd.read_csv(artifacts / "tracking.csv")
-        model = _read_json(artifacts / "model.json")
-        draw = lambda ax: plotting.plot_tracking(tracking, model.get("time_unit", "W"),  # noqa: E731
-                                                 model.get("calibration_end_t"), cumulative=True, ax=ax)
-        caption = "The model's expected repeat purchases against what happened, including a period it had not seen."
-    elif name == "value_risk":
-        import pyarrow.parquet as pq
-
-        if "value_risk_segment" not in pq.read_schema(artifacts / "customers.parquet").names:
+    lang = params.report.language
+    with fmt.using(lang, params.report.currency):
+        made = read(artifacts, params)
+        if made is None:
             return None
-        from analysis.business.segments import plot_value_risk_heatmap
-
-        # only the three columns the chart needs: the whole table (a million ids) took seconds to read
-        customers = pd.read_parquet(artifacts / "customers.parquet", columns=["clv_tier", "p_alive_band", "clv"])
-        draw = lambda ax: plot_value_risk_heatmap(customers, currency=currency, ax=ax)  # noqa: E731
-        caption = "Customers and their expected value by value tier and risk of being lost."
-    else:
-        from analysis.business.roi import plot_scenario_comparison
-
-        table = pd.read_csv(artifacts / "roi.csv", index_col="scenario")
-        draw = lambda ax: plot_scenario_comparison(table, currency=currency, ax=ax)  # noqa: E731
-        caption = "Expected net gain and ROI of each retention campaign scenario."
-    # 7 inches wide, shown about 530 px wide in two columns: text stays readable; 150 dpi for the full size
-    fig = Figure(figsize=(7, 4.2))
-    draw(fig.add_subplot())
-    translate_figure(fig, lang)
-    return {"src": png_data_uri(fig, dpi=150), "alt": translate(caption, lang), "caption": translate(caption, lang)}
+        draw, caption = made
+        # 7 inches wide, shown about 530 px wide in two columns: text stays readable; 150 dpi for the full size
+        fig = Figure(figsize=(7, 4.2))
+        draw(fig.add_subplot())
+        translate_figure(fig, lang)
+        return {"src": png_data_uri(fig, dpi=150), "alt": translate(caption, lang),
+                "caption": translate(caption, lang)}
 
 
 def key_charts(artifacts: Path, params: RunParams) -> list[dict]:
@@ -241,7 +254,7 @@ class KeyChartsAhead:
         from concurrent.futures import ThreadPoolExecutor
 
         self.artifacts, self.params, self.also = artifacts, params, also
-        writers = {name: {runfolder.lookup(f).writer for f in files} for name, files in KEY_CHARTS.items()}
+        writers = {name: {runfolder.lookup(f).writer for f in files} for name, (files, _) in KEY_CHARTS.items()}
         self.waiting = {name: {w for w in pages_of if w in pages} for name, pages_of in writers.items()}
         self.drawn: dict = {}
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="summary-charts")
