@@ -197,10 +197,10 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
 
         if not render_only:  # the first notebooks' kernels start while the data are read (two if two may run at once),
             pool = _take_early_pool(project_dir)  # or earlier, while the kit was imported
-            if pool is not None:
-                pool.set_run_dir(staging)  # named in its kernels as they finish starting
             if pool is None:
                 pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(0), 2))
+            else:
+                pool.set_run_dir(staging)  # named in its kernels as they finish starting
         steps.run("ingest", ingest_key(common, code, config_of("ingest")), ingest,
                   f"[1/{total}] ingest: reading {data_path} with {engine}{cut}", config=config_of("ingest")["config"])
         quality = json.loads((artifacts / "data_quality.json").read_text())

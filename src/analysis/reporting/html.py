@@ -137,11 +137,15 @@ class Screenshot:
 
     def cancel(self) -> None:
         """Stop Chromium (the run failed before the picture was needed)."""
-        if self.process is not None and self.process.poll() is None:
+        if self.process is not None:
+            self._stop()
+
+    def _stop(self) -> None:
+        """Kill Chromium if it still runs, and remove its profile folder."""
+        if self.process.poll() is None:
             self.process.kill()
             self.process.communicate()
-        if self.process is not None:
-            self.profile.cleanup()
+        self.profile.cleanup()
 
     def result(self, timeout: float = 90) -> str | None:
         if self.process is None:
@@ -149,11 +153,9 @@ class Screenshot:
         try:
             _, stderr = self.process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            self.process.kill()
-            self.process.communicate()
             return f"Chromium failed: {exc}"
         finally:
-            self.profile.cleanup()
+            self._stop()
         png = self.png
         if self.process.returncode != 0 or not png.is_file() or png.stat().st_size == 0:
             return f"Chromium exited with {self.process.returncode}: {stderr.strip()[-300:]}"
