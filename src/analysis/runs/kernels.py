@@ -253,8 +253,7 @@ class KernelPool:
         if km is not None and self._folder_code(km, None if run_dir is None else str(run_dir)):
             km = asyncio.run(self._run_or_none(km, "pass", run_dir=str(run_dir)))
         elif km is not None and not asyncio.run(km.is_alive()):  # gone since it was made ready (e.g. out of memory)
-            self.dir_in.pop(id(km), None)
-            _shutdown(km)
+            self._drop(km)
             km = None
         if km is not None:
             self.live.add(km)
@@ -269,13 +268,17 @@ class KernelPool:
             if keep:
                 self._background(self._reset, km)
         if not keep:
-            self.dir_in.pop(id(km), None)
-            # in the background: the page's step (and the page after it) need not wait for the kernel to end
-            thread = threading.Thread(target=_shutdown, args=(km,), name="kernel-shutdown", daemon=True)
-            with self.lock:
-                self.stopping.append(thread)  # close() waits for it
-            thread.start()
+            self._drop(km)
             self.prepare()
+
+    def _drop(self, km) -> None:
+        """Shut a kernel down in the background (close() waits for it): the page's step, and the page after it,
+        need not wait for the kernel to end."""
+        self.dir_in.pop(id(km), None)
+        thread = threading.Thread(target=_shutdown, args=(km,), name="kernel-shutdown", daemon=True)
+        with self.lock:
+            self.stopping.append(thread)
+        thread.start()
 
     def abort(self) -> None:
         """Stop the kernels running notebooks now (the run was interrupted): their notebooks fail at once."""
