@@ -97,3 +97,29 @@ def test_each_models_p_alive_table_equals_its_p_alive(name):
     table = model.alive_table(draws, x, tx, T)
     plain = model.p_alive(tuple(d[None, :] for d in draws), x[:, None], tx[:, None], T[:, None])
     np.testing.assert_allclose(table(5, 30), plain[5:30], rtol=1e-12, atol=0)
+
+
+def test_pareto_tails_in_slices_on_the_cores_are_those_of_one_call():
+    """The CLV band's P(alive) tables compute the Pareto/NBD tails in slices of rows on the cores: each element is
+    the one a single call gives, to the last bit; inline when already on the pool's threads; empty pairs stay
+    empty."""
+    import threading
+
+    from analysis.models.pareto_nbd import _pareto_log_tail, _tails_side_by_side
+
+    rng = np.random.default_rng(11)
+    r, alpha, s, beta = (np.array(v) * np.exp(rng.normal(0, 0.1, 30))[None, :] for v in (0.55, 10.6, 0.61, 11.7))
+    x1, t1 = rng.integers(0, 30, 1001).astype(float), rng.uniform(0, 78, 1001)
+    x2, t2 = rng.integers(0, 30, 7).astype(float), rng.uniform(0, 78, 7)
+    with np.errstate(all="ignore"):
+        one = [_pareto_log_tail(r, alpha, s, beta, x[:, None], t[:, None]) for x, t in ((x1, t1), (x2, t2))]
+    got = _tails_side_by_side(r, alpha, s, beta, [(x1, t1), (x2, t2)])
+    assert [g.tobytes() for g in got] == [o.tobytes() for o in one]
+    inline = []
+    thread = threading.Thread(target=lambda: inline.extend(_tails_side_by_side(r, alpha, s, beta, [(x1, t1)])),
+                              name="pareto-nbd_9")
+    thread.start()
+    thread.join()
+    assert inline[0].tobytes() == one[0].tobytes()
+    empty = _tails_side_by_side(r, alpha, s, beta, [(x1[:0], t1[:0]), (x2, t2)])
+    assert empty[0].shape == (0, 30) and empty[1].tobytes() == one[1].tobytes()

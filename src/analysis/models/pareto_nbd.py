@@ -421,6 +421,27 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def _tails_side_by_side(r, alpha, s, beta, pairs: list[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """:func:`_pareto_log_tail` of each ``(x, t)`` pair of 1-d arrays against the parameter draws ``(1, D)``,
+    shape ``(len(x), D)`` each, in slices of rows on the cores (:func:`_pool`; scipy's hyp2f1 releases the GIL).
+    Each element is computed as in one call, so the numbers do not change. The CLV band's P(alive) tables: at 1M
+    customers 1.5 s in one thread."""
+    workers = max(1, os.cpu_count() or 1)
+    pieces = [(i, lo, min(lo + -(-len(x) // workers), len(x))) for i, (x, _) in enumerate(pairs)
+              for lo in range(0, len(x), max(1, -(-len(x) // workers)))]
+
+    def piece(job: tuple[int, int, int]) -> np.ndarray:
+        i, lo, hi = job
+        x, t = pairs[i]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _pareto_log_tail(r, alpha, s, beta, x[lo:hi, None], t[lo:hi, None])
+
+    inline = threading.current_thread().name.startswith("pareto-nbd")  # already on the pool: no waiting on it
+    parts = [piece(job) for job in pieces] if inline or len(pieces) < 2 else list(_pool().map(piece, pieces))
+    return [np.concatenate([p for (i, _, _), p in zip(pieces, parts) if i == k] or
+                           [np.empty((0, np.shape(r)[-1]))]) for k in range(len(pairs))]
+
+
 class _ParetoGapPlan:
     """The rows of a Pareto/NBD fit with t_x < T, and their distinct (x, t_x) and (x, T) pairs.
 
@@ -564,9 +585,8 @@ class ParetoNBD(TransactionModel):
         px, ptx = ux[where], utx[where]
         where, i_xT = distinct_rows((ux, uT))
         qx, qT = ux[where], uT[where]
+        log_tail_tx, log_tail_T = _tails_side_by_side(r, alpha, s, beta, [(px, ptx), (qx, qT)])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            log_tail_tx = _pareto_log_tail(r, alpha, s, beta, px[:, None], ptx[:, None])
-            log_tail_T = _pareto_log_tail(r, alpha, s, beta, qx[:, None], qT[:, None])
             alive_T = -(r + qx[:, None]) * np.log(alpha + qT[:, None]) - s * np.log(beta + qT[:, None])
         log_s = np.log(s)
 
