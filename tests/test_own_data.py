@@ -280,3 +280,35 @@ def test_cdnow_one_time_buyers_from_1997_are_less_likely_to_stay_than_recent_rep
     recent_repeat = scores[(scores["frequency"] >= 2) & (scores["days_since_last"] <= 30)]
     assert len(one_time_1997) > 5000 and len(recent_repeat) > 200
     assert one_time_1997["p_alive"].median() < 0.5 * recent_repeat["p_alive"].median()
+
+
+def test_the_model_stage_side_by_side_gives_what_one_piece_after_another_gives(tmp_path, monkeypatch):
+    """On this machine's engine the two summaries are made side by side, the fits run side by side and the residual
+    value is computed beside the scores; every number is the one the pieces give one after the other."""
+    from analysis.scoring import clv, modelstage
+    from analysis.config import load_params
+    from analysis.data.ingest import ingest_transactions
+    from analysis.data.summary import calibration_holdout_summary, rfm_summary
+
+    raw = (ROOT / "params" / "cdnow_sample.yaml").read_text()
+    raw = raw.replace("path: data/sample/", f"path: {ROOT / 'data' / 'sample'}/").replace("n_draws: 200", "n_draws: 20")
+    (tmp_path / "p.yaml").write_text(raw)
+    params = load_params(tmp_path / "p.yaml")
+    purchases = tmp_path / "purchases.parquet"
+    quality = ingest_transactions(params.data, purchases)
+    dates = steps.resolve_dates(params, quality.observation_end, quality.first_date)
+    customers, calibration = modelstage.summaries(purchases, dates, params)
+    pd.testing.assert_frame_equal(customers, rfm_summary(purchases, dates["observation_end"], dates["time_unit"]))
+    pd.testing.assert_frame_equal(calibration, calibration_holdout_summary(
+        purchases, dates["calibration_end"], dates["observation_end"], dates["time_unit"]))
+    stage = modelstage.run_model_stage(purchases, customers, dates, params, calibration=calibration)
+
+    monkeypatch.setattr(modelstage._DuckDBStage, "parallel", False)  # one piece after the other
+    alone = modelstage.run_model_stage(purchases, customers, dates, params)
+    assert stage.final.name == alone.final.name and stage.final.params == alone.final.params
+    pd.testing.assert_frame_equal(stage.clv.customers, alone.clv.customers, check_exact=True)
+    assert stage.residual_total == alone.residual_total == clv.residual_value(
+        customers, alone.final, alone.final_gamma_gamma, annual_discount_rate=params.clv.annual_discount_rate,
+        gross_margin=params.clv.gross_margin)
+    assert stage.residual_total > stage.clv.total_clv > 0
+    pd.testing.assert_frame_equal(stage.tracking, alone.tracking, check_exact=True)

@@ -74,12 +74,12 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
     from analysis.scoring import modelstage
 
     # The same whole-period summary page 01 writes (customers_01_rfm.parquet), made here too so that this page
-    # need not wait for page 01: the two run side by side (analysis.reporting.pages.PAGES).
-    customers = modelstage.customer_summary(run.artifacts / "purchases.parquet", dates["observation_end"], params,
-                                            dates["time_unit"])
+    # need not wait for page 01: the two run side by side (analysis.reporting.pages.PAGES). The calibration
+    # summary is made alongside it.
+    customers, calibration = modelstage.summaries(run.artifacts / "purchases.parquet", dates, params)
     try:
         stage = modelstage.run_model_stage(run.artifacts / "purchases.parquet", customers, dates, params,
-                                           one_row_per_day=True)
+                                           one_row_per_day=True, calibration=calibration)
     except modelstage.ModelFitError as exc:  # the other pages are still published; this one says why
         run.write_customers(customers, "customers_02_scores.parquet")
         # BG/BB (models.discrete) needs neither the purchase nor the spend model: the page still shows it

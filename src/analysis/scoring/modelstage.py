@@ -215,6 +215,21 @@ def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.d
     return df
 
 
+def summaries(purchases: str | Path, dates: dict, params: RunParams) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The whole-period customer summary (:func:`customer_summary`) and, with DuckDB, the calibration/holdout
+    summary of :func:`run_model_stage` (its ``calibration``), made side by side: each query's conversion to pandas
+    leaves a core idle. With Spark the second is None (its stage makes it on the cluster). A failure of the first
+    is raised before one of the second, as when they were made one after the other."""
+    whole = functools.partial(customer_summary, purchases, dates["observation_end"], params, dates["time_unit"])
+    if params.engine == "spark":
+        return whole(), None
+    calibration = functools.partial(calibration_holdout_summary, purchases,
+                                    dt.date.fromisoformat(dates["calibration_end"]),
+                                    dt.date.fromisoformat(dates["observation_end"]), dates["time_unit"])
+    customers, cal = _results(_side_by_side(_DuckDBStage, [whole, calibration]))
+    return customers, cal
+
+
 class _DuckDBStage:
     """Summaries, fits and scores on this machine (DuckDB summaries, pandas fits and scores)."""
 
@@ -226,7 +241,8 @@ class _DuckDBStage:
         self.cal: pd.DataFrame | None = None
 
     def calibration(self, cal_end: dt.date, obs_end: dt.date, unit: str) -> pd.DataFrame:
-        self.cal = calibration_holdout_summary(self.purchases, cal_end, obs_end, unit)
+        if self.cal is None:  # else made already, alongside the whole-period summary (summaries)
+            self.cal = calibration_holdout_summary(self.purchases, cal_end, obs_end, unit)
         return self.cal
 
     def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
@@ -312,7 +328,8 @@ class SparkJobStage(_SparkFits):
 
 
 def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFrame, dates: dict,
-                    params: RunParams, one_row_per_day: bool = False) -> ModelStage:
+                    params: RunParams, one_row_per_day: bool = False,
+                    calibration: pd.DataFrame | None = None) -> ModelStage:
     """Fit, validate, refit and score (see the module docstring).
 
     Parameters
@@ -330,8 +347,13 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
     one_row_per_day
         ``purchases`` is a run's ``purchases.parquet`` (one row per customer and purchase day, as the ingest
         writes it): the tracking chart's counts need not make the days distinct again.
+    calibration
+        The calibration/holdout summary up to the dates' calibration end, when already made
+        (:func:`summaries`; DuckDB only).
     """
     engine = (_SparkStage if params.engine == "spark" else _DuckDBStage)(purchases, customers, params)
+    if calibration is not None:
+        engine.cal = calibration
     try:
         return _run_model_stage(engine, purchases, customers, dates, params, one_row_per_day)
     finally:
@@ -432,12 +454,15 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
     _log.info("model stage: refitting %s and Gamma-Gamma on %s customers up to %s", MODEL_LABELS[selected], n, obs_end)
     cohort_start = pd.Timestamp(customers["first_purchase"].min()).date()
     # the selected model first, then the others by holdout error, each from its calibration fit and penalty;
-    # the tracking chart's counts alongside the fits
+    # the tracking chart's counts alongside the fits, the residual value beside the scores
     order = [selected] + sorted((m for m in fits if m != selected), key=lambda m: mae[m])
+    residual_settings = dict(annual_discount_rate=params.clv.annual_discount_rate,
+                             gross_margin=params.clv.gross_margin)
     whole = fit_and_score(engine, [(name, fits[name].penalizer, fits[name].params) for name in order], unit,
                           obs_end, score_settings(params),
                           alongside=[functools.partial(_event_counts, purchases, cohort_start, cal_end, obs_end, unit,
-                                                      one_row_per_day)])
+                                                      one_row_per_day)],
+                          beside_scores=[functools.partial(engine.residual, **residual_settings)])
     final, gg_final, clv = whole.model, whole.gamma_gamma, whole.clv
     notes += whole.notes
     selected = final.name
@@ -450,8 +475,7 @@ def _run_model_stage(engine: _DuckDBStage | _SparkStage, purchases, customers: p
                                     holdout_end=end_t, period_length=7.0 / unit_days)
     if gg_cal is None:
         gg_cal = gg_final
-    residual = engine.residual(final, gg_final, annual_discount_rate=params.clv.annual_discount_rate,
-                               gross_margin=params.clv.gross_margin)
+    residual = whole.beside_scores[0]
     covariate_fit, covariate_note = None, None
     if covariates is not None:
         if params.engine == "spark":
@@ -488,10 +512,12 @@ class WholePeriod:
     """Page text, in order: why the candidates before ``model`` could not be fitted, and the spend model's q near 1."""
     alongside: list = field(default_factory=list)
     """What the ``alongside`` tasks of :func:`fit_and_score` returned, in order."""
+    beside_scores: list = field(default_factory=list)
+    """What its ``beside_scores`` tasks returned, in order."""
 
 
 def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit: str, obs_end: dt.date,
-                  settings: dict, alongside: list = ()) -> WholePeriod:
+                  settings: dict, alongside: list = (), beside_scores: list = ()) -> WholePeriod:
     """Fit the purchase model and Gamma-Gamma on the whole period and score every customer with the CLV band.
 
     The part of the model stage that the pipeline (after its holdout check, :func:`run_model_stage`) and the
@@ -514,6 +540,10 @@ def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit
         Further independent tasks, run side by side with the fits on this machine's engine (the pipeline's
         tracking counts); what they return is ``WholePeriod.alongside``, what they raise is raised after a
         failed purchase model and before a failed spend model.
+    beside_scores
+        Tasks called with the fitted purchase and spend models, run side by side with the scoring (the pipeline's
+        residual value); what they return is ``WholePeriod.beside_scores``, what they raise is raised after a
+        failed scoring.
 
     Raises
     ------
@@ -560,8 +590,10 @@ def fit_and_score(engine, candidates: list[tuple[str, float, dict | None]], unit
             q=fmt.current().number(gg.params["q"]), share=fmt.current().percent(left_out, 0)))
     _log.info("model stage: scoring the customers with %s (CLV band from %d parameter draws)",
               MODEL_LABELS[final.name], settings["n_draws"])
-    clv = engine.score(final, gg, **settings)
-    return WholePeriod(model=final, gamma_gamma=gg, clv=clv, notes=notes, alongside=alongside_results)
+    clv, *beside = _results(_side_by_side(engine, [functools.partial(engine.score, final, gg, **settings),
+                                                   *(functools.partial(task, final, gg) for task in beside_scores)]))
+    return WholePeriod(model=final, gamma_gamma=gg, clv=clv, notes=notes, alongside=alongside_results,
+                       beside_scores=beside)
 
 
 #: From this share of the customers who bought again having bought again no more often than once a year, the model
