@@ -87,18 +87,51 @@ def test_an_interruption_aborts_what_runs(monkeypatch):
     assert calls == [1] and aborted.is_set()
 
 
-def test_jobs_two_on_two_cores_and_small_data_else_one_or_as_set(monkeypatch):
+def test_jobs_two_on_two_cores_else_one_or_as_set(monkeypatch):
     monkeypatch.delenv(schedule.JOBS_ENV, raising=False)
     monkeypatch.setattr(schedule.os, "cpu_count", lambda: 2)
-    assert schedule.page_jobs(70_000) == 2
-    assert schedule.page_jobs(schedule.SIDE_BY_SIDE_MAX_ROWS + 1) == 1
+    assert schedule.page_jobs() == 2
     monkeypatch.setattr(schedule.os, "cpu_count", lambda: 1)
-    assert schedule.page_jobs(70_000) == 1
-    monkeypatch.setenv(schedule.JOBS_ENV, "2")
-    assert schedule.page_jobs(schedule.SIDE_BY_SIDE_MAX_ROWS * 10) == 2
+    assert schedule.page_jobs() == 1
+    monkeypatch.setenv(schedule.JOBS_ENV, "3")
+    assert schedule.page_jobs() == 3
     monkeypatch.setenv(schedule.JOBS_ENV, "two")
     with pytest.raises(ConfigError, match="RETENTION_KIT_JOBS='two'"):
-        schedule.page_jobs(10)
+        schedule.page_jobs()
+
+
+REPORT = ["01_data_and_kpis", "02_clv_models", "03_segments", "04_retention_roi", "05_campaigns"]
+
+
+def _report_plan(rows: int):
+    from analysis.reporting.pages import PAGES, needs
+
+    after = {stem: needs(stem, REPORT) for stem in REPORT}
+    return after, schedule.waits(REPORT, after, rows, {page.stem: page.big_data_after for page in PAGES})
+
+
+def test_on_small_data_the_pages_wait_only_for_what_they_read():
+    after, (order, waits) = _report_plan(schedule.SIDE_BY_SIDE_MAX_ROWS)
+    assert order == REPORT and waits == after
+    assert waits["01_data_and_kpis"] == () and waits["02_clv_models"] == ()
+
+
+def test_on_big_data_page_01_runs_after_page_02_beside_pages_03_and_04():
+    """Page 02 uses both cores on big data, 03 and 04 one: 01 (read by no page) waits for 02 and starts with 03,
+    after it, so the pages on the way to the last one start first; what each page reads does not change."""
+    after, (order, waits) = _report_plan(schedule.SIDE_BY_SIDE_MAX_ROWS + 1)
+    assert after["01_data_and_kpis"] == ()  # its step key still takes only the ingest's artifacts
+    assert waits["01_data_and_kpis"] == ("02_clv_models",)
+    assert {k: v for k, v in waits.items() if k != "01_data_and_kpis"} == {
+        k: v for k, v in after.items() if k != "01_data_and_kpis"}
+    assert order == ["02_clv_models", "03_segments", "04_retention_roi", "05_campaigns", "01_data_and_kpis"]
+    events, run_one = _recorder({"02_clv_models": 0.2, "03_segments": 0.3, "04_retention_roi": 0.3,
+                                 "01_data_and_kpis": 0.6, "05_campaigns": 0.05})
+    schedule.run_in_order(order, waits, run_one, jobs=2)
+    assert events[:3] == [("start", "02_clv_models"), ("end", "02_clv_models"), ("start", "03_segments")]
+    at = {(what, n): i for i, (what, n) in enumerate(events)}
+    assert at[("start", "01_data_and_kpis")] < at[("end", "03_segments")]  # beside 03 (after the short 05)
+    assert at[("start", "04_retention_roi")] < at[("end", "01_data_and_kpis")]  # and 04
 
 
 def test_lines_echoed_by_two_pages_at_once_never_run_into_each_other(capfd):

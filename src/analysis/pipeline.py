@@ -43,7 +43,7 @@ from analysis.config import load_params, params_to_dict, section_digests  # noqa
 from analysis.errors import KitError, NotEnoughHistory, RunLocked, StepFailed, UnsafeOutput  # noqa: E402, F401 (re-exported)
 from analysis.reporting.html import Screenshot, find_chromium, page_title, render_html, warm_up  # noqa: E402
 from analysis.reporting.nb import STAGING_ENV  # noqa: E402
-from analysis.reporting.pages import needs  # noqa: E402
+from analysis.reporting.pages import PAGES, needs  # noqa: E402
 from analysis.runs import console, incremental, schedule  # noqa: E402
 from analysis.runs.kernels import NOTEBOOK_DIR, KernelPool, notebooks, run_notebook  # noqa: E402
 from analysis.runs.manifest import REPRODUCIBILITY_ENV, git_state, installed_distributions, kit_version, package_versions  # noqa: E402
@@ -198,7 +198,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         if not render_only:  # the first notebooks' kernels start while the data are read (two if two may run at once),
             pool = _take_early_pool(project_dir)  # or earlier, while the kit was imported
             if pool is None:
-                pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(0), 2))
+                pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(), 2))
             else:
                 pool.set_run_dir(staging)  # named in its kernels as they finish starting
         steps.run("ingest", ingest_key(common, code, config_of("ingest")), ingest,
@@ -237,7 +237,10 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         # (analysis.runs.schedule); its key takes the artifacts of the ingest and of those pages.
         stems = [nb.stem for nb in nb_list]
         after = {stem: needs(stem, stems) for stem in stems}
-        jobs = page_jobs(quality["rows_used"])
+        jobs = page_jobs()
+        # on big data page 01 waits for page 02 and runs beside 03 and 04 (the schedule's waits, not its key's)
+        order, waits = schedule.waits(stems, after, quality["rows_used"],
+                                      {page.stem: page.big_data_after for page in PAGES})
         steps.side_by_side = jobs > 1
         if jobs > 1:
             console.echo(f"      {jobs} pages at a time where one does not need the other's results"
@@ -263,7 +266,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         previous_staging = os.environ.get(STAGING_ENV)
         os.environ[STAGING_ENV] = str(staging)
         try:
-            schedule.run_in_order(stems, after, page, jobs, abort=pool.abort if pool is not None else None)
+            schedule.run_in_order(order, waits, page, jobs, abort=pool.abort if pool is not None else None)
             summary_charts = charts.result()  # before anything else in this process formats numbers (fmt)
         finally:
             charts.close()

@@ -23,13 +23,17 @@ class Page:
     sections: tuple[str, ...]
     reads: tuple[str, ...] = ()
     since_last: bool = False
+    big_data_after: tuple[str, ...] = ()
+    """Pages it waits for on big data (:func:`analysis.runs.schedule.waits`) without reading them: page 01 runs
+    beside pages 03 and 04, which leave a core idle, instead of beside page 02, which uses both."""
 
 
 #: The pages, in the order the pipeline starts them. Every page reads the ingest's artifacts; ``reads`` lists the
 #: earlier pages whose artifacts it reads as well (the writers of what :data:`analysis.runs.runfolder.ARTIFACTS`
 #: says it reads; a test checks the two agree). 01 and 02 run side by side, and so do 05 and 03-04.
 PAGES: tuple[Page, ...] = (
-    Page("01_data_and_kpis", "Data and KPIs", ("engine", "spark", "period", "kpis", "report"), since_last=True),
+    Page("01_data_and_kpis", "Data and KPIs", ("engine", "spark", "period", "kpis", "report"), since_last=True,
+         big_data_after=("02_clv_models",)),
     Page("02_clv_models", "Customer value models", ("engine", "spark", "kpis", "models", "clv", "segments", "report"),
          since_last=True),
     Page("03_segments", "Segments", ("clv", "models", "segments", "privacy", "report"), ("02_clv_models",),

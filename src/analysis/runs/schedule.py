@@ -2,8 +2,9 @@
 
 A page needs the pages whose artifacts it reads (:func:`analysis.reporting.pages.needs`). On a machine with two
 cores, page 01 runs alongside 02, and 05 alongside 03 and 04: each kernel is one process, so the pages use both
-cores. On big data (:data:`SIDE_BY_SIDE_MAX_ROWS`) they run one after the other: each page's own threads
-already use both cores there, and two kernels at once would need more memory.
+cores. On big data (:data:`SIDE_BY_SIDE_MAX_ROWS`) page 01 waits for page 02 (:func:`waits`): page 02's own
+threads already use both cores there, while pages 03 and 04 leave one idle, and page 01, which no page reads,
+runs there instead.
 """
 
 from __future__ import annotations
@@ -14,26 +15,40 @@ from collections.abc import Callable, Sequence
 
 from analysis.errors import ConfigError
 
-#: Above this many purchase rows the pages run one at a time. Measured on 2 cores (bench/report_path.py, one run
-#: each way, alternated, under the same load): 100k customers (1.07M rows) 28.7 and 31.0 s side by side against
-#: 33.4 and 35.1 s one at a time, the same peak memory; 1M customers (10.7M rows) 84 and 91 s against 60 and
-#: 97 s, and 3.5 GB against 2.4 GB: there the two pages' own threads (DuckDB, the model fits, the CLV band)
-#: already fill both cores, and two at once only compete.
+#: Above this many purchase rows page 01 does not run beside page 02 but after it, beside pages 03 and 04
+#: (:func:`waits`). Measured on 2 cores (bench/report_path.py, alternated, under the same load): 100k customers
+#: (1.07M rows) 28.7 and 31.0 s beside 02 against 33.4 and 35.1 s one at a time, the same peak memory; at 1M
+#: customers (10.7M rows) page 02's own threads (DuckDB, the model fits, the CLV band) fill both cores: beside
+#: it, 01 and 02 only compete (36.4-37.3 s against 37.1-37.6 s one page at a time), while pages 03 and 04 use
+#: one core (bench/README.md, "Page 01 beside pages 03 and 04").
 SIDE_BY_SIDE_MAX_ROWS = 2_000_000
 
 #: Set to 1 to run the pages one at a time, to 2 to run them side by side whatever the size of the data.
 JOBS_ENV = "RETENTION_KIT_JOBS"
 
 
-def page_jobs(rows: int) -> int:
-    """How many pages run at once: :data:`JOBS_ENV` if set, else 2 on a machine with at least two cores and data
-    of at most :data:`SIDE_BY_SIDE_MAX_ROWS` rows, else 1."""
+def page_jobs() -> int:
+    """How many pages run at once: :data:`JOBS_ENV` if set, else 2 on a machine with at least two cores, else 1."""
     given = os.environ.get(JOBS_ENV, "").strip()
     if given:
         if not given.isdigit() or int(given) < 1:
             raise ConfigError(f"{JOBS_ENV}={given!r}: give the number of report pages to run at once, 1 or more.")
         return int(given)
-    return 2 if (os.cpu_count() or 1) >= 2 and rows <= SIDE_BY_SIDE_MAX_ROWS else 1
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def waits(names: Sequence[str], needs: dict[str, Sequence[str]], rows: int,
+          big_data_after: dict[str, Sequence[str]]) -> tuple[list[str], dict[str, tuple[str, ...]]]:
+    """The order in which :func:`run_in_order` starts the pages and what each waits for: up to
+    :data:`SIDE_BY_SIDE_MAX_ROWS` purchase rows ``names`` and ``needs`` as they are; above, each page of
+    ``big_data_after`` (:attr:`analysis.reporting.pages.Page.big_data_after`) also waits for the pages named there
+    (those of ``names``) and starts after the pages that are ready at the same time, so that the pages on the
+    way to the last one start first. What a page reads (its step key) does not change."""
+    if rows <= SIDE_BY_SIDE_MAX_ROWS:
+        return list(names), {name: tuple(needs.get(name, ())) for name in names}
+    extra = {name: tuple(n for n in big_data_after.get(name, ()) if n in names) for name in names}
+    waits_for = {name: tuple(dict.fromkeys((*needs.get(name, ()), *extra[name]))) for name in names}
+    return sorted(names, key=lambda name: bool(extra[name])), waits_for
 
 
 def run_in_order(names: Sequence[str], needs: dict[str, Sequence[str]], run_one: Callable[[str], None], jobs: int,
