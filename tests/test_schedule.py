@@ -87,10 +87,13 @@ def test_an_interruption_aborts_what_runs(monkeypatch):
     assert calls == [1] and aborted.is_set()
 
 
-def test_jobs_two_on_two_cores_else_one_or_as_set(monkeypatch):
+def test_jobs_two_on_two_cores_and_up_to_very_big_data_else_one_or_as_set(monkeypatch):
     monkeypatch.delenv(schedule.JOBS_ENV, raising=False)
     monkeypatch.setattr(schedule.os, "cpu_count", lambda: 2)
     assert schedule.page_jobs() == 2
+    assert schedule.page_jobs(schedule.SIDE_BY_SIDE_MAX_ROWS + 1) == 2  # 01 beside 03 and 04
+    assert schedule.page_jobs(schedule.BESIDE_MAX_ROWS) == 2
+    assert schedule.page_jobs(schedule.BESIDE_MAX_ROWS + 1) == 1
     monkeypatch.setattr(schedule.os, "cpu_count", lambda: 1)
     assert schedule.page_jobs() == 1
     monkeypatch.setenv(schedule.JOBS_ENV, "3")

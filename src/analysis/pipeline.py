@@ -198,7 +198,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         if not render_only:  # the first notebooks' kernels start while the data are read (two if two may run at once),
             pool = _take_early_pool(project_dir)  # or earlier, while the kit was imported
             if pool is None:
-                pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(), 2))
+                pool = KernelPool(staging, project_dir, notebooks=len(nb_list), warm=min(page_jobs(0), 2))
             else:
                 pool.set_run_dir(staging)  # named in its kernels as they finish starting
         steps.run("ingest", ingest_key(common, code, config_of("ingest")), ingest,
@@ -237,7 +237,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         # (analysis.runs.schedule); its key takes the artifacts of the ingest and of those pages.
         stems = [nb.stem for nb in nb_list]
         after = {stem: needs(stem, stems) for stem in stems}
-        jobs = page_jobs()
+        jobs = page_jobs(quality["rows_used"])
         # on big data page 01 waits for page 02 and runs beside 03 and 04 (the schedule's waits, not its key's)
         order, waits = schedule.waits(stems, after, quality["rows_used"],
                                       {page.stem: page.big_data_after for page in PAGES})

@@ -4,7 +4,7 @@ A page needs the pages whose artifacts it reads (:func:`analysis.reporting.pages
 cores, page 01 runs alongside 02, and 05 alongside 03 and 04: each kernel is one process, so the pages use both
 cores. On big data (:data:`SIDE_BY_SIDE_MAX_ROWS`) page 01 waits for page 02 (:func:`waits`): page 02's own
 threads already use both cores there, while pages 03 and 04 leave one idle, and page 01, which no page reads,
-runs there instead.
+runs there instead. On very big data (:data:`BESIDE_MAX_ROWS`) the pages run one at a time, for memory.
 """
 
 from __future__ import annotations
@@ -23,18 +23,24 @@ from analysis.errors import ConfigError
 #: one core (bench/README.md, "Page 01 beside pages 03 and 04").
 SIDE_BY_SIDE_MAX_ROWS = 2_000_000
 
+#: Above this many purchase rows the pages run one at a time (:func:`page_jobs`): two big pages at once need more
+#: memory than one. 10M customers (107M rows): page 01 beside 03 and 04 took 288.7 s at a peak of 13.8 GB, one at
+#: a time 10.3 GB (the goal: 12 GB); 1M customers (10.7M rows): 2.5-2.8 GB either way.
+BESIDE_MAX_ROWS = 30_000_000
+
 #: Set to 1 to run the pages one at a time, to 2 to run them side by side whatever the size of the data.
 JOBS_ENV = "RETENTION_KIT_JOBS"
 
 
-def page_jobs() -> int:
-    """How many pages run at once: :data:`JOBS_ENV` if set, else 2 on a machine with at least two cores, else 1."""
+def page_jobs(rows: int = 0) -> int:
+    """How many pages run at once: :data:`JOBS_ENV` if set, else 2 on a machine with at least two cores and data of
+    at most :data:`BESIDE_MAX_ROWS` purchase rows, else 1."""
     given = os.environ.get(JOBS_ENV, "").strip()
     if given:
         if not given.isdigit() or int(given) < 1:
             raise ConfigError(f"{JOBS_ENV}={given!r}: give the number of report pages to run at once, 1 or more.")
         return int(given)
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
+    return 2 if (os.cpu_count() or 1) >= 2 and rows <= BESIDE_MAX_ROWS else 1
 
 
 def waits(names: Sequence[str], needs: dict[str, Sequence[str]], rows: int,
