@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analysis.business.campaigns import Campaign
 from analysis.errors import ConfigError
-from analysis.models.registry import COMPARED_BY_DEFAULT, MODEL_NAMES
+from analysis.model_names import COMPARED_BY_DEFAULT, MODEL_NAMES
 from analysis.business.roi import RoiParams
 from analysis.business.segments import SegmentParams
 

@@ -34,13 +34,10 @@ Everything here is a pure function; nothing is read or written at import.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.colors import Normalize
-from matplotlib.ticker import FuncFormatter
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator, model_validator
 
 from analysis.reporting import fmt
@@ -48,6 +45,10 @@ from analysis.errors import ConfigError, rows_of
 from analysis.reporting.i18n import say, translate
 from analysis.business.ranking import order_desc_then_id
 from analysis.business import segments
+
+if TYPE_CHECKING:  # matplotlib is imported where a chart is drawn: the run configuration (RoiParams) needs none
+    from matplotlib.axes import Axes
+    from matplotlib.ticker import FuncFormatter
 
 __all__ = [
     "FORMULA_TEXT",
@@ -930,6 +931,8 @@ def plot_sensitivity(
     lo, hi = float(np.nanmin(z)), float(np.nanmax(z))
     # One scale for gains and losses: as far above zero as below, so a colour means the same amount either way.
     reach = max(abs(lo), abs(hi)) or 1.0
+    from matplotlib.colors import Normalize
+
     norm = Normalize(-reach, reach)
     # Equal-width cells regardless of spacing; ticks show the actual grid values.
     mesh = ax.pcolormesh(

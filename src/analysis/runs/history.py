@@ -48,7 +48,6 @@ from analysis.runs import runfolder
 from analysis.config import RunParams
 from analysis.errors import RunArtifactError, format_examples  # noqa: F401 (re-exported)
 from analysis.reporting.i18n import model_error, say, translate, translate_figure
-from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
 from analysis.reporting.nb import Run, fmt_int, fmt_kpi, fmt_money, fmt_pct
 from analysis.business.kpis import CATALOGUE, Kpi, kpi_values
 from analysis.reporting.pages import PAGES
@@ -316,6 +315,8 @@ def _forecast(prev: pd.DataFrame, cur_purchases: pd.DataFrame, prev_model: dict,
     final = prev_model.get("final") or {}
     if "model" not in final or "params" not in final:
         raise RunArtifactError("model.json of the previous run has no 'final' model with 'model' and 'params'.")
+    from analysis.models import DAYS_PER_UNIT, conditional_expected_purchases
+
     days = (current_end - previous_end).days
     horizon = days / DAYS_PER_UNIT[time_unit]
     expected = conditional_expected_purchases(final["model"], final["params"], horizon, prev["frequency"].to_numpy(),
