@@ -285,6 +285,8 @@ def test_cdnow_one_time_buyers_from_1997_are_less_likely_to_stay_than_recent_rep
 def test_the_model_stage_side_by_side_gives_what_one_piece_after_another_gives(tmp_path, monkeypatch):
     """On this machine's engine the two summaries are made side by side, the fits run side by side and the residual
     value is computed beside the scores; every number is the one the pieces give one after the other."""
+    import threading
+
     from analysis.scoring import clv, modelstage
     from analysis.config import load_params
     from analysis.data.ingest import ingest_transactions
@@ -301,6 +303,15 @@ def test_the_model_stage_side_by_side_gives_what_one_piece_after_another_gives(t
     pd.testing.assert_frame_equal(customers, rfm_summary(purchases, dates["observation_end"], dates["time_unit"]))
     pd.testing.assert_frame_equal(calibration, calibration_holdout_summary(
         purchases, dates["calibration_end"], dates["observation_end"], dates["time_unit"]))
+    # above SUMMARIES_SIDE_BY_SIDE_MAX_ROWS (for memory) one after the other, in this thread, with the same result
+    threads = []
+    made = modelstage.calibration_holdout_summary
+    monkeypatch.setattr(modelstage, "calibration_holdout_summary",
+                        lambda *a, **k: threads.append(threading.current_thread().name) or made(*a, **k))
+    monkeypatch.setattr(modelstage, "SUMMARIES_SIDE_BY_SIDE_MAX_ROWS", 0)
+    pd.testing.assert_frame_equal(modelstage.summaries(purchases, dates, params)[1], calibration)
+    monkeypatch.undo()
+    assert threads == [threading.current_thread().name]
     stage = modelstage.run_model_stage(purchases, customers, dates, params, calibration=calibration)
 
     monkeypatch.setattr(modelstage._DuckDBStage, "parallel", False)  # one piece after the other
