@@ -231,11 +231,11 @@ UNKNOWN_P_VALUE = 0.001
 def unknown_ids(campaign: Campaign, contacts: pd.DataFrame, known_ids: pd.Index) -> str | None:
     """Why the list's ids do not fit the transaction log, or None. ``contacts``: :func:`read_contacts`' frame.
     Ids are counted and located by row, never shown (they are customer ids)."""
-    from scipy.stats import fisher_exact
-
     unknown = ~contacts.index.isin(known_ids)
     if not unknown.any():
         return None
+    from scipy.stats import fisher_exact  # here: a run whose listed ids are all known does without SciPy's statistics
+
     f = fmt.current()
     found = dict(n=f.integer(unknown.sum()), listed=f.integer(len(unknown)), column=repr(campaign.columns.customer_id),
                  rows=rows_of(unknown, on_page=True))
