@@ -157,3 +157,21 @@ def test_lines_echoed_by_two_pages_at_once_never_run_into_each_other(capfd):
     lines = capfd.readouterr().out.splitlines()
     assert len(lines) == 6000
     assert all(re.fullmatch(r"\[(\w+)\] \1: line \d+ of the page", line) for line in lines)
+
+
+def test_the_console_says_why_a_page_waits_for_one_it_does_not_read_and_why_one_at_a_time(monkeypatch):
+    monkeypatch.delenv(schedule.JOBS_ENV, raising=False)
+    monkeypatch.setattr(schedule.os, "cpu_count", lambda: 2)
+    rows = schedule.SIDE_BY_SIDE_MAX_ROWS
+    after, (_, waits) = _report_plan(rows)
+    assert schedule.plan_lines(2, rows, after, waits) == [
+        "2 pages at a time where one does not need the other's results (RETENTION_KIT_JOBS=1: one at a time)"]
+    after, (_, waits) = _report_plan(10_695_972)
+    assert schedule.plan_lines(2, 10_695_972, after, waits)[1:] == [
+        "with 10,695,972 purchase rows 01_data_and_kpis runs after 02_clv_models, whose own threads use both cores,"
+        " beside the pages after it"]
+    assert schedule.plan_lines(1, 106_961_003, after, after) == [
+        "one page at a time: with 106,961,003 purchase rows two pages at once would need more memory"
+        " (RETENTION_KIT_JOBS=2: two at a time)"]
+    monkeypatch.setenv(schedule.JOBS_ENV, "1")  # asked for: nothing to explain
+    assert schedule.plan_lines(1, 70_000, after, after) == []

@@ -243,9 +243,8 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         order, waits = (schedule.waits(stems, after, quality["rows_used"], {p.stem: p.big_data_after for p in PAGES})
                         if jobs > 1 else (stems, after))
         steps.side_by_side = jobs > 1
-        if jobs > 1:
-            console.echo(f"      {jobs} pages at a time where one does not need the other's results"
-                         f" ({schedule.JOBS_ENV}=1: one at a time)")
+        for line in schedule.plan_lines(jobs, quality["rows_used"], after, waits):
+            console.echo(f"      {line}")
 
         def page(stem: str) -> None:
             nb = nb_list[stems.index(stem)]

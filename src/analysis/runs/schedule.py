@@ -57,6 +57,24 @@ def waits(names: Sequence[str], needs: dict[str, Sequence[str]], rows: int,
     return sorted(names, key=lambda name: bool(extra[name])), waits_for
 
 
+def plan_lines(jobs: int, rows: int, needs: dict[str, Sequence[str]], waits_for: dict[str, Sequence[str]]) -> list[str]:
+    """What the console says about how the pages run (``needs``: what each page reads; ``waits_for``: what it waits
+    for, :func:`waits`), so that an analyst sees why a page starts after one it does not read, or why the pages run
+    one at a time."""
+    if jobs <= 1:
+        if os.environ.get(JOBS_ENV, "").strip() or (os.cpu_count() or 1) < 2:
+            return []
+        return [f"one page at a time: with {rows:,} purchase rows two pages at once would need more memory"
+                f" ({JOBS_ENV}=2: two at a time)"]
+    lines = [f"{jobs} pages at a time where one does not need the other's results ({JOBS_ENV}=1: one at a time)"]
+    for name, waited in waits_for.items():
+        extra = [n for n in waited if n not in needs.get(name, ())]
+        if extra:
+            lines.append(f"with {rows:,} purchase rows {name} runs after {', '.join(extra)}, whose own threads use"
+                         " both cores, beside the pages after it")
+    return lines
+
+
 def run_in_order(names: Sequence[str], needs: dict[str, Sequence[str]], run_one: Callable[[str], None], jobs: int,
                  abort: Callable[[], None] | None = None) -> None:
     """Call ``run_one(name)`` for every name, each after the names it ``needs`` have finished, at most ``jobs`` at
