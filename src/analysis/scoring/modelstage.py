@@ -27,7 +27,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,8 +236,7 @@ def summaries(purchases: str | Path, dates: dict, params: RunParams) -> tuple[pd
     import pyarrow.parquet as pq
 
     rows = len(purchases) if isinstance(purchases, pd.DataFrame) else pq.ParquetFile(purchases).metadata.num_rows
-    side = types.SimpleNamespace(parallel=rows <= SUMMARIES_SIDE_BY_SIDE_MAX_ROWS)
-    customers, cal = _results(_side_by_side(side, [whole, calibration]))
+    customers, cal = _results(_outcomes([whole, calibration], parallel=rows <= SUMMARIES_SIDE_BY_SIDE_MAX_ROWS))
     return customers, cal
 
 
@@ -675,13 +673,18 @@ def _side_by_side(engine, tasks: list) -> list[tuple[object, BaseException | Non
     in order. On this machine's engine they run side by side, one thread per core (numpy, scipy and DuckDB
     release the GIL; each piece computes exactly what it would alone, so the numbers do not change); on Spark
     one after the other (each piece is a cluster job of its own)."""
+    return _outcomes(tasks, parallel=getattr(engine, "parallel", False))
+
+
+def _outcomes(tasks: list, parallel: bool) -> list[tuple[object, BaseException | None]]:
+    """:func:`_side_by_side`'s pieces side by side if ``parallel``, else one after the other in this thread."""
     def outcome(task):
         try:
             return task(), None
         except Exception as exc:  # noqa: BLE001 - handed back, raised by the caller where it was raised before
             return None, exc
 
-    if not getattr(engine, "parallel", False) or len(tasks) < 2:
+    if not parallel or len(tasks) < 2:
         return [outcome(task) for task in tasks]
     with ThreadPoolExecutor(max_workers=min(len(tasks), os.cpu_count() or 1),
                             thread_name_prefix="model-stage") as pool:
