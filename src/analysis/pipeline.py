@@ -238,10 +238,9 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         stems = [nb.stem for nb in nb_list]
         after = {stem: needs(stem, stems) for stem in stems}
         jobs = page_jobs(quality["rows_used"])
-        # on big data page 01 waits for page 02 and runs beside 03 and 04 (the schedule's waits, not its key's);
-        # one at a time, the pages keep their order (10M customers: peak 12.6 GB with 01 last, 10.5 GB first)
-        order, waits = (schedule.waits(stems, after, quality["rows_used"], {p.stem: p.big_data_after for p in PAGES})
-                        if jobs > 1 else (stems, after))
+        # on big data page 01 waits for page 02 and runs beside 03 and 04 (the schedule's waits, not its key's)
+        order, waits = schedule.waits(stems, after, quality["rows_used"], {p.stem: p.big_data_after for p in PAGES},
+                                      jobs)
         steps.side_by_side = jobs > 1
         for line in schedule.plan_lines(jobs, quality["rows_used"], after, waits):
             console.echo(f"      {line}")
