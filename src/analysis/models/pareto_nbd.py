@@ -408,6 +408,7 @@ def _pareto_gap_derivatives(r, s, x, lg, gaps, h_r, h_s) -> tuple[np.ndarray, ..
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_NAME = "pareto-nbd"  # its threads' names begin with it
 _POOL_LOCK = threading.Lock()
 
 
@@ -417,7 +418,7 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix="pareto-nbd")
+            _POOL = ThreadPoolExecutor(max_workers=max(1, os.cpu_count() or 1), thread_name_prefix=_POOL_NAME)
         return _POOL
 
 
@@ -427,8 +428,8 @@ def _tails_side_by_side(r, alpha, s, beta, pairs: list[tuple[np.ndarray, np.ndar
     Each element is computed as in one call, so the numbers do not change. The CLV band's P(alive) tables: at 1M
     customers 1.5 s in one thread."""
     workers = max(1, os.cpu_count() or 1)
-    pieces = [(i, lo, min(lo + -(-len(x) // workers), len(x))) for i, (x, _) in enumerate(pairs)
-              for lo in range(0, len(x), max(1, -(-len(x) // workers)))]
+    pieces = [(i, lo, lo + step) for i, (x, _) in enumerate(pairs)
+              for step in [max(1, -(-len(x) // workers))] for lo in range(0, len(x), step)]
 
     def piece(job: tuple[int, int, int]) -> np.ndarray:
         i, lo, hi = job
@@ -436,7 +437,7 @@ def _tails_side_by_side(r, alpha, s, beta, pairs: list[tuple[np.ndarray, np.ndar
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _pareto_log_tail(r, alpha, s, beta, x[lo:hi, None], t[lo:hi, None])
 
-    inline = threading.current_thread().name.startswith("pareto-nbd")  # already on the pool: no waiting on it
+    inline = threading.current_thread().name.startswith(_POOL_NAME)  # already on the pool: no waiting on it
     parts = [piece(job) for job in pieces] if inline or len(pieces) < 2 else list(_pool().map(piece, pieces))
     return [np.concatenate([p for (i, _, _), p in zip(pieces, parts) if i == k] or
                            [np.empty((0, np.shape(r)[-1]))]) for k in range(len(pairs))]
