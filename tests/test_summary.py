@@ -70,3 +70,53 @@ def test_cdnow_holdout_repeat_transactions(cdnow_sample):
     s = calibration_holdout_summary(cdnow_sample, "1997-09-30", "1998-06-30", "W")
     assert s["frequency_holdout"].sum() == 1882
     assert s["duration_holdout"].iloc[0] == pytest.approx(39.0)
+
+
+@pytest.fixture(scope="module")
+def webshop_purchases(tmp_path_factory):
+    """The web shop's log (daily arrivals, orders of several lines, returns netted, customers arriving on the split
+    days) through the ingest: one row per customer and purchase day, as every run's ``purchases.parquet``."""
+    from webshop import write_webshop
+
+    folder = tmp_path_factory.mktemp("shop")
+    shop = write_webshop(folder / "bestellingen.csv")
+    params = DataParams(path=shop.path, columns={"customer_id": "klantnummer", "date": "orderdatum", "amount": "bedrag"},
+                        date_format="%d-%m-%Y", decimal=",", thousands=".", delimiter=";", returns="net")
+    out = folder / "purchases.parquet"
+    ingest_transactions(params, out, observation_end=shop.end)
+    return shop, out
+
+
+def _split_days(shop) -> list[dt.date]:
+    """Three of the days on which the web shop has customers making their first purchase."""
+    days = sorted(dt.date.fromisoformat(d) for d in shop.split_day_customers)
+    return [days[2], days[len(days) // 2], days[-3]]
+
+
+@pytest.mark.parametrize("which", ["tiny", "webshop"])
+def test_one_row_per_day_gives_the_same_summaries_bit_for_bit(which, tiny_purchases, webshop_purchases):
+    """With one row per customer and purchase day (the ingest's output) the summaries take a shorter query (no
+    bitmap of days, no second-smallest date per customer). Its results must be those of the general query, every
+    value to the last bit: at the observation end, at calibration ends where customers make their first purchase,
+    and where customers have no holdout purchase."""
+    if which == "tiny":
+        path, ends, splits = tiny_purchases, ["2020-01-29", "2020-02-05"], ["2020-01-10", "2020-01-15"]
+        final = "2020-02-05"
+    else:
+        shop, path = webshop_purchases
+        final = shop.end.isoformat()
+        ends = [final, (shop.end - dt.timedelta(days=200)).isoformat()]
+        splits = [d.isoformat() for d in _split_days(shop) if d < shop.end]
+        assert splits, "the web shop has customers arriving on its split days"
+    for end in ends:
+        for unit in ("D", "W"):
+            general = rfm_summary(path, end, unit)
+            assert len(general) > 0
+            pd.testing.assert_frame_equal(rfm_summary(path, end, unit, one_row_per_day=True), general, check_exact=True)
+    holdout = []
+    for split in splits:
+        general = calibration_holdout_summary(path, split, final, "W")
+        holdout.append(general["frequency_holdout"])
+        pd.testing.assert_frame_equal(calibration_holdout_summary(path, split, final, "W", one_row_per_day=True),
+                                      general, check_exact=True)
+    assert (pd.concat(holdout) == 0).any() and (pd.concat(holdout) > 0).any()

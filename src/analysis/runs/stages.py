@@ -43,7 +43,7 @@ def data_and_kpis(params: "RunParams", run: "Run", dates: dict) -> DataAndKpis:
 
     purchases = run.artifacts / "purchases.parquet"
     period = params.kpis.period
-    customers = customer_summary(purchases, dates["observation_end"], params)
+    customers = customer_summary(purchases, dates["observation_end"], params, one_row_per_day=True)
     run.write_customers(customers, "customers_01_rfm.parquet")
     # the purchases as one row per customer and day (as the ingest wrote them), read once for the three KPI tables
     days = kpis.PurchaseDays(purchases, dates["observation_end"], one_row_per_day=True)
@@ -76,7 +76,8 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
     # The same whole-period summary page 01 writes (customers_01_rfm.parquet), made here too so that this page
     # need not wait for page 01: the two run side by side (analysis.reporting.pages.PAGES). The calibration
     # summary is made alongside it.
-    customers, calibration = modelstage.summaries(run.artifacts / "purchases.parquet", dates, params)
+    customers, calibration = modelstage.summaries(run.artifacts / "purchases.parquet", dates, params,
+                                                  one_row_per_day=True)
     try:
         stage = modelstage.run_model_stage(run.artifacts / "purchases.parquet", customers, dates, params,
                                            one_row_per_day=True, calibration=calibration)

@@ -186,7 +186,7 @@ def _spark_purchases(purchases: str | Path | pd.DataFrame, params: RunParams):
 
 
 def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.date | str,
-                     params: RunParams, time_unit: str | None = None) -> pd.DataFrame:
+                     params: RunParams, time_unit: str | None = None, one_row_per_day: bool = False) -> pd.DataFrame:
     """The whole-period customer summary with the run's engine (``params.engine``).
 
     :func:`analysis.data.summary.rfm_summary` with DuckDB, :func:`analysis.spark_engine.rfm_summary`
@@ -203,10 +203,13 @@ def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.d
         The run configuration (``engine``, ``spark``, ``period.time_unit``).
     time_unit
         The run's time unit (``run.json``), instead of ``period.time_unit``.
+    one_row_per_day
+        ``purchases`` is a run's ``purchases.parquet``, one row per customer and purchase day
+        (:func:`analysis.data.summary.rfm_summary`; DuckDB only).
     """
     unit = time_unit or params.period.time_unit
     if params.engine != "spark":
-        return rfm_summary(purchases, observation_end, unit)
+        return rfm_summary(purchases, observation_end, unit, one_row_per_day=one_row_per_day)
     from analysis import spark_engine
 
     _log.info("summary: with Spark, up to %s", observation_end)
@@ -221,18 +224,22 @@ def customer_summary(purchases: str | Path | pd.DataFrame, observation_end: dt.d
 SUMMARIES_SIDE_BY_SIDE_MAX_ROWS = 30_000_000
 
 
-def summaries(purchases: str | Path, dates: dict, params: RunParams) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+def summaries(purchases: str | Path, dates: dict, params: RunParams,
+              one_row_per_day: bool = False) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """The whole-period customer summary (:func:`customer_summary`) and, with DuckDB, the calibration/holdout
     summary of :func:`run_model_stage` (its ``calibration``), made side by side up to
     :data:`SUMMARIES_SIDE_BY_SIDE_MAX_ROWS` purchase rows (each query's conversion to pandas leaves a core idle).
     With Spark the second is None (its stage makes it on the cluster). A failure of the first is raised before one
-    of the second, as when they were made one after the other."""
-    whole = functools.partial(customer_summary, purchases, dates["observation_end"], params, dates["time_unit"])
+    of the second, as when they were made one after the other. ``one_row_per_day``: ``purchases`` is a run's
+    ``purchases.parquet`` (:func:`customer_summary`)."""
+    whole = functools.partial(customer_summary, purchases, dates["observation_end"], params, dates["time_unit"],
+                              one_row_per_day)
     if params.engine == "spark":
         return whole(), None
     calibration = functools.partial(calibration_holdout_summary, purchases,
                                     dt.date.fromisoformat(dates["calibration_end"]),
-                                    dt.date.fromisoformat(dates["observation_end"]), dates["time_unit"])
+                                    dt.date.fromisoformat(dates["observation_end"]), dates["time_unit"],
+                                    one_row_per_day=one_row_per_day)
     import pyarrow.parquet as pq
 
     rows = len(purchases) if isinstance(purchases, pd.DataFrame) else pq.ParquetFile(purchases).metadata.num_rows
@@ -245,14 +252,15 @@ class _DuckDBStage:
 
     parallel = True  # independent fits may run side by side (_side_by_side)
 
-    def __init__(self, purchases, customers: pd.DataFrame, params: RunParams):
-        self.purchases, self.params = purchases, params
+    def __init__(self, purchases, customers: pd.DataFrame, params: RunParams, one_row_per_day: bool = False):
+        self.purchases, self.params, self.one_row_per_day = purchases, params, one_row_per_day
         self.full = customers[["frequency", "recency", "T", "monetary_value"]].copy()
         self.cal: pd.DataFrame | None = None
 
     def calibration(self, cal_end: dt.date, obs_end: dt.date, unit: str) -> pd.DataFrame:
         if self.cal is None:  # else made already, alongside the whole-period summary (summaries)
-            self.cal = calibration_holdout_summary(self.purchases, cal_end, obs_end, unit)
+            self.cal = calibration_holdout_summary(self.purchases, cal_end, obs_end, unit,
+                                                   one_row_per_day=self.one_row_per_day)
         return self.cal
 
     def fit(self, period: str, name: str, unit: str, penalizer: float, start: dict | None = None) -> FittedModel:
@@ -356,12 +364,14 @@ def run_model_stage(purchases: str | Path | pd.DataFrame, customers: pd.DataFram
         The run configuration; ``params.engine`` chooses DuckDB or Spark.
     one_row_per_day
         ``purchases`` is a run's ``purchases.parquet`` (one row per customer and purchase day, as the ingest
-        writes it): the tracking chart's counts need not make the days distinct again.
+        writes it): the calibration summary and the tracking chart's counts need not make the days distinct
+        again.
     calibration
         The calibration/holdout summary up to the dates' calibration end, when already made
         (:func:`summaries`; DuckDB only).
     """
-    engine = (_SparkStage if params.engine == "spark" else _DuckDBStage)(purchases, customers, params)
+    engine = (_SparkStage(purchases, customers, params) if params.engine == "spark"
+              else _DuckDBStage(purchases, customers, params, one_row_per_day))
     if calibration is not None:
         engine.cal = calibration
     try:
