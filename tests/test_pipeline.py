@@ -226,6 +226,25 @@ def test_a_survey_of_csat_only_gives_a_segments_page(tmp_path):
     assert "CSAT (% scoring 4-5)" in page and "Do promoters stay more often" not in page
 
 
+def test_the_summary_charts_need_neither_the_models_nor_seaborn(run_dir):
+    """The pipeline's own process draws the summary's four charts (#13): with matplotlib only, not the models
+    (SciPy's statistics) and seaborn that the pages' charts import (0.85 s of its time at every run). The
+    pictures are those of the published summary."""
+    import subprocess
+    import sys
+
+    code = ("import sys, json, pathlib\n"
+            "from analysis.config import load_params\n"
+            "from analysis.reporting.report import key_charts\n"
+            f"run = pathlib.Path({str(run_dir)!r})\n"
+            "charts = key_charts(run / 'artifacts', load_params(run / 'params.yaml'))\n"
+            "index = (run / 'index.html').read_text()\n"
+            "print(len(charts), all(c['src'] in index for c in charts),"
+            " sorted(m for m in ('scipy.stats', 'seaborn', 'analysis.models') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "4 True []", out.stdout + out.stderr
+
+
 def test_summary_charts_drawn_while_the_pages_run_are_those_drawn_at_the_end(run_dir):
     """The pipeline draws the summary's charts while the pages run, each once the pages that write its artifacts
     have finished (#13): the summary shows the charts that drawing them all at the end gives, and a chart waits

@@ -10,10 +10,18 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from analysis.reporting import fmt
-from analysis.models import MODEL_LABELS  # noqa: F401  (the notebooks import it from here)
+
+
+def __getattr__(name: str):
+    """``MODEL_LABELS`` (the notebooks import it from here), taken from the models when asked for: the pipeline's
+    own process draws the summary's charts with this module and needs neither the models nor SciPy."""
+    if name == "MODEL_LABELS":
+        from analysis.models import MODEL_LABELS
+
+        return MODEL_LABELS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _ax(ax, figsize=(9, 4.5)):
@@ -114,6 +122,8 @@ def plot_revenue(series: pd.DataFrame, period: str = "M", currency: str | None =
 
 def plot_cohort_heatmap(table: pd.DataFrame, max_months: int = 18, ax=None):
     """Heatmap of cohort retention: acquisition month x months since first purchase."""
+    import seaborn as sns  # here, not at the top: the pipeline's own process draws the summary's charts without it
+
     shown = table.loc[:, [c for c in table.columns if c <= max_months]]
     ax = _ax(ax, figsize=(min(2 + 0.6 * shown.shape[1], 14), max(2.5, 0.45 * len(shown) + 1.5)))
     sns.heatmap(shown * 100, annot=shown.shape[1] <= 24, fmt=".0f", cmap="Blues", vmin=0,
@@ -219,6 +229,8 @@ def plot_tracking(tracking: pd.DataFrame, time_unit: str = "W", calibration_end_
 
 def plot_frequency_recency(grid: pd.DataFrame, title: str, colorbar_label: str, time_unit: str = "W", ax=None):
     """Heatmap of a model quantity over frequency (rows) and recency (columns)."""
+    import seaborn as sns  # see plot_cohort_heatmap
+
     ax = _ax(ax, figsize=(9, 5.5))
     f = fmt.current()
     grid = grid.set_axis([f.number(c, 1) for c in grid.columns], axis=1)  # recency ticks in the report's notation

@@ -89,7 +89,7 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 #: What a kernel started ahead imports while the notebook before it runs: the libraries every notebook
 #: imports (about 2 s on this machine). Importing is all it does: the notebook's own cells set everything else.
-WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib.pyplot, duckdb, pyarrow.parquet\n"
+WARM_IMPORTS = ("import numpy, pandas, scipy.stats, matplotlib.pyplot, seaborn, duckdb, pyarrow.parquet\n"
                 "import analysis.reporting.nb, analysis.reporting.plotting, analysis.models")
 
 
