@@ -47,7 +47,19 @@ def run_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("smoke") / "run"
     result = _make_report(ROOT / "params" / "cdnow_sample.yaml", out)
     assert result.returncode == 0, result.stdout + result.stderr
+    (out.parent / "console.txt").write_text(result.stdout)
     return out
+
+
+def test_page_02_lets_page_03_start_once_its_artifacts_are_written(run_dir):
+    """#13: page 02 says on its log when its artifacts are written, before its charts; the pipeline shows it and
+    page 03 may start then (tests/test_release.py, test_schedule.py)."""
+    from analysis.runs.runfolder import ARTIFACTS_WRITTEN
+
+    console = (run_dir.parent / "console.txt").read_text()
+    assert f"02_clv_models: {ARTIFACTS_WRITTEN}" in console
+    log = (run_dir / "logs" / "02_clv_models.log").read_text()
+    assert log.count(ARTIFACTS_WRITTEN) == 1
 
 
 def test_run_folder_contract(run_dir):

@@ -175,3 +175,42 @@ def test_the_console_says_why_a_page_waits_for_one_it_does_not_read_and_why_one_
         " (RETENTION_KIT_JOBS=2: two at a time)"]
     monkeypatch.setenv(schedule.JOBS_ENV, "1")  # asked for: nothing to explain
     assert schedule.plan_lines(1, 70_000, after, after) == []
+
+
+def test_a_page_that_released_its_artifacts_lets_its_readers_start_before_it_ends():
+    """#13: page 02 writes its artifacts, then draws its charts for seconds on one core; page 03, which reads them,
+    starts when they are written (schedule.Released), page 01, which waits for 02 for another reason (big data),
+    only at its end; and the released page still counts as one of the two at a time."""
+    needs = {"02": (), "03": ("02",), "01": ("02",), "04": ("03",)}
+    released = schedule.Released({"02": (), "03": ("02",), "01": (), "04": ("03",)})
+    events: list[tuple[str, str]] = []
+    lock = threading.Lock()
+
+    def run_one(name: str) -> None:
+        with lock:
+            events.append(("start", name))
+        if name == "02":
+            time.sleep(0.1)
+            with lock:
+                events.append(("release", name))
+            released(name)
+            time.sleep(0.4)  # its charts
+        else:
+            time.sleep(0.1)
+        with lock:
+            events.append(("end", name))
+
+    schedule.run_in_order(list(needs), needs, run_one, jobs=2, released=released)
+    at = {(what, n): i for i, (what, n) in enumerate(events)}
+    assert at[("release", "02")] < at[("start", "03")] < at[("end", "02")]  # a reader: at the release
+    assert at[("end", "02")] < at[("start", "01")]  # waits for 02 for another reason: at its end
+    assert at[("end", "03")] < at[("start", "04")]
+    running = 0
+    for what, _ in events:
+        running += {"start": 1, "end": -1}.get(what, 0)
+        assert running <= 2
+    # without release the reader waits for the end, as before
+    events.clear()
+    schedule.run_in_order(list(needs), needs, run_one, jobs=2)
+    at = {(what, n): i for i, (what, n) in enumerate(events)}
+    assert at[("end", "02")] < at[("start", "03")]

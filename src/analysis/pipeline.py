@@ -244,14 +244,20 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         steps.side_by_side = jobs > 1
         for line in schedule.plan_lines(jobs, quality["rows_used"], after, waits):
             console.echo(f"      {line}")
+        # a page that has written its artifacts and draws its charts lets the pages that read them start
+        released = schedule.Released(after)
 
         def page(stem: str) -> None:
             nb = nb_list[stems.index(stem)]
             key = notebook_key(common, nb, steps.artifacts_of(("ingest", *after[stem])), config_of(stem))
 
+            def release():
+                steps.release(stem)
+                released(stem)
+
             def execute():
                 run_notebook(nb, staging / "executed" / nb.name, staging / "params.yaml", staging, project_dir,
-                             pool=pool, label=f"{stem}: " if jobs > 1 else "")
+                             pool=pool, label=f"{stem}: " if jobs > 1 else "", on_release=release)
                 check_sections_read(staging, stem)
 
             steps.run(stem, key, execute, f"[{stems.index(stem) + 2}/{total}] {stem}: executing with papermill",
@@ -265,7 +271,8 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         previous_staging = os.environ.get(STAGING_ENV)
         os.environ[STAGING_ENV] = str(staging)
         try:
-            schedule.run_in_order(order, waits, page, jobs, abort=pool.abort if pool is not None else None)
+            schedule.run_in_order(order, waits, page, jobs, abort=pool.abort if pool is not None else None,
+                                  released=released)
             summary_charts = charts.result()  # before anything else in this process formats numbers (fmt)
         finally:
             charts.close()

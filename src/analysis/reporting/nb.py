@@ -100,6 +100,14 @@ class Run:
         path.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
         return path
 
+    def artifacts_written(self) -> None:
+        """Say on the page's log that the page has written all its artifacts and only shows them from here on: in
+        a pipeline run, the pages that read them start now (:data:`analysis.runs.runfolder.ARTIFACTS_WRITTEN`).
+        Nothing may change an artifact afterwards: the pipeline stops the run if one does."""
+        from analysis.runs.runfolder import ARTIFACTS_WRITTEN
+
+        logging.getLogger("analysis.reporting.nb").info(ARTIFACTS_WRITTEN)
+
 
 from analysis.runs.runfolder import STAGING_ENV  # noqa: E402  (set by the pipeline: the run folder it builds)
 

@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from analysis.errors import StepFailed
@@ -47,14 +48,19 @@ _PROGRESS = re.compile(r"^\S+ \S+ INFO (analysis\.[\w.]+): (.*)$")
 
 
 @contextlib.contextmanager
-def _progress_from(log: Path, label: str = "", interval: float = 0.5):
+def _progress_from(log: Path, label: str = "", interval: float = 0.2, on_release: Callable[[], None] | None = None):
     """Echo the progress lines (INFO of the ``analysis.*`` loggers) that a notebook writes to its log
-    file while it runs, so a long step shows on the console what it is doing."""
+    file while it runs, so a long step shows on the console what it is doing. On the line that says the page's
+    artifacts are written (:data:`~analysis.runs.runfolder.ARTIFACTS_WRITTEN`), call ``on_release()`` (once, in
+    the thread that follows the log)."""
     import threading
+
+    from analysis.runs.runfolder import ARTIFACTS_WRITTEN
 
     stop = threading.Event()
 
     def follow() -> None:
+        nonlocal on_release
         position, pending = 0, b""
         while True:
             done = stop.wait(interval)
@@ -70,6 +76,12 @@ def _progress_from(log: Path, label: str = "", interval: float = 0.5):
                 match = _PROGRESS.match(line.decode("utf-8", "replace"))
                 if match:
                     console.echo(f"      {label}{match.group(2)}")
+                    if match.group(2) == ARTIFACTS_WRITTEN and on_release is not None:
+                        release, on_release = on_release, None
+                        try:
+                            release()
+                        except Exception as exc:  # noqa: BLE001 - the later pages then wait for the page's end
+                            console.echo(f"      {label}note: the later pages wait for the page's end ({exc})")
             if done:
                 return
 
@@ -349,10 +361,11 @@ def _shutdown(km) -> None:
 
 
 def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, cwd: Path,
-                 pool: KernelPool | None = None, label: str = "") -> None:
+                 pool: KernelPool | None = None, label: str = "", on_release: Callable[[], None] | None = None) -> None:
     """Execute one notebook with papermill into ``target``; with ``pool``, in a kernel of the pool, which gets it
     back afterwards (reset for the next notebook if this one ran to its end). ``label`` goes before its progress lines on the console
-    (the page's name, when two pages run at once)."""
+    (the page's name, when two pages run at once). ``on_release``: called when the page says its artifacts are
+    written (:func:`_progress_from`)."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -361,7 +374,7 @@ def run_notebook(source: Path, target: Path, params_path: Path, run_dir: Path, c
     km = pool.take(run_dir) if pool is not None else None
     finished = False  # ran to its end (or ended its page on purpose): its kernel may serve the next notebook
     try:
-        with _progress_from(run_dir / "logs" / f"{source.stem}.log", label):
+        with _progress_from(run_dir / "logs" / f"{source.stem}.log", label, on_release=on_release):
             pm.execute_notebook(
                 str(source), str(target),
                 parameters={"params_path": str(params_path), "run_dir": str(run_dir)},

@@ -64,6 +64,11 @@ STAGING_ENV = "RETENTION_KIT_STAGING"
 """Set by the pipeline for the notebooks it executes: the run folder it is building (here, in a module that
 imports nothing heavy, so that the kernels can be started before the rest of the kit is imported)."""
 
+ARTIFACTS_WRITTEN = "artifacts written: the pages that read them may start"
+"""The progress line with which a page says, while it still runs (it goes on with its charts), that it has written
+all its artifacts (:meth:`analysis.reporting.nb.Run.artifacts_written`); the pipeline, following the page's log,
+then starts the pages that read them (:class:`analysis.runs.schedule.Released`)."""
+
 __all__ = ["Artifact", "ARTIFACTS", "RUN_FILES", "CATALOGUE", "NOTEBOOKS", "STEPS", "PIPELINE", "PLACEHOLDERS",
            "lookup", "check_run", "read_json", "table_columns"]
 

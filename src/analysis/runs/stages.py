@@ -70,7 +70,8 @@ class ClvModels:
 def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
     """Writes ``customers_02_scores.parquet``, ``model.json`` and ``tracking.csv`` (without a model: the
     customers unscored and a ``model.json`` that says why); with ``models.discrete`` also BG/BB's
-    ``customers_02_bgbb.parquet`` and its entry ``discrete`` in ``model.json``."""
+    ``customers_02_bgbb.parquet`` and its entry ``discrete`` in ``model.json``. Then it says so
+    (:meth:`~analysis.reporting.nb.Run.artifacts_written`): the page only shows them from here on."""
     from analysis.scoring import modelstage
 
     # The same whole-period summary page 01 writes (customers_01_rfm.parquet), made here too so that this page
@@ -85,6 +86,7 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
         run.write_customers(customers, "customers_02_scores.parquet")
         # BG/BB (models.discrete) needs neither the purchase nor the spend model: the page still shows it
         bgbb = _write_model(params, run, dates, modelstage.unavailable_json(dates, exc))
+        run.artifacts_written()
         with_bgbb = bgbb is not None and bgbb.fit is not None
         return ClvModels(stage=None, customers=customers, unavailable=modelstage.unavailable_text(exc, with_bgbb),
                          discrete=bgbb)
@@ -93,6 +95,7 @@ def clv_models(params: "RunParams", run: "Run", dates: dict) -> ClvModels:
     run.write_customers(customers, "customers_02_scores.parquet")
     bgbb = _write_model(params, run, dates, stage.to_json(dates))
     stage.tracking.to_csv(run.artifacts / "tracking.csv", index=False)
+    run.artifacts_written()  # page 03 may start while this page draws its charts
     return ClvModels(stage=stage, customers=customers, discrete=bgbb)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterable
 
 from analysis.config import SECTIONS, RunParams, params_to_dict
-from analysis.errors import KitError, NotEnoughHistory
+from analysis.errors import KitError, NotEnoughHistory, StepFailed
 from analysis.reporting.pages import PAGES, needs
 from analysis.runs import console, incremental
 from analysis.runs.kernels import NOTEBOOK_DIR, notebooks
@@ -98,13 +98,29 @@ class Steps:
         #: Steps may run at the same time (analysis.runs.schedule): each step's outputs are then only the files it
         #: writes by the catalogue, and its lines on the console name it.
         self.side_by_side = False
+        self._before: dict[str, dict] = {}  # the folder before each running step, for release()
+        #: The artifacts of steps still running that released them (release()), until their record is made.
+        self.released: dict[str, dict[str, str]] = {}
 
     def artifacts_of(self, steps: Iterable[str]) -> dict[str, str]:
         """``{path: sha256}`` of the artifacts steps ``steps`` wrote (each file has one writer), from their
-        records: hashed once, when written or reused."""
+        records: hashed once, when written or reused; of a step still running, those it released."""
         steps = set(steps)
-        return {rel: sha for record in list(self.records) if record["step"] in steps
-                for rel, sha in record.get("outputs", {}).items() if rel.startswith("artifacts/")}
+        recorded = {record["step"]: record.get("outputs", {}) for record in list(self.records)}
+        released = {name: outputs for name, outputs in dict(self.released).items() if name not in recorded}
+        return {rel: sha for step, outputs in {**released, **recorded}.items() if step in steps
+                for rel, sha in outputs.items() if rel.startswith("artifacts/")}
+
+    def release(self, name: str) -> None:
+        """Step ``name``, still running, has written all its artifacts (a page that goes on drawing its charts,
+        :class:`analysis.runs.schedule.Released`): hash them now, so that the steps that read them can start. When
+        the step ends, its artifacts must be these (:meth:`run`)."""
+        before = self._before.get(name)
+        if before is None or name in self.released:
+            return
+        written = incremental.written_since(self.staging, before)
+        self.released[name] = {rel: sha for rel, sha in written.items()
+                               if rel.startswith("artifacts/") and writer_of(rel) in (name, None)}
 
     def run(self, name: str, key: str | None, action, header: str, config: dict[str, str] | None = None) -> bool:
         """Run ``action()`` as step ``name``, unless its outputs can be reused; True if it ran.
@@ -128,12 +144,16 @@ class Steps:
                     key = self.reuse.steps[name]["key"]
                 record.update(outputs=reused, reused=True)
             else:
-                before = incremental.snapshot(self.staging)
-                action()
+                before = self._before[name] = incremental.snapshot(self.staging)
+                try:
+                    action()
+                finally:
+                    self._before.pop(name, None)
                 if key is not None:
                     written = incremental.written_since(self.staging, before)
                     if self.side_by_side:  # leave out what the step running alongside wrote meanwhile
                         written = {rel: sha for rel, sha in written.items() if writer_of(rel) in (name, None)}
+                    self._check_released(name, written)
                     record.update(outputs=written, reused=False)
             ok = True
         finally:
@@ -146,6 +166,18 @@ class Steps:
         if reused is None:
             console.echo(f"      {name + ': ' if self.side_by_side else ''}done in {seconds:.1f} s")
         return reused is None
+
+    def _check_released(self, name: str, written: dict[str, str]) -> None:
+        """A step that released its artifacts (:meth:`release`) must not have changed them afterwards: the steps
+        that read them may have started with the released ones."""
+        released = self.released.get(name)
+        if released is None:
+            return
+        now = {rel: sha for rel, sha in written.items() if rel.startswith("artifacts/")}
+        if now != released:
+            changed = sorted(set(now) ^ set(released) | {rel for rel in now if released.get(rel) not in (None, now[rel])})
+            raise StepFailed(f"{name} changed {', '.join(changed)} after it said its artifacts were written; the"
+                             " pages that read them may have started with the earlier files")
 
     def in_order(self, names: list[str]) -> list[dict]:
         """The records in the order of the steps ``names`` (steps that ran side by side end in any order)."""
