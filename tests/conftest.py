@@ -41,3 +41,18 @@ def write_csv(tmp_path: Path):
         return path
 
     return _write
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _kit_cache_of_the_session(tmp_path_factory):
+    """The kit's cache folder (analysis.runs.incremental.CACHE_ENV) is one of the test session, for the tests and
+    the runs they start, not the user's."""
+    import os
+
+    before = os.environ.get("RETENTION_KIT_CACHE")
+    os.environ["RETENTION_KIT_CACHE"] = str(tmp_path_factory.mktemp("kit-cache"))
+    yield
+    if before is None:
+        os.environ.pop("RETENTION_KIT_CACHE", None)
+    else:
+        os.environ["RETENTION_KIT_CACHE"] = before

@@ -70,14 +70,19 @@ def test_as_of_keeps_the_holdout_length():
     assert steps.as_of_calibration_end(PeriodParams(holdout_days=100), dt.date(1998, 4, 30)) is None
 
 
-def test_step_keys_follow_the_imports(tmp_path):
+def _package(tmp_path, files: dict[str, str]):
+    """A package ``analysis`` of the given files under tmp_path, with an empty ``__init__.py``."""
     src = tmp_path / "analysis"
     src.mkdir()
     (src / "__init__.py").write_text("")
-    (src / "a.py").write_text("from analysis import b\n")
-    (src / "b.py").write_text("def f():\n    from analysis.c import g\n")
-    (src / "c.py").write_text("import os\n")
-    (src / "d.py").write_text("x = 1\n")
+    for name, text in files.items():
+        (src / name).write_text(text)
+    return src
+
+
+def test_step_keys_follow_the_imports(tmp_path):
+    src = _package(tmp_path, {"a.py": "from analysis import b\n", "b.py": "def f():\n    from analysis.c import g\n",
+                              "c.py": "import os\n", "d.py": "x = 1\n"})
     names = [p.name for p in incremental.module_closure(["a"], src)]
     assert names == ["__init__.py", "a.py", "b.py", "c.py"]
     nb = tmp_path / "n.ipynb"
@@ -107,6 +112,56 @@ def test_step_keys_follow_sub_packages_and_relative_imports(tmp_path):
     nb = tmp_path / "n.ipynb"
     nb.write_text(json.dumps({"cells": [{"cell_type": "code", "source": ["from analysis.models import bgnbd\n"]}]}))
     assert "models/base.py" in [p.relative_to(src).as_posix() for p in incremental.notebook_code(nb, src)]
+
+
+def _fresh_process_state(monkeypatch, cache):
+    """As in a new process: nothing read from the cache file yet, nothing parsed in memory."""
+    monkeypatch.setenv(incremental.CACHE_ENV, str(cache))
+    monkeypatch.setattr(incremental, "_PARSED", None)
+    monkeypatch.setattr(incremental, "_PARSED_NEW", set())
+    incremental._import_statements.cache_clear()
+    incremental._top_level_names.cache_clear()
+
+
+def test_step_keys_use_the_cache_file_and_parse_a_changed_module_again(tmp_path, monkeypatch):
+    """#13: parsing the modules for the step keys took 0.3 s before every run could read its data; what a run
+    parsed is kept in a cache file by the hash of each module's text. The next run finds the same closure without
+    parsing; a changed module is parsed again."""
+    src = _package(tmp_path, {"a.py": "from analysis.b import f\nfrom analysis import c\n",
+                              "b.py": "def f():\n    from analysis import c\n", "c.py": "import os\n", "d.py": "x = 1\n"})
+    cache = tmp_path / "cache"
+    _fresh_process_state(monkeypatch, cache)
+    first = incremental.module_closure(["a"], src)
+    assert [p.name for p in first] == ["__init__.py", "a.py", "b.py", "c.py"]
+    assert incremental.parse_cache_file().is_file() and incremental.parse_cache_file().parent == cache
+
+    _fresh_process_state(monkeypatch, cache)
+    real_parse = incremental._parse
+
+    def no_parsing(source):
+        raise AssertionError("parsed although cached")
+
+    monkeypatch.setattr(incremental, "_parse", no_parsing)
+    assert incremental.module_closure(["a"], src) == first
+    (src / "c.py").write_text("from analysis import d\n")  # changed: its imports must be read again
+    with pytest.raises(AssertionError, match="parsed although cached"):
+        incremental.module_closure(["a"], src)
+    monkeypatch.setattr(incremental, "_parse", real_parse)
+    assert [p.name for p in incremental.module_closure(["a"], src)] == ["__init__.py", "a.py", "b.py", "c.py", "d.py"]
+
+
+def test_a_damaged_or_unwritable_cache_only_means_parsing(tmp_path, monkeypatch):
+    src = _package(tmp_path, {"a.py": "from analysis import b\n", "b.py": ""})
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    _fresh_process_state(monkeypatch, cache)
+    incremental.parse_cache_file().write_text("{not json")
+    assert [p.name for p in incremental.module_closure(["a"], src)] == ["__init__.py", "a.py", "b.py"]
+    assert json.loads(incremental.parse_cache_file().read_text())  # rewritten whole
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the cache folder would be")
+    _fresh_process_state(monkeypatch, blocked)
+    assert [p.name for p in incremental.module_closure(["a"], src)] == ["__init__.py", "a.py", "b.py"]
 
 
 @pytest.mark.parametrize("line", ["from analysis import modles\n", "import analysis.models.bgnbdd\n",

@@ -31,7 +31,9 @@ import ast
 import functools
 import hashlib
 import json
+import os
 import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Iterable
@@ -86,8 +88,75 @@ def _parse(source: str) -> ast.Module:
         return ast.parse(source)
 
 
+CACHE_ENV = "RETENTION_KIT_CACHE"
+"""The folder where the kit keeps what it worked out from its own source files (the imports of each module, by the
+hash of its text); without it ``$XDG_CACHE_HOME/retention-kit``, else ``~/.cache/retention-kit``. Removing the
+folder is always safe."""
+
+_PARSED: dict | None = None  # the cache file's entries, read once per process
+_PARSED_NEW: set[str] = set()
+_PARSED_LOCK = threading.Lock()
+
+
+def parse_cache_file() -> Path:
+    """The file of :data:`CACHE_ENV` that holds the parsed imports and names of the kit's modules (one per Python
+    version: the syntax trees are Python's)."""
+    folder = os.environ.get(CACHE_ENV) or os.path.join(os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache"),
+                                                        "retention-kit")
+    return Path(folder) / f"parsed-py{sys.version_info[0]}{sys.version_info[1]}.json"
+
+
+def _parsed(kind: str, source: str, compute):
+    """``compute(source)`` through the cache file: the step keys of a run need the import statements of about 60
+    modules and notebooks, and parsing them took 0.3 s before the data could be read, at every run. The entry is
+    found by the SHA-256 of the text, so a changed file is parsed again; a missing, unreadable or damaged cache
+    file only means parsing."""
+    global _PARSED
+    key = kind + hashlib.sha256(source.encode("utf-8")).hexdigest()
+    with _PARSED_LOCK:
+        if _PARSED is None:
+            try:
+                loaded = json.loads(parse_cache_file().read_text(encoding="utf-8"))
+                _PARSED = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError):
+                _PARSED = {}
+        if key in _PARSED:
+            return _PARSED[key]
+    value = compute(source)
+    with _PARSED_LOCK:
+        _PARSED[key] = value
+        _PARSED_NEW.add(key)
+    return value
+
+
+def save_parse_cache() -> None:
+    """Write the entries parsed since the cache file was read (:func:`_parsed`), next to those of other runs, by
+    replacing the file whole; nothing when there are none, or when the folder cannot be written."""
+    with _PARSED_LOCK:
+        if not _PARSED_NEW or _PARSED is None:
+            return
+        path = parse_cache_file()
+        try:
+            try:
+                on_disk = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                on_disk = {}
+            merged = {**(on_disk if isinstance(on_disk, dict) else {}), **{k: _PARSED[k] for k in _PARSED_NEW}}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+            tmp.write_text(json.dumps(merged, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, path)
+            _PARSED_NEW.clear()
+        except OSError:
+            pass
+
+
 @functools.lru_cache(maxsize=256)
 def _top_level_names(source: str) -> frozenset[str]:
+    return frozenset(_parsed("names:", source, lambda text: sorted(_parse_top_level_names(text))))
+
+
+def _parse_top_level_names(source: str) -> frozenset[str]:
     names: set[str] = set()
     for node in _parse(source).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
@@ -104,8 +173,13 @@ def _top_level_names(source: str) -> frozenset[str]:
 def _import_statements(source: str) -> tuple[tuple[int, str | None, tuple[str, ...], int], ...] | None:
     """The import statements of Python ``source`` at any nesting level, as ``(level, module, names, line)``
     (``module`` None for ``import a.b``, "" for ``from . import x``); None when it does not parse. Cached by
-    the text: a run computes the keys of every step from the same files, and walking the syntax trees was most
-    of that time."""
+    the text, in this process and in the cache file (:func:`_parsed`): a run computes the keys of every step
+    from the same files, and walking the syntax trees was most of that time."""
+    found = _parsed("imports:", source, lambda text: _parse_import_statements(text))
+    return None if found is None else tuple((level, module, tuple(names), line) for level, module, names, line in found)
+
+
+def _parse_import_statements(source: str) -> list | None:
     lines = [line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))]
     try:
         tree = _parse("\n".join(lines))
@@ -117,7 +191,7 @@ def _import_statements(source: str) -> tuple[tuple[int, str | None, tuple[str, .
             found.append((0, None, tuple(alias.name for alias in node.names), node.lineno))
         elif isinstance(node, ast.ImportFrom):
             found.append((node.level, node.module or "", tuple(alias.name for alias in node.names), node.lineno))
-    return tuple(found)
+    return [[level, module, list(names), line] for level, module, names, line in found]
 
 
 def _imported_modules(source: str, src: Path, module: str = "", is_package: bool = False, where: str = "") -> set[str]:
@@ -198,6 +272,7 @@ def module_closure(modules: Iterable[str], src: Path = SRC) -> list[Path]:
         found = _imported_modules(path.read_text(encoding="utf-8"), src, name, path.name == "__init__.py",
                                   where=str(path))
         todo.extend((child, str(path)) for child in found)
+    save_parse_cache()
     return sorted(seen.values())
 
 
