@@ -266,6 +266,12 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
 
         # the summary's charts are drawn while the pages run, each once the pages it is drawn from have finished
         charts = KeyChartsAhead(artifacts, params, stems, also=warm_up)  # and nbconvert is readied for the HTML
+        # the manifest's list of installed packages (0.16 s) is read while the pages run, not after them
+        from concurrent.futures import ThreadPoolExecutor
+
+        background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="manifest")
+        environment = background.submit(installed_distributions)
+        background.shutdown(wait=False)  # it still reads them; environment.result() waits for that
 
         # for every kernel of the run: run_notebook sets it per notebook, and two may run at once
         previous_staging = os.environ.get(STAGING_ENV)
@@ -343,7 +349,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
                         "key_source": pseudonyms.source, "key_fingerprint": pseudonyms.fingerprint,
                         "crm_export_real_ids": params.privacy.crm_export_real_ids},
             "packages": common["packages"],
-            "environment": installed_distributions(),
+            "environment": environment.result(),
             "git": git,
             "python": {"version": sys.version.split()[0], "implementation": platform.python_implementation(),
                        "executable": sys.executable},
@@ -352,8 +358,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
             "env": {name: os.environ[name] for name in REPRODUCIBILITY_ENV if name in os.environ},
             "repeat": (f"git checkout {git['commit']} && " if git.get("commit") else "")
                       + f"make report PARAMS={label}" + (f" AS_OF={as_of}" if as_of else "") + f" OUT={out}",
-            "artifacts": {p.relative_to(staging).as_posix(): sha256_of(p)
-                          for p in sorted(artifacts.rglob("*")) if p.is_file()},
+            "artifacts": None,  # below, while Chromium takes its picture (the summary does not show them)
             "started_at": started_at,
             "steps": None,  # below, after the html step
             "pages_at_once": jobs,
@@ -365,6 +370,8 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
         shot = Screenshot(staging / "index.html", staging / "summary.png")
         try:
             steps.run("html", None, html, f"[{total}/{total}] html: rendering reports")
+            manifest["artifacts"] = {p.relative_to(staging).as_posix(): sha256_of(p)
+                                     for p in sorted(artifacts.rglob("*")) if p.is_file()}
         except BaseException:
             shot.cancel()
             raise
