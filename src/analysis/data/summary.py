@@ -133,13 +133,13 @@ def _customer_periods_sql(
                 f" LEFT JOIN ({hold}) AS h USING (customer_id)")
     s = _date(split)
     in_cal = f"date <= {s}" if end else "TRUE"
-    if one_row_per_day:  # each row is a purchase day: the bitmap's count is the row count, the first line the first day
-        return _one_row_per_day_sql(lines, s, end is not None, in_cal)
-
     cal_filter = f"FILTER (WHERE {in_cal})" if end else ""
 
     def cal_only(expr: str) -> str:
         return expr if end is None else f"CASE WHEN {in_cal} THEN {expr} END"
+
+    if one_row_per_day:  # each row is a purchase day: the bitmap's count is the row count, the first line the first day
+        return _one_row_per_day_sql(lines, s, end is not None, cal_only)
 
     holdout = ""
     if end is not None:
@@ -178,15 +178,13 @@ def _customer_periods_sql(
     """
 
 
-def _one_row_per_day_sql(lines: str, s: str, holdout: bool, in_cal: str) -> str:
+def _one_row_per_day_sql(lines: str, s: str, holdout: bool, cal_only) -> str:
     """:func:`_customer_periods_sql` for purchases with one row per customer and purchase day (a run's
     ``purchases.parquet``): the same columns and values as the bitmap query, which with such rows counts each
     row once and takes the first row's amount, without the bitmap of days and the second-smallest date per
     customer (at a million customers 0.3 s instead of 0.6 s a summary). The holdout columns are NULL where the
-    bitmap's are: for customers without a holdout purchase."""
-    def cal_only(expr: str) -> str:
-        return expr if not holdout else f"CASE WHEN {in_cal} THEN {expr} END"
-
+    bitmap's are: for customers without a holdout purchase. ``cal_only``: an expression restricted to the
+    calibration period (that query's own)."""
     extra = ""
     if holdout:
         extra = f""",
