@@ -84,21 +84,17 @@ class Released:
     waits for such a page only because it reads its artifacts (``reads``, :func:`analysis.reporting.pages.needs`)
     may start then (:func:`run_in_order`). At a million customers page 02 draws its charts for about 1.5 s on one
     core while page 03, which reads its scores, waited for them (bench/README.md). Called with a page's name from
-    any thread."""
+    any thread; :func:`run_in_order` waits on its ``condition``, which a release notifies."""
 
     def __init__(self, reads: dict[str, Sequence[str]]) -> None:
         self.reads = {name: set(pages) for name, pages in reads.items()}
         self.pages: set[str] = set()
-        self._changed: threading.Condition | None = None
+        self.condition = threading.Condition()
 
     def __call__(self, name: str) -> None:
-        changed = self._changed
-        if changed is None:
+        with self.condition:
             self.pages.add(name)
-            return
-        with changed:
-            self.pages.add(name)
-            changed.notify_all()
+            self.condition.notify_all()
 
     def satisfies(self, name: str, page: str) -> bool:
         """Whether ``page`` has released what ``name`` waits for it for."""
@@ -123,7 +119,7 @@ def run_in_order(names: Sequence[str], needs: dict[str, Sequence[str]], run_one:
     done: set[str] = set()
     failures: dict[str, BaseException] = {}
     running: dict[str, threading.Thread] = {}
-    finished = threading.Condition()
+    finished = released.condition if released is not None else threading.Condition()
 
     def work(name: str) -> None:
         try:
@@ -141,8 +137,6 @@ def run_in_order(names: Sequence[str], needs: dict[str, Sequence[str]], run_one:
     def ready(name: str) -> bool:
         return all(n in done or (released is not None and released.satisfies(name, n)) for n in needs.get(name, ()))
 
-    if released is not None:
-        released._changed = finished
     try:
         with finished:
             while pending or running:
@@ -167,8 +161,5 @@ def run_in_order(names: Sequence[str], needs: dict[str, Sequence[str]], run_one:
         for thread in list(running.values()):
             thread.join(timeout=60)
         raise
-    finally:
-        if released is not None:
-            released._changed = None
     if failures:
         raise next(failures[n] for n in names if n in failures)
