@@ -89,6 +89,16 @@ def dependencies(params: RunParams, project_dir: Path) -> list[Path]:
     return files + ([lock] if lock.is_file() else [])
 
 
+def _artifacts(outputs: dict[str, str]) -> dict[str, str]:
+    """The files under ``artifacts/`` of a step's outputs."""
+    return {rel: sha for rel, sha in outputs.items() if rel.startswith("artifacts/")}
+
+
+def _written_by(name: str, written: dict[str, str]) -> dict[str, str]:
+    """Of the files written while step ``name`` ran, those it writes by the catalogue (or that it does not list)."""
+    return {rel: sha for rel, sha in written.items() if writer_of(rel) in (name, None)}
+
+
 class Steps:
     """Runs the steps of one run: times them, records their key and outputs, reuses what it can."""
 
@@ -109,7 +119,7 @@ class Steps:
         recorded = {record["step"]: record.get("outputs", {}) for record in list(self.records)}
         released = {name: outputs for name, outputs in dict(self.released).items() if name not in recorded}
         return {rel: sha for step, outputs in {**released, **recorded}.items() if step in steps
-                for rel, sha in outputs.items() if rel.startswith("artifacts/")}
+                for rel, sha in _artifacts(outputs).items()}
 
     def release(self, name: str) -> None:
         """Step ``name``, still running, has written all its artifacts (a page that goes on drawing its charts,
@@ -118,9 +128,7 @@ class Steps:
         before = self._before.get(name)
         if before is None or name in self.released:
             return
-        written = incremental.written_since(self.staging, before)
-        self.released[name] = {rel: sha for rel, sha in written.items()
-                               if rel.startswith("artifacts/") and writer_of(rel) in (name, None)}
+        self.released[name] = _artifacts(_written_by(name, incremental.written_since(self.staging, before)))
 
     def run(self, name: str, key: str | None, action, header: str, config: dict[str, str] | None = None) -> bool:
         """Run ``action()`` as step ``name``, unless its outputs can be reused; True if it ran.
@@ -152,7 +160,7 @@ class Steps:
                 if key is not None:
                     written = incremental.written_since(self.staging, before)
                     if self.side_by_side:  # leave out what the step running alongside wrote meanwhile
-                        written = {rel: sha for rel, sha in written.items() if writer_of(rel) in (name, None)}
+                        written = _written_by(name, written)
                     self._check_released(name, written)
                     record.update(outputs=written, reused=False)
             ok = True
@@ -173,9 +181,9 @@ class Steps:
         released = self.released.get(name)
         if released is None:
             return
-        now = {rel: sha for rel, sha in written.items() if rel.startswith("artifacts/")}
+        now = _artifacts(written)
         if now != released:
-            changed = sorted(set(now) ^ set(released) | {rel for rel in now if released.get(rel) not in (None, now[rel])})
+            changed = sorted(rel for rel in {*now, *released} if now.get(rel) != released.get(rel))
             raise StepFailed(f"{name} changed {', '.join(changed)} after it said its artifacts were written; the"
                              " pages that read them may have started with the earlier files")
 
@@ -254,7 +262,7 @@ def not_up_to_date(out: Path, common: dict, code: list[str], nb_list: list[Path]
 
     def artifacts(stem: str) -> dict[str, str]:
         return {rel: sha for step in ("ingest", *needs(stem, stems))
-                for rel, sha in ((records.get(step) or {}).get("outputs") or {}).items() if rel.startswith("artifacts/")}
+                for rel, sha in _artifacts((records.get(step) or {}).get("outputs") or {}).items()}
 
     for name, key in [("ingest", lambda: ingest_key(common, code, config_of("ingest")))] + [
             (nb.stem, lambda nb=nb: notebook_key(common, nb, artifacts(nb.stem), config_of(nb.stem))) for nb in nb_list]:
