@@ -223,6 +223,31 @@ def test_kernels_started_before_the_run_folder_has_a_name_get_it_and_an_unused_p
     assert not _kernel_children()
 
 
+def test_the_kernels_started_before_the_kit_is_imported_get_the_kernel_environment_and_keep_the_users(
+        tmp_path, monkeypatch):
+    """The early pool's kernels (started before the run sets anything) and a notebook's own kernel (no pool) get a
+    fixed string hashing and OpenBLAS threads that sleep after their work (kernels.KERNEL_ENV); a value the user set
+    is kept."""
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "8")  # the user's
+    probe = _notebook(tmp_path / "env.ipynb",
+                      "import os\nprint(os.environ.get('PYTHONHASHSEED'), os.environ.get('OPENBLAS_THREAD_TIMEOUT'))")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    pool = kernels.early_pool(["run", "--params", "params/default.yaml"], cwd=ROOT)
+    try:
+        kernels.run_notebook(probe, tmp_path / "pooled.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
+    finally:
+        pool.close()
+    assert _printed(tmp_path / "pooled.ipynb") == "0 8"
+
+    monkeypatch.delenv("PYTHONHASHSEED")
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT")
+    kernels.kernel_environment()  # what the pipeline's run does before its first notebook
+    kernels.run_notebook(probe, tmp_path / "own.ipynb", tmp_path / "params.yaml", run_dir, ROOT)
+    assert _printed(tmp_path / "own.ipynb") == "0 4"
+
+
 def test_a_run_folder_named_while_the_kernels_start_is_set_with_their_imports_and_kept_across_notebooks(tmp_path):
     """The pipeline names the run folder in the early pool as soon as it exists (#13): kernels still starting set it
     right after their imports, so taking one runs no code in it; a reused kernel keeps it; a kernel taken for another

@@ -45,7 +45,7 @@ from analysis.reporting.html import Screenshot, find_chromium, page_title, rende
 from analysis.reporting.nb import STAGING_ENV  # noqa: E402
 from analysis.reporting.pages import PAGES, needs  # noqa: E402
 from analysis.runs import console, incremental, schedule  # noqa: E402
-from analysis.runs.kernels import NOTEBOOK_DIR, KernelPool, notebooks, run_notebook  # noqa: E402
+from analysis.runs.kernels import NOTEBOOK_DIR, KernelPool, kernel_environment, notebooks, run_notebook  # noqa: E402
 from analysis.runs.manifest import REPRODUCIBILITY_ENV, git_state, installed_distributions, kit_version, package_versions  # noqa: E402
 from analysis.runs.publish import (RUN_MARKER, FolderLock, Terminated, check_output_folder, clean_stale, prune_failed,  # noqa: E402
                                    replace_dir)
@@ -127,9 +127,7 @@ def _run(params_path: Path, out: Path | None, project_dir: Path | None, *, as_of
     reports_root.mkdir(parents=True, exist_ok=True)
     for line in clean_stale(reports_root):
         console.echo(f"      {line}")
-    # Python's string hashing is randomised per process; fix it for the notebook kernels
-    # (they inherit the environment) so nothing can depend on set or dict-of-set order.
-    os.environ.setdefault("PYTHONHASHSEED", "0")
+    kernel_environment()  # the notebook kernels inherit it (the early pool's did at its start)
     lock = FolderLock(out).acquire() if out else None
     staging = reports_root / f".staging-{os.getpid()}-{int(started)}"
     staging.mkdir()

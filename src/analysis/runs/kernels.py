@@ -21,6 +21,25 @@ from analysis.runs.runfolder import STAGING_ENV
 PROJECT_KERNEL = "retention-kit"
 
 
+#: Set for the notebooks' kernels unless the user set them (:func:`kernel_environment`).
+#:
+#: - ``PYTHONHASHSEED``: Python's string hashing is randomised per process; fixed, nothing can depend on the order
+#:   of a set or a dict of sets.
+#: - ``OPENBLAS_THREAD_TIMEOUT``: OpenBLAS's worker threads keep a core busy (a spin loop of about 2^28 cycles)
+#:   after every threaded call, such as a dot product of 10,000 values or more, waiting for the next one. The
+#:   model stage makes thousands of such calls while its fits and scores already keep both cores busy, so the
+#:   spinning takes CPU from them: at 1M customers 6 s of CPU and 2 s of the stage's 15 s. At 4 (2^4 cycles, the
+#:   least) they go to sleep at once. The work is split over the threads as before, so every number is the same.
+KERNEL_ENV = {"PYTHONHASHSEED": "0", "OPENBLAS_THREAD_TIMEOUT": "4"}
+
+
+def kernel_environment() -> None:
+    """Put :data:`KERNEL_ENV` into this process's environment where the user has not set those variables: the
+    kernels inherit it. Called before the first kernel starts (OpenBLAS reads it once, when it is loaded)."""
+    for name, value in KERNEL_ENV.items():
+        os.environ.setdefault(name, value)
+
+
 NOTEBOOK_DIR = Path("notebooks")
 
 
@@ -323,6 +342,7 @@ def early_pool(argv: list[str], cwd: Path | None = None) -> KernelPool | None:
     if not argv or argv[0] != "run" or "-h" in argv or "--help" in argv:
         return None
     cwd = cwd or Path.cwd()
+    kernel_environment()
     try:
         count = len(notebooks(cwd / NOTEBOOK_DIR))
     except StepFailed:  # no notebooks here: the run says so itself
