@@ -453,6 +453,9 @@ def markdown_table(results: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from analysis.runs.kernels import kernel_environment
+
+    kernel_environment()  # every way's worker runs with the environment of the report's kernels (numbers unchanged)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command")
     w = sub.add_parser("worker", help=argparse.SUPPRESS)
