@@ -222,6 +222,24 @@ def test_observation_end_before_the_data(tmp_path):
     _assert_clear(message, BAD / "valid_small.csv")
 
 
+def test_a_failed_ingest_leaves_the_file_it_would_replace_as_it_was(tmp_path):
+    """The purchases are written beside the output file and replace it only when there are some: an ingest that
+    stops (no row left) keeps the last good file, and leaves nothing of its own behind."""
+    out = tmp_path / "out" / "purchases.parquet"
+    ingest_transactions(DataParams(path=BAD / "valid_small.csv"), out, today=TODAY)
+    good = out.read_bytes()
+    with pytest.raises(DataValidationError, match="none of the 9 rows is left"):
+        ingest_transactions(DataParams(path=BAD / "valid_small.csv"), out, observation_end=dt.date(2019, 12, 31),
+                            today=TODAY)
+    assert out.read_bytes() == good
+    assert sorted(p.name for p in out.parent.iterdir()) == ["purchases.parquet"]
+    replaced = ingest_transactions(DataParams(path=BAD / "valid_small.csv"), out,
+                                   observation_end=dt.date(2020, 6, 30), today=TODAY)
+    assert out.read_bytes() != good and replaced.last_date <= "2020-06-30"
+    assert pd.read_parquet(out)["date"].max() <= dt.date(2020, 6, 30)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["purchases.parquet"]
+
+
 def test_invalid_date_format_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"data.date_format '%Q-%m' is not a valid date format.*'%Y-%m-%d'"):
         _ingest(BAD / "valid_small.csv", tmp_path, date_format="%Q-%m")
