@@ -120,3 +120,31 @@ def test_one_row_per_day_gives_the_same_summaries_bit_for_bit(which, tiny_purcha
         pd.testing.assert_frame_equal(calibration_holdout_summary(path, split, final, "W", one_row_per_day=True),
                                       general, check_exact=True)
     assert (pd.concat(holdout) == 0).any() and (pd.concat(holdout) > 0).any()
+
+
+@pytest.mark.parametrize("which", ["tiny", "webshop"])
+def test_the_summaries_through_arrow_are_duckdbs_own_frames(which, tiny_purchases, webshop_purchases, monkeypatch):
+    """The summaries come into pandas through Arrow (summary._by_customer), not DuckDB's df(): the same frames, to
+    the last bit and dtype (dates as datetime64[us]), the ids as the index; also when no customer is left."""
+    from analysis.data import summary
+
+    if which == "tiny":
+        path, end, split, before = tiny_purchases, "2020-02-05", "2020-01-15", "2019-12-31"
+    else:
+        shop, path = webshop_purchases
+        end, split = shop.end.isoformat(), _split_days(shop)[1].isoformat()
+        before = "2000-01-01"
+    calls = {
+        "rfm": lambda: rfm_summary(path, end, "W", one_row_per_day=True),
+        "rfm, days": lambda: rfm_summary(path, end, "D"),
+        "holdout": lambda: calibration_holdout_summary(path, split, end, "W", one_row_per_day=True),
+        "nobody in the calibration period": lambda: calibration_holdout_summary(path, before, end, "W"),
+    }
+    through_arrow = {name: call() for name, call in calls.items()}
+    monkeypatch.setattr(summary, "_ARROW_AS_DF", set())  # every query through DuckDB's own df()
+    for name, call in calls.items():
+        own = call()
+        pd.testing.assert_frame_equal(through_arrow[name], own, check_exact=True, obj=name)
+        assert list(through_arrow[name].dtypes) == list(own.dtypes), name
+    assert through_arrow["nobody in the calibration period"].empty and not through_arrow["holdout"].empty
+    assert str(through_arrow["rfm"]["first_purchase"].dtype) == "datetime64[us]"
