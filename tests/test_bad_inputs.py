@@ -240,6 +240,36 @@ def test_a_failed_ingest_leaves_the_file_it_would_replace_as_it_was(tmp_path):
     assert sorted(p.name for p in out.parent.iterdir()) == ["purchases.parquet"]
 
 
+class _FullDiskConnection:
+    """A DuckDB connection whose writing of the purchases fails halfway: the file it writes gets a few bytes, then
+    DuckDB reports a full disk."""
+
+    def __init__(self):
+        self.con = duckdb.connect()
+
+    def execute(self, sql: str, *args):
+        if sql.startswith("COPY"):
+            target = Path(re.search(r"TO '([^']+)'", sql).group(1))
+            target.write_bytes(b"PAR1 half a file")
+            raise duckdb.IOException(f"IO Error: Could not write file \"{target}\": No space left on device")
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+def test_a_failed_write_leaves_the_file_it_would_replace_as_it_was(tmp_path):
+    """Writing the purchases fails (a full disk): the error names the output, not the input, and says what to
+    check; the earlier file is as it was and the half-written one is gone."""
+    out = tmp_path / "out" / "purchases.parquet"
+    ingest_transactions(DataParams(path=BAD / "valid_small.csv"), out, today=TODAY)
+    good = out.read_bytes()
+    with pytest.raises(KitError, match=r"Could not write .*purchases.parquet \(.*No space left on device\).*disk space"):
+        ingest_transactions(DataParams(path=BAD / "valid_small.csv"), out, today=TODAY, con=_FullDiskConnection())
+    assert out.read_bytes() == good
+    assert sorted(p.name for p in out.parent.iterdir()) == ["purchases.parquet"]
+
+
 def test_invalid_date_format_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"data.date_format '%Q-%m' is not a valid date format.*'%Y-%m-%d'"):
         _ingest(BAD / "valid_small.csv", tmp_path, date_format="%Q-%m")

@@ -228,12 +228,13 @@ def test_the_kernels_started_before_the_kit_is_imported_get_the_kernel_environme
     """The early pool's kernels (started before the run sets anything) and a notebook's own kernel (no pool) get a
     fixed string hashing, OpenBLAS threads that sleep after their work and no huge pages for numpy's arrays
     (kernels.KERNEL_ENV); a value the user set is kept."""
-    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
-    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    for name in kernels.KERNEL_ENV:  # set first, so that the test's end restores each as it was (unset or not)
+        monkeypatch.setenv(name, "x")
+        monkeypatch.delenv(name)
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "8")  # the user's
     probe = _notebook(tmp_path / "env.ipynb",
-                      "import os\nprint(*(os.environ.get(name) for name in"
-                      " ('PYTHONHASHSEED', 'OPENBLAS_THREAD_TIMEOUT', 'NUMPY_MADVISE_HUGEPAGE')))")
+                      "import os, sys\nprint(*(os.environ.get(name) for name in"
+                      " ('PYTHONHASHSEED', 'OPENBLAS_THREAD_TIMEOUT', 'NUMPY_MADVISE_HUGEPAGE')), 'pandas' in sys.modules)")
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     pool = kernels.early_pool(["run", "--params", "params/default.yaml"], cwd=ROOT)
@@ -241,13 +242,13 @@ def test_the_kernels_started_before_the_kit_is_imported_get_the_kernel_environme
         kernels.run_notebook(probe, tmp_path / "pooled.ipynb", tmp_path / "params.yaml", run_dir, ROOT, pool=pool)
     finally:
         pool.close()
-    assert _printed(tmp_path / "pooled.ipynb") == "0 8 0"
+    assert _printed(tmp_path / "pooled.ipynb") == "0 8 0 True"  # a kernel of the pool (warmed up: pandas)
 
     for name in kernels.KERNEL_ENV:
         monkeypatch.delenv(name)
     kernels.kernel_environment()  # what the pipeline's run does before its first notebook
     kernels.run_notebook(probe, tmp_path / "own.ipynb", tmp_path / "params.yaml", run_dir, ROOT)
-    assert _printed(tmp_path / "own.ipynb") == "0 4 0"
+    assert _printed(tmp_path / "own.ipynb") == "0 4 0 False"  # papermill's own kernel
 
 
 def test_a_run_folder_named_while_the_kernels_start_is_set_with_their_imports_and_kept_across_notebooks(tmp_path):
