@@ -155,8 +155,10 @@ def _event_counts(purchases, cohort_start: dt.date, calibration_end: dt.date, ob
     """For the tracking chart, of the customers who first bought by the calibration end: how many first bought
     at each time, and how many repeat purchases (distinct purchase days after the first) happened at each time;
     times in units since the cohort start, ascending. Counted in DuckDB: handing over one row per purchase day
-    (10M at a million customers) took seconds. ``one_row_per_day``: ``purchases`` is a run's purchases table,
-    one row per customer and day already (the DISTINCT was 1-2 s of it at a million customers)."""
+    (10M at a million customers) took seconds. Each customer's first day comes from a window over their days,
+    not from a join of the days with the customers' first days: 0.27 s against 0.40-0.48 s at a million
+    customers, the same counts. ``one_row_per_day``: ``purchases`` is a run's purchases table, one row per
+    customer and day already (the DISTINCT was 1-2 s of it at a million customers)."""
     con = duck.connect()
     source = purchases_relation(con, purchases)
     unit = days_per_unit(time_unit)
@@ -165,9 +167,9 @@ def _event_counts(purchases, cohort_start: dt.date, calibration_end: dt.date, ob
         f"""
         WITH d AS (SELECT {"" if one_row_per_day else "DISTINCT"} customer_id, CAST(date AS DATE) AS date
                    FROM {source} WHERE CAST(date AS DATE) <= {end}),
-             f AS (SELECT customer_id, min(date) AS first FROM d GROUP BY customer_id HAVING min(date) <= {cal})
-        SELECT d.date = f.first AS is_first, date_diff('day', {start}, d.date) / {unit} AS t, count(*) AS n
-        FROM d JOIN f USING (customer_id) GROUP BY ALL ORDER BY is_first, t
+             w AS (SELECT date, min(date) OVER (PARTITION BY customer_id) AS first FROM d)
+        SELECT date = first AS is_first, date_diff('day', {start}, date) / {unit} AS t, count(*) AS n
+        FROM w WHERE first <= {cal} GROUP BY ALL ORDER BY is_first, t
         """
     ).df()
     first, repeat = counts[counts["is_first"]], counts[~counts["is_first"]]
