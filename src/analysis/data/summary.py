@@ -39,6 +39,7 @@ import duckdb
 import pandas as pd
 
 from analysis.data import duck
+from analysis.data.frames import indexed_by_customer
 
 DAYS_PER_UNIT = {"D": 1.0, "W": 7.0}
 
@@ -307,17 +308,15 @@ _ARROW_AS_DF = {"VARCHAR", "DOUBLE", "BIGINT", "INTEGER", "BOOLEAN", "DATE"}
 
 
 def _by_customer(con: duckdb.DuckDBPyConnection, sql: str) -> pd.DataFrame:
-    """The result of ``sql`` as DuckDB's ``df()`` gives it, indexed by its ``customer_id``, through Arrow: DuckDB's
-    conversion made a Python string of each id itself and took 0.35-0.65 s of a summary's 0.7-1.0 s at a million
-    customers; Arrow's, without its search for repeated strings (each id is there once), takes 0.16-0.29 s. Dates
-    become ``datetime64[us]`` as with ``df()``; other types than :data:`_ARROW_AS_DF` go through ``df()``."""
+    """The result of ``sql`` as DuckDB's ``df()`` gives it, indexed by its ``customer_id``, through Arrow
+    (:func:`analysis.data.frames.indexed_by_customer`): DuckDB's conversion made a Python string of each id itself
+    and took 0.35-0.65 s of a summary's 0.7-1.0 s at a million customers, Arrow's 0.16-0.29 s. Dates become
+    ``datetime64[us]`` as with ``df()``; other types than :data:`_ARROW_AS_DF` go through ``df()``."""
     relation = con.sql(sql)
     if not {str(t) for t in relation.types} <= _ARROW_AS_DF:
         return relation.df().set_index("customer_id")
-    table = relation.to_arrow_table()
-    df = table.drop_columns(["customer_id"]).to_pandas(date_as_object=False)
+    df = indexed_by_customer(relation.to_arrow_table(), date_as_object=False)
     for name, kind in zip(relation.columns, relation.types):
         if str(kind) == "DATE":
             df[name] = df[name].astype("datetime64[us]")
-    df.index = pd.Index(table.column("customer_id").to_pandas(deduplicate_objects=False), name="customer_id")
     return df

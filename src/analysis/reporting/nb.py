@@ -53,7 +53,7 @@ class Run:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        import pandas as pd
+        from analysis.data.frames import indexed_by_customer
 
         wanted = None if columns is None else list(dict.fromkeys(["customer_id", *columns]))
         table = pq.read_table(self.artifacts / name, columns=wanted)
@@ -62,12 +62,7 @@ class Run:
             # ids stored as numbers (a table written elsewhere); converting them copies the whole table, which
             # stored text ids do not need (at a million customers that copy was most of the reading)
             return table.to_pandas().astype({"customer_id": str}).set_index("customer_id")
-        # the ids made the index directly: set_index copied the whole table (0.4 s of 0.8 s at 1M customers); each
-        # id is there once, so pyarrow's search for repeated strings (to share one object) only costs time: at a
-        # million customers 0.06-0.12 s without it against 0.2-0.5 s
-        df = table.drop_columns(["customer_id"]).to_pandas()
-        df.index = pd.Index(ids.to_pandas(deduplicate_objects=False), name="customer_id")
-        return df
+        return indexed_by_customer(table)
 
     def write_customers(self, customers, name: str = "customers.parquet") -> Path:
         """Write a customer table with ``customer_id`` as a plain column.
