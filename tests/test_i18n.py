@@ -12,9 +12,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from analysis.reporting import plotting  # noqa: E402
+from analysis.reporting import fmt, plotting  # noqa: E402
 from analysis.reporting.i18n import translate, translate_figure, translate_frame  # noqa: E402
-from analysis.reporting.report import findings, kpi_tiles  # noqa: E402
+from analysis.reporting.report import findings, kpi_tiles, value_tiles  # noqa: E402
 from analysis.business.segments import RFM_SEGMENTS, VALUE_RISK_SEGMENTS  # noqa: E402
 
 
@@ -239,3 +239,18 @@ def test_a_long_series_labels_whole_steps_of_the_calendar_and_a_short_one_every_
     assert all(len(ax.get_xticklabels()) == 18 for ax in axis(18))
     quarters = axis(40, "Q")[0]
     assert len(quarters.get_xticklabels()) == 10 and len(quarters.get_xticks(minor=True)) == 30
+
+
+@pytest.mark.parametrize("contacted, en, nl", [(1, "1 customer contacted.", "1 klant benaderd."),
+                                                (1200, "1,200 customers contacted.", "1.200 klanten benaderd.")])
+def test_the_best_campaigns_tile_counts_its_customers_in_words_that_agree(contacted, en, nl):
+    """The summary's campaign tile says how many customers a scenario contacts: one customer, not 'customers'
+    (the apparel data's best scenario contacts one), in English and in Dutch."""
+    roi = pd.DataFrame({"scenario": ["protect"], "label": ["Protect high-value customers"], "net_gain": [-0.4],
+                        "roi": [-0.16], "customers_targeted": [contacted]})
+    texts = {}
+    for lang in ("en", "nl"):
+        with fmt.using(lang):
+            (tile,) = value_tiles({}, None, None, roi, "EUR", 12, lang)
+        texts[lang] = tile["definition"]
+    assert texts["en"].endswith(en) and texts["nl"].endswith(nl), texts

@@ -1278,6 +1278,7 @@ PATTERNS: list[tuple[str, str]] = [
     (r"^1 - retention rate, latest quarter\.$", "1 - klantbehoud, laatste kwartaal."),
     (r"^Worth (.+) together; see the at-risk list\.$", r"Samen goed voor \1; zie de lijst van klanten die dreigen te vertrekken."),
     (r"^Scenario (.+): ROI (.+), (.+) customers contacted\.$", r"Scenario \1: ROI \2, \3 klanten benaderd."),
+    (r"^Scenario (.+): ROI (.+), 1 customer contacted\.$", r"Scenario \1: ROI \2, 1 klant benaderd."),
     (r"^Share who bought between (.+) and (.+)$", r"Aandeel dat kocht van \1 tot en met \2"),
     (r"^Next (\d+%)$", r"Volgende \1"),
     (r"^1 customer\n(.+)$", r"1 klant\n\1"),

@@ -105,7 +105,8 @@ def value_tiles(model: dict, customers: pd.DataFrame | None, at_risk: pd.DataFra
         best = roi.loc[roi["net_gain"].idxmax()]
         tiles.append(_tile("Best campaign: net gain", fmt_money(float(best["net_gain"]), currency),
                            f"Scenario {best.get('label', best['scenario'])}: ROI {fmt_pct(float(best['roi']), 0)}, "
-                           f"{fmt_int(best['customers_targeted'])} customers contacted.", lang))
+                           f"{fmt_int(best['customers_targeted'])}"
+                           f" {'customer' if int(best['customers_targeted']) == 1 else 'customers'} contacted.", lang))
     return tiles
 
 
